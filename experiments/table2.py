@@ -1,0 +1,95 @@
+"""Reproduces Table 2 of the SGLThresh paper: micro-F1 of each method on each benchmark.
+
+    python experiments/table2.py                                   # everything
+    python experiments/table2.py --dataset=dcase2017 --methods=sgl --output=table2.json
+
+DCASE benchmarks: thresholds are fitted on the valid subset and scored on eval. AudioSet:
+3-fold cross-validation (one compiled call), figures are means over folds.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from absl import flags, logging
+
+import jaxthresh
+from jaxthresh import _cli, benchmarks
+from jaxthresh.io import float32_list, write_json_atomic
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+_DATASET = flags.DEFINE_list("dataset", list(benchmarks.BENCHMARKS), "Benchmarks to run.")
+_METHODS = flags.DEFINE_list("methods", list(jaxthresh.METHODS), "Methods to run.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder with the benchmark .npz files. Default: $JAXTHRESH_DATA if set, else "
+    "../shared/data relative to the project root.",
+)
+_INIT = flags.DEFINE_float(
+    "init", None, "SGLThresh initial threshold. Default: the paper's (0.3 or 0.5 by dataset)."
+)
+_SLOPE = flags.DEFINE_float("slope", 50.0, "SGLThresh initial sigmoid slope a.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-2, "SGLThresh Adam learning rate.")
+_EPOCHS = flags.DEFINE_integer("epochs", 100, "SGLThresh full-batch epochs.")
+_LEARN_SLOPE = flags.DEFINE_bool("learn_slope", True, "SGLThresh: learn the slope per class.")
+_THRESHOLD = flags.DEFINE_float(
+    "threshold", None, "defThresh's global threshold. Default: the paper's (0.3 or 0.5)."
+)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the cross-validation shuffle.")
+_OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON to this path.")
+
+
+def data_dir() -> str:
+    if _DATA_DIR.value is not None:
+        return _DATA_DIR.value
+    return os.environ.get("JAXTHRESH_DATA", str(PROJECT_ROOT.parent / "shared" / "data"))
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    datasets = benchmarks.check_datasets(_DATASET.value)
+    methods = benchmarks.check_methods(_METHODS.value)
+    overrides = {
+        "init": _INIT.value,
+        "slope": _SLOPE.value,
+        "learning_rate": _LEARNING_RATE.value,
+        "epochs": _EPOCHS.value,
+        "learn_slope": _LEARN_SLOPE.value,
+        "threshold": _THRESHOLD.value,
+    }
+    folder = data_dir()
+    try:
+        loaded = [benchmarks.load_benchmark(name, folder) for name in datasets]
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"{error}; set --data_dir or $JAXTHRESH_DATA") from None
+
+    results, report = {}, {}
+    for benchmark, method, hyperparameters in benchmarks.plan_runs(loaded, methods, overrides):
+        result = benchmarks.run_method(benchmark, method, seed=_SEED.value, **hyperparameters)
+        logging.info(
+            "%s %s: eval F1 %.2f, valid F1 %.2f, %.2f s",
+            benchmark.name,
+            method,
+            result.eval_f1,
+            result.valid_f1,
+            result.seconds,
+        )
+        results.setdefault(benchmark.name, {})[method] = result
+        report.setdefault(benchmark.name, {})[method] = {
+            "valid_f1": result.valid_f1,
+            "eval_f1": result.eval_f1,
+            "seconds": round(result.seconds, 3),
+            "thresholds": float32_list(result.thresholds),
+            "hyperparameters": hyperparameters,
+            "paper": benchmarks.paper_figures(benchmark.name, method),
+        }
+    print(benchmarks.markdown_table(results))
+    if _OUTPUT.value:
+        write_json_atomic(_OUTPUT.value, report)
+
+
+if __name__ == "__main__":
+    _cli.run(main)

@@ -1,0 +1,45 @@
+"""jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier."""
+
+from jaxthresh.crossval import CVResult, cross_validate, fold_ids, fold_weights
+from jaxthresh.methods import METHODS, Method, fit, get_method
+from jaxthresh.metrics import (
+    Counts,
+    confusion_counts,
+    f1_score,
+    fbeta_from_counts,
+    surrogate_fbeta,
+)
+from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_weighted
+from jaxthresh.surrogate import heaviside
+from jaxthresh.thresholding import (
+    DefaultResult,
+    apply_thresholds,
+    best_global_threshold,
+    fit_default,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "CVResult",
+    "Counts",
+    "DefaultResult",
+    "Method",
+    "SGLResult",
+    "apply_thresholds",
+    "best_global_threshold",
+    "confusion_counts",
+    "cross_validate",
+    "f1_score",
+    "fbeta_from_counts",
+    "fit",
+    "fit_default",
+    "fit_sgl",
+    "fold_ids",
+    "fold_weights",
+    "get_method",
+    "heaviside",
+    "sgl_fit_weighted",
+    "surrogate_fbeta",
+]

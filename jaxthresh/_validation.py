@@ -1,0 +1,124 @@
+"""Input checks at the public boundary (NumPy side, never inside jitted code).
+
+Every check raises ``ValueError`` with a message that names the argument and says what is
+wrong, so that command-line tools can print it as one line.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+AVERAGES = ("micro", "macro")
+
+
+def as_scores(scores, name: str = "scores") -> np.ndarray:
+    """Returns ``scores`` as a finite ``float32[n, classes]`` array with n, classes >= 1."""
+    array = np.asarray(scores)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise ValueError(f"{name}: expected a numeric array, got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array [rows, classes], got {array.ndim}-D shape {array.shape}"
+        )
+    if array.size == 0:
+        raise ValueError(f"{name}: is empty (shape {array.shape}); need at least one row and class")
+    array = array.astype(np.float32, copy=False)
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"{name}: {int((~finite).sum())} value(s) are NaN or infinite "
+            f"(first at row {bad[0]}, class {bad[1]}: {array[bad[0], bad[1]]})"
+        )
+    return array
+
+
+def as_labels(labels, shape: tuple[int, ...], name: str = "labels") -> np.ndarray:
+    """Returns ``labels`` as ``bool[n, classes]``; they must have ``shape`` and be 0 or 1."""
+    array = np.asarray(labels)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array [rows, classes], got {array.ndim}-D shape {array.shape}"
+        )
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name}: shape {array.shape} does not match scores shape {tuple(shape)}")
+    if array.dtype == np.bool_:
+        return array
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name}: expected 0/1 numbers or booleans, got dtype {array.dtype}")
+    outside = (array != 0) & (array != 1)
+    if outside.any():
+        bad = np.argwhere(outside)[0]
+        raise ValueError(
+            f"{name}: values must be 0 or 1, found {array[bad[0], bad[1]]!r} "
+            f"at row {bad[0]}, class {bad[1]} ({int(outside.sum())} such values)"
+        )
+    return array.astype(np.bool_)
+
+
+def as_scores_and_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Validates a ``(scores, labels)`` pair; see :func:`as_scores` and :func:`as_labels`."""
+    scores = as_scores(scores)
+    return scores, as_labels(labels, scores.shape)
+
+
+def as_per_class(value, n_classes: int, name: str) -> np.ndarray:
+    """Returns a finite scalar or ``[classes]`` value broadcast to ``float32[classes]``."""
+    array = np.asarray(value)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name}: expected a number or an array of numbers, got {value!r}")
+    if array.ndim > 1 or (array.ndim == 1 and array.shape[0] != n_classes):
+        raise ValueError(
+            f"{name}: expected a scalar or one value per class ({n_classes}), got shape "
+            f"{array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return np.broadcast_to(array.astype(np.float32), (n_classes,)).copy()
+
+
+def positive_float(value, name: str) -> float:
+    """Returns ``value`` as a float, which must be finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: must be finite and > 0, got {value!r}")
+    return float(value)
+
+
+def positive_int(value, name: str) -> int:
+    """Returns ``value`` as an int, which must be >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: expected a whole number >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: must be >= 1, got {value!r}")
+    return int(value)
+
+
+def average_name(average) -> str:
+    """Checks that ``average`` is 'micro' or 'macro'."""
+    if average not in AVERAGES:
+        raise ValueError(f"average: must be one of {', '.join(AVERAGES)}; got {average!r}")
+    return average
+
+
+def n_folds_for(n_folds, n_rows: int) -> int:
+    """Checks that ``n_folds`` is an int with 2 <= n_folds <= n_rows."""
+    if isinstance(n_folds, bool) or not isinstance(n_folds, numbers.Integral):
+        raise ValueError(f"n_folds: expected a whole number >= 2, got {n_folds!r}")
+    if n_folds < 2:
+        raise ValueError(f"n_folds: must be >= 2, got {n_folds}")
+    if n_folds > n_rows:
+        raise ValueError(f"n_folds: {n_folds} folds need at least {n_folds} rows, got {n_rows}")
+    return int(n_folds)
+
+
+def whole_number(value, name: str) -> int:
+    """Returns ``value`` as an int (any whole number, e.g. a seed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: expected a whole number, got {value!r}")
+    return int(value)

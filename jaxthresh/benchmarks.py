@@ -1,0 +1,239 @@
+"""The paper's benchmarks (Table 2 of Pellegrini & Masquelier, ICASSP 2021): loading, settings,
+running a method on one, and the paper's own figures to compare against."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from jaxthresh import _validation
+from jaxthresh.crossval import cross_validate
+from jaxthresh.methods import (
+    check_hyperparameter_names,
+    fit,
+    get_method,
+    hyperparameter_names,
+)
+from jaxthresh.metrics import f1_score
+from jaxthresh.thresholding import apply_thresholds
+
+BENCHMARKS = ("dcase2017", "dcase2019", "audioset")
+FILES = {
+    "dcase2017": "dcase2017.npz",
+    "dcase2019": "dcase2019.npz",
+    "audioset": "audioset_eval_sim.npz",
+}
+
+# Table 2 of the paper: micro-F1 in percent as (eval, valid). AudioSet: 3-fold CV means.
+PAPER_TABLE2 = {
+    "dcase2017": {
+        "default": (59.0, 53.8),
+        "dicho": (61.4, 58.1),
+        "numerical": (60.3, 58.7),
+        "sgl": (62.0, 61.8),
+    },
+    "dcase2019": {
+        "default": (71.3, 70.1),
+        "dicho": (71.4, 71.7),
+        "numerical": (72.2, 71.4),
+        "sgl": (73.0, 72.9),
+    },
+    "audioset": {
+        "default": (50.7, 50.7),
+        "dicho": (53.5, 53.6),
+        "numerical": (52.1, 53.6),
+        "sgl": (54.9, 56.7),
+    },
+}
+
+# The settings behind the paper's figures, per benchmark and method.
+PAPER_SETTINGS = {
+    "dcase2017": {"default": {"threshold": 0.3}, "sgl": {"init": 0.3}},
+    "dcase2019": {"default": {"threshold": 0.5}, "sgl": {"init": 0.5}},
+    "audioset": {"default": {"threshold": 0.5}, "sgl": {"init": 0.3}},
+}
+
+
+def benchmark_hyperparameters(dataset: str, method: str, overrides: dict) -> dict:
+    """The paper's settings of ``method`` on ``dataset``, updated with the ``overrides`` that
+    the method takes and that are not None (others are ignored, so one set of command-line
+    values can serve every method)."""
+    names = hyperparameter_names(method)
+    settings = dict(PAPER_SETTINGS.get(dataset, {}).get(method, {}))
+    settings.update({k: v for k, v in overrides.items() if k in names and v is not None})
+    return settings
+
+
+def plan_runs(
+    loaded: list[Benchmark], methods: list[str], overrides: dict
+) -> list[tuple[Benchmark, str, dict]]:
+    """Every ``(benchmark, method, hyperparameters)`` run, all validated before any starts."""
+    runs = []
+    for benchmark in loaded:
+        for method in methods:
+            hyperparameters = benchmark_hyperparameters(benchmark.name, method, overrides)
+            check_hyperparameter_names(method, hyperparameters).hyperparameters(
+                benchmark.valid_scores.shape[1], **hyperparameters
+            )
+            runs.append((benchmark, method, hyperparameters))
+    return runs
+
+
+def check_methods(methods) -> list[str]:
+    """Checks that every name in ``methods`` is a registered method; returns them as a list."""
+    methods = list(methods)
+    if not methods:
+        raise ValueError("methods: is empty; name at least one method")
+    for method in methods:
+        get_method(method)
+    return methods
+
+
+def check_datasets(datasets) -> list[str]:
+    """Checks that every name in ``datasets`` is a known benchmark; returns them as a list."""
+    datasets = list(datasets)
+    if not datasets:
+        raise ValueError("dataset: is empty; name at least one benchmark")
+    unknown = [d for d in datasets if d not in FILES]
+    if unknown:
+        raise ValueError(
+            f"dataset: unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}"
+        )
+    return datasets
+
+
+class Benchmark(NamedTuple):
+    """One benchmark's data.
+
+    Attributes:
+      name: one of :data:`BENCHMARKS`.
+      valid_scores: float32[n, classes], the rows thresholds are fitted on (all rows for a
+        cross-validated benchmark).
+      valid_labels: bool[n, classes].
+      eval_scores: float32[m, classes], the rows thresholds are scored on; None where the
+        benchmark is cross-validated (AudioSet).
+      eval_labels: bool[m, classes] or None.
+    """
+
+    name: str
+    valid_scores: np.ndarray
+    valid_labels: np.ndarray
+    eval_scores: np.ndarray | None
+    eval_labels: np.ndarray | None
+
+
+class MethodResult(NamedTuple):
+    """One method on one benchmark. F1 in percent; means over folds where cross-validated.
+
+    Attributes:
+      valid_f1: micro-F1 on the fitting rows.
+      eval_f1: micro-F1 on the evaluation rows (held-out folds where cross-validated).
+      seconds: wall-clock seconds of the fit (cross-validation: all folds), compilation
+        included.
+      thresholds: float32[classes], or float32[folds, classes] where cross-validated.
+    """
+
+    valid_f1: float
+    eval_f1: float
+    seconds: float
+    thresholds: np.ndarray
+
+
+def load_benchmark(name: str, data_dir: str | os.PathLike) -> Benchmark:
+    """Loads a benchmark from ``data_dir``.
+
+    Raises:
+      ValueError: unknown ``name``.
+      FileNotFoundError: the file is not in ``data_dir`` (the message names the path).
+    """
+    check_datasets([name])
+    path = os.path.join(os.fspath(data_dir), FILES[name])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"data file not found: {path}")
+    with np.load(path) as data:
+        if "scores" in data:
+            scores, labels = _validation.as_scores_and_labels(data["scores"], data["labels"])
+            return Benchmark(name, scores, labels, None, None)
+        valid = _validation.as_scores_and_labels(data["valid_scores"], data["valid_labels"])
+        evaluation = _validation.as_scores_and_labels(data["eval_scores"], data["eval_labels"])
+    return Benchmark(name, *valid, *evaluation)
+
+
+def _percent(value) -> float:
+    return round(100.0 * float(value), 2)
+
+
+def run_method(
+    benchmark: Benchmark, method: str, *, seed: int = 0, n_folds: int = 3, **hyperparameters
+) -> MethodResult:
+    """Fits ``method`` on a benchmark and scores it as the paper does.
+
+    With an eval split: fit on the valid rows, score on valid and eval. Without one:
+    ``n_folds``-fold cross-validation (:func:`jaxthresh.cross_validate`) with shuffle ``seed``.
+    """
+    start = time.perf_counter()
+    if benchmark.eval_scores is None:
+        result = cross_validate(
+            benchmark.valid_scores,
+            benchmark.valid_labels,
+            method=method,
+            n_folds=n_folds,
+            seed=seed,
+            **hyperparameters,
+        )
+        jax.block_until_ready(result)
+        seconds = time.perf_counter() - start
+        return MethodResult(
+            _percent(np.mean(result.fit_f1)),
+            _percent(np.mean(result.heldout_f1)),
+            seconds,
+            np.asarray(result.thresholds),
+        )
+    thresholds = jax.block_until_ready(
+        fit(method, benchmark.valid_scores, benchmark.valid_labels, **hyperparameters).thresholds
+    )
+    seconds = time.perf_counter() - start
+
+    def score(scores, labels):
+        return _percent(f1_score(labels, apply_thresholds(scores, thresholds)))
+
+    return MethodResult(
+        score(benchmark.valid_scores, benchmark.valid_labels),
+        score(benchmark.eval_scores, benchmark.eval_labels),
+        seconds,
+        np.asarray(thresholds),
+    )
+
+
+def paper_figures(dataset: str, method: str) -> dict | None:
+    """The paper's ``{"eval_f1", "valid_f1"}`` (percent) for a cell of Table 2, or None."""
+    figures = PAPER_TABLE2.get(dataset, {}).get(method)
+    return None if figures is None else {"eval_f1": figures[0], "valid_f1": figures[1]}
+
+
+def markdown_table(results: dict[str, dict[str, MethodResult]]) -> str:
+    """A Markdown table of ``{benchmark: {method: MethodResult}}`` beside the paper's figures."""
+
+    def paper(dataset, method, key):
+        figures = paper_figures(dataset, method)
+        return "-" if figures is None else f"{figures[key]:.1f}"
+
+    lines = [
+        "| dataset | method | eval F1 | valid F1 | paper eval | paper valid | seconds |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for dataset, by_method in results.items():
+        for method, r in by_method.items():
+            paper_eval, paper_valid = (
+                paper(dataset, method, "eval_f1"),
+                paper(dataset, method, "valid_f1"),
+            )
+            lines.append(
+                f"| {dataset} | {method} | {r.eval_f1:.2f} | {r.valid_f1:.2f} | "
+                f"{paper_eval} | {paper_valid} | {r.seconds:.2f} |"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""The registry of threshold-fitting methods, by name.
+
+Each method has two pieces:
+
+* ``hyperparameters(n_classes, **kwargs) -> (arrays, static)`` validates keyword arguments
+  (NumPy side) and splits them into traced arrays and compile-time values;
+* ``fit_weighted(scores, labels, row_weights, **arrays, **static)`` is the pure, jit- and
+  vmap-friendly fit on weighted rows; its result has a ``thresholds`` field.
+
+Cross-validation and sweeps use only these two, so a new method joins them by registering here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import NamedTuple
+
+from jaxthresh._fitting import fit_all_rows
+from jaxthresh.sgl import sgl_fit_weighted, sgl_hyperparameters
+from jaxthresh.thresholding import default_fit_weighted, default_hyperparameters
+
+
+class Method(NamedTuple):
+    """A registered method: see the module docstring."""
+
+    hyperparameters: Callable[..., tuple[dict, dict]]
+    fit_weighted: Callable
+
+
+METHODS: dict[str, Method] = {
+    "default": Method(default_hyperparameters, default_fit_weighted),
+    "sgl": Method(sgl_hyperparameters, sgl_fit_weighted),
+}
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name``; ``ValueError`` naming the known ones if none."""
+    if name not in METHODS:
+        raise ValueError(f"method: unknown method {name!r}; known: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def hyperparameter_names(name: str) -> list[str]:
+    """The keyword arguments that method ``name`` takes."""
+    parameters = inspect.signature(get_method(name).hyperparameters).parameters
+    return [p for p in parameters if p != "n_classes"]
+
+
+def check_hyperparameter_names(name: str, hyperparameters: dict) -> Method:
+    """The method called ``name``, after checking that ``hyperparameters`` are its own:
+    unknown or missing names are a ``ValueError`` naming them."""
+    method = get_method(name)
+    parameters = inspect.signature(method.hyperparameters).parameters
+    accepted = hyperparameter_names(name)
+    unknown = sorted(set(hyperparameters) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"hyperparameters: method {name!r} does not take {', '.join(unknown)}; "
+            f"it takes {', '.join(accepted)}"
+        )
+    missing = [
+        p
+        for p in accepted
+        if parameters[p].default is inspect.Parameter.empty and p not in hyperparameters
+    ]
+    if missing:
+        raise ValueError(f"hyperparameters: method {name!r} needs {', '.join(missing)}")
+    return method
+
+
+def fit(method: str, scores, labels, **hyperparameters):
+    """Fits the registered ``method`` on all rows: ``fit("sgl", s, y, init=0.3)`` is
+    ``fit_sgl(s, y, init=0.3)``.
+
+    Args:
+      method: a name in :data:`METHODS`.
+      scores: float[n, classes].
+      labels: 0/1 ``[n, classes]``.
+      **hyperparameters: the method's keyword arguments.
+
+    Returns:
+      The method's result NamedTuple; every one has ``thresholds: float32[classes]``.
+    """
+    registered = check_hyperparameter_names(method, hyperparameters)
+    return fit_all_rows(
+        registered.hyperparameters, registered.fit_weighted, scores, labels, **hyperparameters
+    )
