@@ -32,7 +32,7 @@ def as_scores(scores, name: str = "scores") -> np.ndarray:
         bad = np.argwhere(~finite)[0]
         raise ValueError(
             f"{name}: {int((~finite).sum())} value(s) are NaN or infinite "
-            f"(first at row {bad[0]}, class {bad[1]}: {array[bad[0], bad[1]]})"
+            f"(first at row {bad[0]}, class {bad[1]}: {array[bad[0], bad[1]].item()})"
         )
     return array
 
@@ -54,7 +54,7 @@ def as_labels(labels, shape: tuple[int, ...], name: str = "labels") -> np.ndarra
     if outside.any():
         bad = np.argwhere(outside)[0]
         raise ValueError(
-            f"{name}: values must be 0 or 1, found {array[bad[0], bad[1]]!r} "
+            f"{name}: values must be 0 or 1, found {array[bad[0], bad[1]].item()!r} "
             f"at row {bad[0]}, class {bad[1]} ({int(outside.sum())} such values)"
         )
     return array.astype(np.bool_)

@@ -45,7 +45,8 @@ def heaviside(x: jax.Array, slope: jax.Array | float) -> jax.Array:
 
     Returns:
       float[...] of ``x``'s shape and dtype, 0.0 or 1.0. Note that ``x == 0`` gives 0:
-      a score equal to its threshold is predicted negative.
+      a score equal to its threshold is predicted negative. XLA on CPU flushes subnormal
+      floats (``|x| < 1.2e-38`` in float32) to zero, so they too give 0.
     """
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):

@@ -67,7 +67,8 @@ def best_global_threshold(
     Every cut between two distinct scores is scored: all ``n * classes`` scores are sorted
     once (descending) and the counts of each cut come from cumulative sums. For macro-F,
     each cut changes one class's score, so the macro sum is a cumulative sum of per-cut
-    changes. Equal scores are never split.
+    changes. Equal scores are never split, and the threshold is placed halfway between the
+    two scores of rows with positive weight on either side of the cut.
 
     Args:
       scores: float32[n, classes].
@@ -84,6 +85,8 @@ def best_global_threshold(
     flat = scores.reshape(-1)
     weights = jnp.broadcast_to(row_weights.astype(jnp.int32)[:, None], scores.shape).reshape(-1)
     hits = jnp.where(labels.reshape(-1), weights, 0)
+    # Rows of weight 0 sink below every cut, so they never place a threshold.
+    flat = jnp.where(weights > 0, flat, -jnp.inf)
     order = jnp.argsort(-flat, stable=True)
     sorted_scores = flat[order]
     sorted_weights = weights[order]

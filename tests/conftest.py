@@ -1,0 +1,39 @@
+"""Shared fixtures: the benchmark data folder and small random problems."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> pathlib.Path:
+    """$JAXTHRESH_DATA if set, else ../shared/data beside the project."""
+    return pathlib.Path(os.environ.get("JAXTHRESH_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def benchmark_dir() -> pathlib.Path:
+    folder = data_dir()
+    if not (folder / "dcase2017.npz").is_file():
+        pytest.fail(f"benchmark data not found in {folder}; set JAXTHRESH_DATA")
+    return folder
+
+
+def random_problem(seed: int, rows: int = 60, classes: int = 5, ties: bool = False):
+    """Scores correlated with labels, float32[rows, classes], and bool labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.random((rows, classes)) < rng.uniform(0.1, 0.5, classes)
+    scores = 1 / (1 + np.exp(-(rng.normal(size=(rows, classes)) + 1.5 * labels - 0.7)))
+    if ties:
+        scores = np.round(scores * 8) / 8
+    return scores.astype(np.float32), labels
+
+
+@pytest.fixture
+def problem():
+    return random_problem(0)

@@ -1,0 +1,96 @@
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxthresh import benchmarks
+from tests.conftest import PROJECT_ROOT
+
+TABLE2 = [sys.executable, str(PROJECT_ROOT / "experiments" / "table2.py")]
+
+
+def _run(*flags, env=None):
+    return subprocess.run([*TABLE2, *flags], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_load_benchmark_shapes(benchmark_dir):
+    dcase = benchmarks.load_benchmark("dcase2017", benchmark_dir)
+    assert dcase.valid_scores.shape == (488, 17) and dcase.eval_scores.shape == (1103, 17)
+    assert dcase.valid_labels.dtype == bool
+    audioset = benchmarks.load_benchmark("audioset", benchmark_dir)
+    assert audioset.valid_scores.shape == (20371, 527) and audioset.eval_scores is None
+
+
+def test_load_benchmark_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "dcase2019.npz")):
+        benchmarks.load_benchmark("dcase2019", tmp_path)
+    with pytest.raises(ValueError, match="dataset: unknown benchmark 'mnist'"):
+        benchmarks.load_benchmark("mnist", tmp_path)
+
+
+def test_benchmark_hyperparameters_keep_only_what_a_method_takes():
+    overrides = {"init": None, "slope": 20.0, "threshold": None, "epochs": 5}
+    assert benchmarks.benchmark_hyperparameters("dcase2017", "sgl", overrides) == {
+        "init": 0.3,
+        "slope": 20.0,
+        "epochs": 5,
+    }
+    assert benchmarks.benchmark_hyperparameters("dcase2019", "default", overrides) == {
+        "threshold": 0.5
+    }
+
+
+def test_table2_reproduces_dcase_and_writes_json(benchmark_dir, tmp_path):
+    output = tmp_path / "table2.json"
+    result = _run(
+        "--dataset=dcase2017,dcase2019",
+        "--methods=default,sgl",
+        f"--data_dir={benchmark_dir}",
+        f"--output={output}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| dcase2017 | sgl |" in result.stdout
+    report = json.loads(output.read_text())
+    expected = {
+        ("dcase2017", "default"): (59.0, 53.8),
+        ("dcase2019", "default"): (71.3, 70.1),
+        ("dcase2017", "sgl"): (62.0, 61.8),
+        ("dcase2019", "sgl"): (73.0, 72.9),
+    }
+    for (dataset, method), (eval_f1, valid_f1) in expected.items():
+        row = report[dataset][method]
+        assert row["eval_f1"] == pytest.approx(eval_f1, abs=0.2)
+        assert row["valid_f1"] == pytest.approx(valid_f1, abs=0.2)
+        assert row["seconds"] > 0
+        assert len(row["thresholds"]) == {"dcase2017": 17, "dcase2019": 10}[dataset]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--dataset=mnist"], "dataset: unknown benchmark 'mnist'"),
+        (["--methods=sgl,magic"], "method: unknown method 'magic'"),
+        (["--epochs=0", "--dataset=dcase2019"], "epochs: must be >= 1"),
+        (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
+        (["--data_dir=/nonexistent/folder"], "/nonexistent/folder/dcase2017.npz.*--data_dir"),
+    ],
+)
+def test_table2_bad_input_is_one_line_and_status_2(tmp_path, flags, message):
+    output = tmp_path / "out.json"
+    result = _run(*flags, f"--output={output}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0]
+    assert re.search(message, lines[0]), lines[0]
+    assert not output.exists()
+
+
+def test_markdown_table_shows_the_paper_beside_ours():
+    row = benchmarks.MethodResult(
+        valid_f1=61.83, eval_f1=61.96, seconds=0.25, thresholds=np.zeros(17)
+    )
+    table = benchmarks.markdown_table({"dcase2017": {"sgl": row}})
+    assert "| dcase2017 | sgl | 61.96 | 61.83 | 62.0 | 61.8 | 0.25 |" in table

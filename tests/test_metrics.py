@@ -1,0 +1,128 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import jaxthresh
+from tests.conftest import random_problem
+
+LABELS = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 0]])
+PREDICTIONS = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0]])
+# Class 0: TP 1, FP 1, FN 1 -> F1 1/2. Class 1: TP 1, FP 1, FN 1 -> 1/2.
+# Class 2: no positives, no predictions -> zero_division. Micro: TP 2, PP 4, P 4 -> 1/2.
+
+
+def test_f1_hand_worked():
+    assert jaxthresh.f1_score(LABELS, PREDICTIONS) == pytest.approx(0.5)
+    assert jaxthresh.f1_score(LABELS, PREDICTIONS, average="macro") == pytest.approx(2 / 3)
+    assert jaxthresh.f1_score(
+        LABELS, PREDICTIONS, average="macro", zero_division=0.0
+    ) == pytest.approx(1 / 3)
+
+
+def test_fbeta_hand_worked():
+    labels = np.array([[1], [1], [1], [0]])
+    predictions = np.array([[1], [0], [0], [1]])
+    # TP 1, PP 2, P 3: F2 = 5 * 1 / (2 + 4 * 3) = 5/14; F0.5 = 1.25 / (2 + 0.25 * 3).
+    assert jaxthresh.f1_score(labels, predictions, beta=2.0) == pytest.approx(5 / 14)
+    assert jaxthresh.f1_score(labels, predictions, beta=0.5) == pytest.approx(1.25 / 2.75)
+
+
+def test_perfect_and_empty_predictions():
+    assert jaxthresh.f1_score(LABELS, LABELS) == 1.0
+    assert jaxthresh.f1_score(LABELS, np.zeros_like(LABELS)) == 0.0
+    nothing = np.zeros((3, 2))
+    assert jaxthresh.f1_score(nothing, nothing) == 1.0
+    assert jaxthresh.f1_score(nothing, nothing, zero_division=0.0) == 0.0
+
+
+def _reference_f1(labels, predictions, average):
+    tp = (labels & predictions).sum(0)
+    pp, p = predictions.sum(0), labels.sum(0)
+    if average == "micro":
+        tp, pp, p = tp.sum(), pp.sum(), p.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(pp + p == 0, 1.0, 2 * tp / (pp + p))
+    return float(np.mean(f1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(bool, hnp.array_shapes(min_dims=2, max_dims=2, max_side=12)),
+    st.data(),
+    st.sampled_from(["micro", "macro"]),
+)
+def test_f1_matches_reference(labels, data, average):
+    predictions = data.draw(hnp.arrays(bool, labels.shape))
+    assert jaxthresh.f1_score(labels, predictions, average=average) == pytest.approx(
+        _reference_f1(labels, predictions, average), abs=1e-6
+    )
+
+
+def test_counts_are_exact_past_2_to_the_24():
+    rows, classes = 4100, 4100  # 16,810,000 items > 2**24 = 16,777,216
+    labels = np.ones((rows, classes), bool)
+    predictions = np.ones((rows, classes), bool)
+    predictions[:3, 0] = False
+    labels[5, 1] = False
+    counts = jax.jit(jaxthresh.confusion_counts)(labels, predictions)
+    assert int(jnp.sum(counts.true_positives, dtype=jnp.int32)) == rows * classes - 4
+    assert int(jnp.sum(counts.predicted_positives, dtype=jnp.int32)) == rows * classes - 3
+    assert int(jnp.sum(counts.positives, dtype=jnp.int32)) == rows * classes - 1
+    # float32 cannot even represent these totals: 2**24 + 1 rounds down.
+    assert float(np.float32(rows * classes - 3)) != rows * classes - 3
+    expected = 2 * (rows * classes - 4) / (2 * rows * classes - 4)
+    assert jaxthresh.f1_score(labels, predictions) == pytest.approx(expected, rel=1e-7)
+
+
+def test_weighted_counts_equal_counts_of_repeated_rows(problem):
+    scores, labels = problem
+    predictions = scores > 0.5
+    weights = np.arange(len(scores)) % 3
+    weighted = jaxthresh.confusion_counts(labels, predictions, weights)
+    repeated = np.repeat(np.arange(len(scores)), weights)
+    plain = jaxthresh.confusion_counts(labels[repeated], predictions[repeated])
+    for a, b in zip(weighted, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("average", ["micro", "macro"])
+def test_surrogate_fbeta_value_is_the_exact_score(problem, average):
+    scores, labels = problem
+    thresholds = np.linspace(0.3, 0.6, scores.shape[1]).astype(np.float32)
+    value = jaxthresh.surrogate_fbeta(scores, labels, thresholds, 20.0, average=average)
+    exact = jaxthresh.f1_score(labels, scores > thresholds, average=average)
+    assert float(value) == pytest.approx(exact, abs=1e-6)
+    grad = jax.grad(lambda t: jaxthresh.surrogate_fbeta(scores, labels, t, 20.0, average=average))(
+        thresholds
+    )
+    assert grad.shape == thresholds.shape and np.all(np.isfinite(grad)) and np.any(grad != 0)
+
+
+def test_f1_score_validates_inputs():
+    with pytest.raises(ValueError, match="labels: shape"):
+        jaxthresh.f1_score(np.ones((3, 2)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="predictions: values must be 0 or 1"):
+        jaxthresh.f1_score(np.ones((3, 2)), np.full((3, 2), 0.5))
+    with pytest.raises(ValueError, match="average"):
+        jaxthresh.f1_score(np.ones((3, 2)), np.ones((3, 2)), average="weighted")
+    with pytest.raises(ValueError, match="labels: is empty"):
+        jaxthresh.f1_score(np.ones((0, 2)), np.ones((0, 2)))
+    with pytest.raises(ValueError, match="beta"):
+        jaxthresh.f1_score(np.ones((3, 2)), np.ones((3, 2)), beta=0.0)
+
+
+def test_fbeta_from_counts_batches_under_vmap():
+    scores, labels = random_problem(3)
+    thresholds = np.stack([np.full(5, t, np.float32) for t in (0.3, 0.5, 0.7)])
+
+    def score(t):
+        counts = jaxthresh.confusion_counts(labels, scores > t)
+        return jaxthresh.fbeta_from_counts(counts)
+
+    batched = jax.vmap(score)(thresholds)
+    for t, value in zip(thresholds, batched, strict=True):
+        assert float(value) == pytest.approx(jaxthresh.f1_score(labels, scores > t))
