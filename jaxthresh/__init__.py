@@ -1,6 +1,7 @@
 """jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier."""
 
 from jaxthresh.crossval import CVResult, cross_validate, fold_ids, fold_weights
+from jaxthresh.exact import ExactResult, exact_fit_weighted, fit_exact
 from jaxthresh.methods import METHODS, Method, fit, get_method
 from jaxthresh.metrics import (
     Counts,
@@ -25,16 +26,19 @@ __all__ = [
     "CVResult",
     "Counts",
     "DefaultResult",
+    "ExactResult",
     "Method",
     "SGLResult",
     "apply_thresholds",
     "best_global_threshold",
     "confusion_counts",
     "cross_validate",
+    "exact_fit_weighted",
     "f1_score",
     "fbeta_from_counts",
     "fit",
     "fit_default",
+    "fit_exact",
     "fit_sgl",
     "fold_ids",
     "fold_weights",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from jaxthresh._fitting import fit_all_rows
+from jaxthresh.exact import exact_fit_weighted, exact_hyperparameters
 from jaxthresh.sgl import sgl_fit_weighted, sgl_hyperparameters
 from jaxthresh.thresholding import default_fit_weighted, default_hyperparameters
 
@@ -31,6 +32,7 @@ class Method(NamedTuple):
 METHODS: dict[str, Method] = {
     "default": Method(default_hyperparameters, default_fit_weighted),
     "sgl": Method(sgl_hyperparameters, sgl_fit_weighted),
+    "exact": Method(exact_hyperparameters, exact_fit_weighted),
 }
 
 

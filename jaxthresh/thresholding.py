@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
+from jaxthresh._cuts import column_cuts, descending_keys, threshold_between
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.metrics import _fbeta_ratio
 
@@ -46,13 +47,6 @@ def _apply(scores: jax.Array, thresholds: jax.Array) -> jax.Array:
     return scores > thresholds
 
 
-def _segment_cumsum(values: jax.Array, segment_ids: jax.Array, n_segments: int) -> jax.Array:
-    """Inclusive cumulative sum of ``values`` restarted at each segment; ids sorted ascending."""
-    totals = jax.ops.segment_sum(values, segment_ids, num_segments=n_segments)
-    starts = jnp.cumsum(totals) - totals
-    return jnp.cumsum(values) - starts[segment_ids]
-
-
 def best_global_threshold(
     scores: jax.Array,
     labels: jax.Array,
@@ -65,10 +59,11 @@ def best_global_threshold(
     """The single threshold maximizing F-beta over all classes, found exactly (jit-friendly).
 
     Every cut between two distinct scores is scored: all ``n * classes`` scores are sorted
-    once (descending) and the counts of each cut come from cumulative sums. For macro-F,
-    each cut changes one class's score, so the macro sum is a cumulative sum of per-cut
-    changes. Equal scores are never split, and the threshold is placed halfway between the
-    two scores of rows with positive weight on either side of the cut.
+    once (descending) and the counts of each cut come from cumulative sums (see
+    :mod:`jaxthresh._cuts`). For macro-F, a class's score changes only at its own scores, so
+    the macro sum at each cut is a running sum of those changes in the global order. Equal
+    scores are never split, and the threshold is placed halfway between the two scores of
+    rows with positive weight on either side of the cut.
 
     Args:
       scores: float32[n, classes].
@@ -81,69 +76,54 @@ def best_global_threshold(
     Returns:
       ``(threshold, score)``: float32 scalars; ``scores > threshold`` reaches ``score``.
     """
-    n, n_classes = scores.shape
-    flat = scores.reshape(-1)
-    weights = jnp.broadcast_to(row_weights.astype(jnp.int32)[:, None], scores.shape).reshape(-1)
-    hits = jnp.where(labels.reshape(-1), weights, 0)
-    # Rows of weight 0 sink below every cut, so they never place a threshold.
-    flat = jnp.where(weights > 0, flat, -jnp.inf)
-    order = jnp.argsort(-flat, stable=True)
-    sorted_scores = flat[order]
-    sorted_weights = weights[order]
-    sorted_hits = hits[order]
+    n_classes = scores.shape[1]
+    weights = jnp.broadcast_to(row_weights.astype(jnp.int32)[:, None], scores.shape)
+    cuts = jax.tree.map(
+        lambda field: field[0],
+        column_cuts(scores.reshape(1, -1), labels.reshape(1, -1), weights.reshape(1, -1)),
+    )
     if average == "micro":
-        positives = jnp.sum(hits)
+        positives = cuts.true_positives[-1]
         candidates = _fbeta_ratio(
-            jnp.cumsum(sorted_hits),
-            jnp.cumsum(sorted_weights),
+            cuts.true_positives, cuts.predicted, positives, beta, zero_division, jnp
+        )
+        nothing = _fbeta_ratio(0, 0, positives, beta, zero_division, jnp)
+    elif average == "macro":
+        # Each class's F-beta changes only at its own scores: sum those changes, placed at
+        # each score's position in the global order, and the running sum is the macro sum.
+        per_class = column_cuts(scores.T, labels.T, weights.T)
+        positives = per_class.true_positives[:, -1:]
+        after = _fbeta_ratio(
+            per_class.true_positives, per_class.predicted, positives, beta, zero_division, jnp
+        )
+        before = _fbeta_ratio(
+            per_class.true_positives - per_class.added_positives,
+            per_class.predicted - per_class.added,
             positives,
             beta,
             zero_division,
             jnp,
         )
-        nothing = _fbeta_ratio(0, 0, positives, beta, zero_division, jnp)
-    elif average == "macro":
-        classes = jnp.tile(jnp.arange(n_classes), n)[order]
-        by_class = jnp.argsort(classes, stable=True)
-        grouped = classes[by_class]
-        tp_after = (
-            jnp.zeros_like(sorted_hits)
-            .at[by_class]
-            .set(_segment_cumsum(sorted_hits[by_class], grouped, n_classes))
+        change = jnp.where(per_class.valid, after - before, 0.0)
+        positions = jnp.searchsorted(
+            descending_keys(cuts.upper), descending_keys(per_class.upper), method="scan"
         )
-        pp_after = (
-            jnp.zeros_like(sorted_weights)
-            .at[by_class]
-            .set(_segment_cumsum(sorted_weights[by_class], grouped, n_classes))
-        )
-        positives = jax.ops.segment_sum(hits, jnp.tile(jnp.arange(n_classes), n), n_classes)
-        class_positives = positives[classes]
-        change = _fbeta_ratio(
-            tp_after, pp_after, class_positives, beta, zero_division, jnp
-        ) - _fbeta_ratio(
-            tp_after - sorted_hits,
-            pp_after - sorted_weights,
-            class_positives,
-            beta,
-            zero_division,
-            jnp,
+        summed = (
+            jnp.zeros(cuts.upper.shape, jnp.float32)
+            .at[positions.reshape(-1)]
+            .add(change.reshape(-1))
         )
         start = jnp.sum(_fbeta_ratio(0, 0, positives, beta, zero_division, jnp))
-        candidates = (start + jnp.cumsum(change)) / n_classes
+        candidates = (start + jnp.cumsum(summed)) / n_classes
         nothing = start / n_classes
     else:
         raise ValueError(f"average: must be one of micro, macro; got {average!r}")
-    # A cut after position k is valid only where the next score is strictly lower.
-    next_scores = jnp.concatenate([sorted_scores[1:], jnp.full((1,), -jnp.inf, flat.dtype)])
-    candidates = jnp.where(sorted_scores > next_scores, candidates, -jnp.inf)
+    candidates = jnp.where(cuts.valid, candidates, -jnp.inf)
     best = jnp.argmax(candidates)
-    upper, lower = sorted_scores[best], next_scores[best]
-    lowest = jnp.nextafter(upper, jnp.array(-jnp.inf, flat.dtype))
-    middle = lower + (upper - lower) / 2
-    threshold = jnp.where(jnp.isfinite(lower), jnp.where(middle < upper, middle, lower), lowest)
     take_nothing = nothing >= candidates[best]
+    threshold = threshold_between(cuts.upper[best], cuts.lower[best])
     return (
-        jnp.where(take_nothing, sorted_scores[0], threshold),
+        jnp.where(take_nothing, cuts.highest, threshold),
         jnp.where(take_nothing, nothing, candidates[best]),
     )
 

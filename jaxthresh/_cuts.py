@@ -1,0 +1,124 @@
+"""Every possible cut of sorted scores, with its counts: the basis of the exact searches.
+
+In a column of scores sorted in descending order, a cut predicts every score at or above
+some value positive. Counts at every cut are cumulative sums; equal scores are never split
+(``scores > threshold`` predicts equal scores together).
+
+How it is computed: XLA sorts a lone ``int32`` array about five times faster than it sorts
+floats or key-value pairs on CPU, so each score is mapped to an order-preserving ``int32``
+key and only the keys are sorted. Each score's *rank* (the first sorted position of its key,
+by binary search) then serves as a bin: a scatter-add of weights and labels by rank gives,
+at the first position of every distinct score, how many rows have that score. Equal scores
+share a bin, which is exactly the tie rule. Sorting and ranking depend on the scores alone,
+so under ``vmap`` over row weights (folds) they are computed once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Cuts(NamedTuple):
+    """The cuts of each column of a score matrix, column-major: fields ``[columns, n]``.
+
+    Position ``j`` of a column is its ``j``-th highest score (``upper``). Where ``valid``, it
+    is the first position of a distinct score with weight, and the cut there predicts every
+    score ``>= upper``: ``predicted`` and ``true_positives`` count that cut.
+
+    Attributes:
+      upper: float32, the column's scores sorted in descending order.
+      lower: float32, the highest score of weight > 0 below ``upper`` (``-inf`` if none).
+      predicted: int32, cumulative weight of the rows predicted positive.
+      true_positives: int32, cumulative weight of the positive rows predicted positive.
+      valid: bool, a cut that exists and is not a repeat (its score has weight > 0).
+      added: int32, the weight of the rows whose score is ``upper`` (0 where not valid).
+      added_positives: int32, the weight of those rows that are positive.
+      highest: float32[columns], the highest score of weight > 0: the threshold that
+        predicts nothing.
+    """
+
+    upper: jax.Array
+    lower: jax.Array
+    predicted: jax.Array
+    true_positives: jax.Array
+    valid: jax.Array
+    added: jax.Array
+    added_positives: jax.Array
+    highest: jax.Array
+
+
+def descending_keys(scores: jax.Array) -> jax.Array:
+    """int32 keys whose ascending order is the descending order of the finite float32
+    ``scores``, equal exactly where the scores are equal (-0.0 and 0.0 share a key)."""
+    bits = jax.lax.bitcast_convert_type(scores + 0.0, jnp.int32)  # + 0.0 turns -0.0 into 0.0
+    return -jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+
+
+def _scores_of(keys: jax.Array) -> jax.Array:
+    """Inverse of :func:`descending_keys`."""
+    bits = -keys
+    return jax.lax.bitcast_convert_type(jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits), jnp.float32)
+
+
+def score_ranks(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Sorted keys and ranks of each row of ``scores``: float32[columns, n].
+
+    Returns:
+      ``(sorted_keys, ranks)``, both int32[columns, n]: the keys of :func:`descending_keys`
+      sorted ascending, and for each score the first position of its key among them.
+    """
+    keys = descending_keys(scores)
+    sorted_keys = jnp.sort(keys, axis=1)
+    ranks = jax.vmap(lambda row, queries: jnp.searchsorted(row, queries, method="scan"))(
+        sorted_keys, keys
+    )
+    return sorted_keys, ranks.astype(jnp.int32)
+
+
+def bin_by_rank(ranks: jax.Array, values: jax.Array) -> jax.Array:
+    """Adds ``values[c, i]`` into position ``ranks[c, i]`` of row ``c``: [columns, n]."""
+    columns = jnp.broadcast_to(jnp.arange(ranks.shape[0])[:, None], ranks.shape)
+    return jnp.zeros(ranks.shape, values.dtype).at[columns, ranks].add(values)
+
+
+def column_cuts(scores: jax.Array, labels: jax.Array, weights: jax.Array) -> Cuts:
+    """The cuts of every row of ``scores`` (one row per column of the original matrix).
+
+    Args:
+      scores: float32[columns, n], finite.
+      labels: bool[columns, n].
+      weights: int32[columns, n] (or broadcastable), non-negative weight of each score.
+        Scores of weight 0 neither count nor bound a threshold.
+
+    Returns:
+      :class:`Cuts`.
+    """
+    weights = jnp.broadcast_to(jnp.asarray(weights, jnp.int32), scores.shape)
+    sorted_keys, ranks = score_ranks(scores)
+    upper = _scores_of(sorted_keys)
+    added = bin_by_rank(ranks, weights)
+    added_positives = bin_by_rank(ranks, jnp.where(labels, weights, 0))
+    valid = added > 0
+    weighted = jnp.where(valid, upper, -jnp.inf)
+    below = jnp.concatenate([weighted[:, 1:], jnp.full_like(upper[:, :1], -jnp.inf)], axis=1)
+    return Cuts(
+        upper=upper,
+        lower=jax.lax.cummax(below, axis=1, reverse=True),
+        predicted=jnp.cumsum(added, axis=1),
+        true_positives=jnp.cumsum(added_positives, axis=1),
+        valid=valid,
+        added=added,
+        added_positives=added_positives,
+        highest=jnp.max(weighted, axis=1),
+    )
+
+
+def threshold_between(upper: jax.Array, lower: jax.Array) -> jax.Array:
+    """A threshold ``t`` with ``lower <= t < upper``: halfway where float32 allows, else
+    ``lower``; just below ``upper`` where ``lower`` is ``-inf`` (every score predicted)."""
+    middle = lower + (upper - lower) / 2
+    below = jnp.nextafter(upper, jnp.full_like(upper, -jnp.inf))
+    return jnp.where(jnp.isfinite(lower), jnp.where(middle < upper, middle, lower), below)
