@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pathlib
 
+import jax
 from absl import flags, logging
 
 import jaxthresh
@@ -38,7 +39,21 @@ _LEARN_SLOPE = flags.DEFINE_bool("learn_slope", True, "SGLThresh: learn the slop
 _THRESHOLD = flags.DEFINE_float(
     "threshold", None, "defThresh's global threshold. Default: the paper's (0.3 or 0.5)."
 )
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the cross-validation shuffle.")
+_STEP = flags.DEFINE_float("step", None, "numThresh finite-difference step (default 0.01).")
+_MAX_SEARCH = flags.DEFINE_integer(
+    "max_search", None, "numThresh: most steps tried while F1 does not change (default 10)."
+)
+_STEPS = flags.DEFINE_integer("steps", None, "dichoThresh refinement steps (default 100).")
+_CANDIDATES = flags.DEFINE_integer(
+    "candidates", None, "dichoThresh random candidates per step (default 16)."
+)
+_SPREAD = flags.DEFINE_float(
+    "spread", None, "dichoThresh initial perturbation spread (default 0.05)."
+)
+_SHRINK = flags.DEFINE_float("shrink", None, "dichoThresh spread factor per step (default 0.97).")
+_SEED = flags.DEFINE_integer(
+    "seed", 0, "Seed of the cross-validation shuffle and of dichoThresh's PRNG key."
+)
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON to this path.")
 
 
@@ -59,6 +74,13 @@ def main(argv: list[str]) -> None:
         "epochs": _EPOCHS.value,
         "learn_slope": _LEARN_SLOPE.value,
         "threshold": _THRESHOLD.value,
+        "step": _STEP.value,
+        "max_search": _MAX_SEARCH.value,
+        "steps": _STEPS.value,
+        "candidates": _CANDIDATES.value,
+        "spread": _SPREAD.value,
+        "shrink": _SHRINK.value,
+        "key": jax.random.key(_SEED.value),
     }
     folder = data_dir()
     try:
@@ -83,7 +105,7 @@ def main(argv: list[str]) -> None:
             "eval_f1": result.eval_f1,
             "seconds": round(result.seconds, 3),
             "thresholds": float32_list(result.thresholds),
-            "hyperparameters": hyperparameters,
+            "hyperparameters": benchmarks.jsonable_hyperparameters(hyperparameters),
             "paper": benchmarks.paper_figures(benchmark.name, method),
         }
     print(benchmarks.markdown_table(results))

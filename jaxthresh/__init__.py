@@ -1,6 +1,7 @@
 """jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier."""
 
 from jaxthresh.crossval import CVResult, cross_validate, fold_ids, fold_weights
+from jaxthresh.dicho import DichoResult, dicho_fit_weighted, fit_dicho
 from jaxthresh.exact import ExactResult, exact_fit_weighted, fit_exact
 from jaxthresh.methods import METHODS, Method, fit, get_method
 from jaxthresh.metrics import (
@@ -10,6 +11,7 @@ from jaxthresh.metrics import (
     fbeta_from_counts,
     surrogate_fbeta,
 )
+from jaxthresh.numerical import NumericalResult, fit_numerical, numerical_fit_weighted
 from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_weighted
 from jaxthresh.surrogate import heaviside
 from jaxthresh.thresholding import (
@@ -26,24 +28,30 @@ __all__ = [
     "CVResult",
     "Counts",
     "DefaultResult",
+    "DichoResult",
     "ExactResult",
     "Method",
+    "NumericalResult",
     "SGLResult",
     "apply_thresholds",
     "best_global_threshold",
     "confusion_counts",
     "cross_validate",
+    "dicho_fit_weighted",
     "exact_fit_weighted",
     "f1_score",
     "fbeta_from_counts",
     "fit",
     "fit_default",
+    "fit_dicho",
     "fit_exact",
+    "fit_numerical",
     "fit_sgl",
     "fold_ids",
     "fold_weights",
     "get_method",
     "heaviside",
+    "numerical_fit_weighted",
     "sgl_fit_weighted",
     "surrogate_fbeta",
 ]

@@ -122,3 +122,16 @@ def whole_number(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: expected a whole number, got {value!r}")
     return int(value)
+
+
+def prng_key(key, name: str = "key"):
+    """Checks that ``key`` is one ``jax.random`` key: a typed key (``jax.random.key(0)``)
+    or a legacy ``uint32[2]`` one (``jax.random.PRNGKey(0)``)."""
+    import jax  # Kept local: the rest of this module is NumPy only.
+
+    if isinstance(key, jax.Array):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+            return key
+        if key.dtype == np.uint32 and key.shape == (2,):
+            return key
+    raise ValueError(f"{name}: expected one jax.random key, e.g. jax.random.key(0), got {key!r}")

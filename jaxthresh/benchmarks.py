@@ -51,10 +51,11 @@ PAPER_TABLE2 = {
 }
 
 # The settings behind the paper's figures, per benchmark and method.
+# numThresh starts where SGLThresh does; dichoThresh needs only its PRNG key.
 PAPER_SETTINGS = {
-    "dcase2017": {"default": {"threshold": 0.3}, "sgl": {"init": 0.3}},
-    "dcase2019": {"default": {"threshold": 0.5}, "sgl": {"init": 0.5}},
-    "audioset": {"default": {"threshold": 0.5}, "sgl": {"init": 0.3}},
+    "dcase2017": {"default": {"threshold": 0.3}, "sgl": {"init": 0.3}, "numerical": {"init": 0.3}},
+    "dcase2019": {"default": {"threshold": 0.5}, "sgl": {"init": 0.5}, "numerical": {"init": 0.5}},
+    "audioset": {"default": {"threshold": 0.5}, "sgl": {"init": 0.3}, "numerical": {"init": 0.3}},
 }
 
 
@@ -207,6 +208,19 @@ def run_method(
         seconds,
         np.asarray(thresholds),
     )
+
+
+def jsonable_hyperparameters(hyperparameters: dict) -> dict:
+    """``hyperparameters`` with PRNG keys as their raw ``uint32`` data, for JSON."""
+
+    def convert(value):
+        if isinstance(value, jax.Array) and jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+            return jax.random.key_data(value).tolist()
+        if isinstance(value, jax.Array | np.ndarray | np.generic):
+            return np.asarray(value).tolist()
+        return value
+
+    return {name: convert(value) for name, value in hyperparameters.items()}
 
 
 def paper_figures(dataset: str, method: str) -> dict | None:

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from jaxthresh._fitting import fit_all_rows
+from jaxthresh.dicho import dicho_fit_weighted, dicho_hyperparameters
 from jaxthresh.exact import exact_fit_weighted, exact_hyperparameters
+from jaxthresh.numerical import numerical_fit_weighted, numerical_hyperparameters
 from jaxthresh.sgl import sgl_fit_weighted, sgl_hyperparameters
 from jaxthresh.thresholding import default_fit_weighted, default_hyperparameters
 
@@ -31,6 +33,8 @@ class Method(NamedTuple):
 
 METHODS: dict[str, Method] = {
     "default": Method(default_hyperparameters, default_fit_weighted),
+    "dicho": Method(dicho_hyperparameters, dicho_fit_weighted),
+    "numerical": Method(numerical_hyperparameters, numerical_fit_weighted),
     "sgl": Method(sgl_hyperparameters, sgl_fit_weighted),
     "exact": Method(exact_hyperparameters, exact_fit_weighted),
 }

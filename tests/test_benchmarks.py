@@ -3,9 +3,11 @@ import re
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
+import jaxthresh
 from jaxthresh import benchmarks
 from tests.conftest import PROJECT_ROOT
 
@@ -47,7 +49,6 @@ def test_table2_reproduces_dcase_and_writes_json(benchmark_dir, tmp_path):
     output = tmp_path / "table2.json"
     result = _run(
         "--dataset=dcase2017,dcase2019",
-        "--methods=default,sgl",
         f"--data_dir={benchmark_dir}",
         f"--output={output}",
     )
@@ -66,6 +67,26 @@ def test_table2_reproduces_dcase_and_writes_json(benchmark_dir, tmp_path):
         assert row["valid_f1"] == pytest.approx(valid_f1, abs=0.2)
         assert row["seconds"] > 0
         assert len(row["thresholds"]) == {"dcase2017": 17, "dcase2019": 10}[dataset]
+    # The heuristic baselines land within 1.5 points of the paper's eval figures.
+    for dataset in ("dcase2017", "dcase2019"):
+        for method in ("dicho", "numerical"):
+            row = report[dataset][method]
+            assert row["eval_f1"] == pytest.approx(row["paper"]["eval_f1"], abs=1.5)
+        assert set(report[dataset]) == set(jaxthresh.METHODS)
+
+
+@pytest.mark.parametrize("dataset", ["dcase2017", "dcase2019"])
+def test_exact_valid_f1_is_the_highest(benchmark_dir, dataset):
+    benchmark = benchmarks.load_benchmark(dataset, benchmark_dir)
+    overrides = {"key": jax.random.key(0)}
+    results = {
+        method: benchmarks.run_method(
+            benchmark, method, **benchmarks.benchmark_hyperparameters(dataset, method, overrides)
+        )
+        for method in jaxthresh.METHODS
+    }
+    for method, result in results.items():
+        assert results["exact"].valid_f1 >= result.valid_f1, method
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,10 @@ def test_apply_thresholds_checks():
         ({"n_folds": 7}, "n_folds: 7 folds need at least 7 rows, got 6"),
         ({"n_folds": 1}, "n_folds: must be >= 2"),
         ({"n_folds": 2.5}, "n_folds: expected a whole number"),
-        ({"method": "magic"}, "method: unknown method 'magic'; known: default, sgl"),
+        (
+            {"method": "magic"},
+            "method: unknown method 'magic'; known: default, dicho, numerical, sgl, exact",
+        ),
         ({"method": "default", "slope": 3.0}, "hyperparameters: method 'default' does not take"),
         ({"method": "sgl", "init": None, "slope": 3.0}, "init: expected a number"),
         ({"seed": "x"}, "seed: expected a whole number"),
