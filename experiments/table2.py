@@ -16,8 +16,8 @@ import jax
 from absl import flags, logging
 
 import jaxthresh
-from jaxthresh import _cli, benchmarks
-from jaxthresh.io import float32_list, write_json_atomic
+from jaxthresh import _cli, _validation, benchmarks
+from jaxthresh.io import check_writable, float32_list, write_json_atomic
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -30,11 +30,15 @@ _DATA_DIR = flags.DEFINE_string(
     "../shared/data relative to the project root.",
 )
 _INIT = flags.DEFINE_float(
-    "init", None, "SGLThresh initial threshold. Default: the paper's (0.3 or 0.5 by dataset)."
+    "init",
+    None,
+    "SGLThresh and numThresh initial threshold. Default: the paper's (0.3 or 0.5 by dataset).",
 )
 _SLOPE = flags.DEFINE_float("slope", 50.0, "SGLThresh initial sigmoid slope a.")
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-2, "SGLThresh Adam learning rate.")
-_EPOCHS = flags.DEFINE_integer("epochs", 100, "SGLThresh full-batch epochs.")
+_LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate", 1e-2, "SGLThresh and numThresh Adam learning rate."
+)
+_EPOCHS = flags.DEFINE_integer("epochs", 100, "SGLThresh and numThresh full-batch epochs.")
 _LEARN_SLOPE = flags.DEFINE_bool("learn_slope", True, "SGLThresh: learn the slope per class.")
 _THRESHOLD = flags.DEFINE_float(
     "threshold", None, "defThresh's global threshold. Default: the paper's (0.3 or 0.5)."
@@ -65,6 +69,9 @@ def data_dir() -> str:
 
 def main(argv: list[str]) -> None:
     del argv
+    if _OUTPUT.value:
+        check_writable(_OUTPUT.value)
+    seed = _validation.whole_number(_SEED.value, "seed")
     datasets = benchmarks.check_datasets(_DATASET.value)
     methods = benchmarks.check_methods(_METHODS.value)
     overrides = {
@@ -80,7 +87,7 @@ def main(argv: list[str]) -> None:
         "candidates": _CANDIDATES.value,
         "spread": _SPREAD.value,
         "shrink": _SHRINK.value,
-        "key": jax.random.key(_SEED.value),
+        "key": jax.random.key(seed),
     }
     folder = data_dir()
     try:
@@ -90,7 +97,7 @@ def main(argv: list[str]) -> None:
 
     results, report = {}, {}
     for benchmark, method, hyperparameters in benchmarks.plan_runs(loaded, methods, overrides):
-        result = benchmarks.run_method(benchmark, method, seed=_SEED.value, **hyperparameters)
+        result = benchmarks.run_method(benchmark, method, seed=seed, **hyperparameters)
         logging.info(
             "%s %s: eval F1 %.2f, valid F1 %.2f, %.2f s",
             benchmark.name,

@@ -10,6 +10,7 @@ from jaxthresh.metrics import (
     f1_score,
     fbeta_from_counts,
     surrogate_fbeta,
+    thresholded_fbeta,
 )
 from jaxthresh.numerical import NumericalResult, fit_numerical, numerical_fit_weighted
 from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_weighted
@@ -54,4 +55,5 @@ __all__ = [
     "numerical_fit_weighted",
     "sgl_fit_weighted",
     "surrogate_fbeta",
+    "thresholded_fbeta",
 ]

@@ -28,16 +28,21 @@ def _parse_flags(argv: list[str]) -> list[str]:
         raise  # unreachable: fail() exits
 
 
-def run(main: Callable[[list[str]], None]) -> None:
+def run(main: Callable[[list[str]], None], *, positional: int = 0) -> None:
     """``absl.app.run(main)``, with bad flags and bad inputs reported as one line, status 2.
 
     ``ValueError`` (bad values) and ``OSError`` (missing or unreadable files) raised by
     ``main`` are bad inputs; anything else is a bug and keeps its traceback.
+
+    Args:
+      main: called with ``argv``: the program name, then the positional arguments.
+      positional: how many positional arguments (e.g. a subcommand) ``main`` accepts.
     """
 
     def guarded(argv):
-        if len(argv) > 1:
-            fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are written --name=value)")
+        if len(argv) > 1 + positional:
+            extra = " ".join(argv[1 + positional :])
+            fail(f"unexpected arguments: {extra} (flags are written --name=value)")
         try:
             main(argv)
         except (ValueError, OSError) as error:

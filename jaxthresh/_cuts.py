@@ -56,8 +56,12 @@ class Cuts(NamedTuple):
 
 def descending_keys(scores: jax.Array) -> jax.Array:
     """int32 keys whose ascending order is the descending order of the finite float32
-    ``scores``, equal exactly where the scores are equal (-0.0 and 0.0 share a key)."""
-    bits = jax.lax.bitcast_convert_type(scores + 0.0, jnp.int32)  # + 0.0 turns -0.0 into 0.0
+    ``scores``, equal exactly where the scores compare equal (-0.0, 0.0 and subnormals
+    share a key)."""
+    # Comparisons treat -0.0 as 0.0 and (XLA on CPU flushes them) subnormals as 0.0 too:
+    # map them all to 0.0 so that keys are equal exactly where comparisons say so.
+    scores = jnp.where(jnp.abs(scores) < jnp.finfo(jnp.float32).tiny, 0.0, scores)
+    bits = jax.lax.bitcast_convert_type(scores.astype(jnp.float32), jnp.int32)
     return -jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
 
 
@@ -150,8 +154,16 @@ def counts_above(cuts: Cuts, thresholds: jax.Array) -> Counts:
 
 
 def threshold_between(upper: jax.Array, lower: jax.Array) -> jax.Array:
-    """A threshold ``t`` with ``lower <= t < upper``: halfway where float32 allows, else
-    ``lower``; just below ``upper`` where ``lower`` is ``-inf`` (every score predicted)."""
+    """A threshold ``t`` with ``lower <= t < upper`` as XLA compares (subnormals flushed):
+    halfway where float32 allows, else ``lower``; where ``lower`` is ``-inf`` (every score
+    predicted), the next float below ``upper``, and never a subnormal one."""
     middle = lower + (upper - lower) / 2
-    below = jnp.nextafter(upper, jnp.full_like(upper, -jnp.inf))
+    tiny = jnp.finfo(jnp.float32).tiny
+    below = jnp.minimum(jnp.nextafter(upper, jnp.full_like(upper, -jnp.inf)), upper - tiny)
     return jnp.where(jnp.isfinite(lower), jnp.where(middle < upper, middle, lower), below)
+
+
+def above_all(highest: jax.Array) -> jax.Array:
+    """A threshold that predicts nothing: the next float above the highest score, so that
+    float64 scores that round to ``highest`` are not above it either."""
+    return jnp.nextafter(highest, jnp.full_like(highest, jnp.inf))

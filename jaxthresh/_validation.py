@@ -20,35 +20,47 @@ def as_scores(scores, name: str = "scores") -> np.ndarray:
         np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
     ):
         raise ValueError(f"{name}: expected a numeric array, got dtype {array.dtype}")
+    if np.iscomplexobj(array):
+        raise ValueError(f"{name}: expected real numbers, got dtype {array.dtype}")
     if array.ndim != 2:
         raise ValueError(
             f"{name}: expected a 2-D array [rows, classes], got {array.ndim}-D shape {array.shape}"
         )
     if array.size == 0:
         raise ValueError(f"{name}: is empty (shape {array.shape}); need at least one row and class")
-    array = array.astype(np.float32, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = array.astype(np.float32, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.argwhere(~finite)[0]
         raise ValueError(
-            f"{name}: {int((~finite).sum())} value(s) are NaN or infinite "
-            f"(first at row {bad[0]}, class {bad[1]}: {array[bad[0], bad[1]].item()})"
+            f"{name}: {int((~finite).sum())} value(s) are NaN or infinite as float32 "
+            f"(first at row {bad[0]}, class {bad[1]}: {np.asarray(scores)[bad[0], bad[1]]})"
         )
     return array
 
 
-def as_labels(labels, shape: tuple[int, ...], name: str = "labels") -> np.ndarray:
-    """Returns ``labels`` as ``bool[n, classes]``; they must have ``shape`` and be 0 or 1."""
+def as_labels(
+    labels, shape: tuple[int, ...], name: str = "labels", against: str = "scores"
+) -> np.ndarray:
+    """Returns ``labels`` as ``bool[n, classes]``; they must have ``shape`` (that of
+    ``against``) and be 0 or 1."""
     array = np.asarray(labels)
     if array.ndim != 2:
         raise ValueError(
             f"{name}: expected a 2-D array [rows, classes], got {array.ndim}-D shape {array.shape}"
         )
     if array.shape != tuple(shape):
-        raise ValueError(f"{name}: shape {array.shape} does not match scores shape {tuple(shape)}")
+        raise ValueError(
+            f"{name}: shape {array.shape} does not match {against} shape {tuple(shape)}"
+        )
     if array.dtype == np.bool_:
         return array
-    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+    if (
+        array.dtype == object
+        or not np.issubdtype(array.dtype, np.number)
+        or (np.iscomplexobj(array))
+    ):
         raise ValueError(f"{name}: expected 0/1 numbers or booleans, got dtype {array.dtype}")
     outside = (array != 0) & (array != 1)
     if outside.any():
@@ -69,24 +81,32 @@ def as_scores_and_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
 def as_per_class(value, n_classes: int, name: str) -> np.ndarray:
     """Returns a finite scalar or ``[classes]`` value broadcast to ``float32[classes]``."""
     array = np.asarray(value)
-    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"{name}: expected a number or an array of numbers, got {value!r}")
+    if (
+        array.dtype == object
+        or not np.issubdtype(array.dtype, np.number)
+        or (np.iscomplexobj(array))
+    ):
+        raise ValueError(f"{name}: expected a real number or array of them, got {value!r}")
     if array.ndim > 1 or (array.ndim == 1 and array.shape[0] != n_classes):
         raise ValueError(
             f"{name}: expected a scalar or one value per class ({n_classes}), got shape "
             f"{array.shape}"
         )
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32)
     if not np.isfinite(array).all():
-        raise ValueError(f"{name}: must be finite, got {value!r}")
-    return np.broadcast_to(array.astype(np.float32), (n_classes,)).copy()
+        raise ValueError(f"{name}: must be finite as float32, got {value!r}")
+    return np.broadcast_to(array, (n_classes,)).copy()
 
 
 def positive_float(value, name: str) -> float:
     """Returns ``value`` as a float, which must be finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: must be finite and > 0, got {value!r}")
+    with np.errstate(over="ignore", under="ignore"):
+        single = np.float32(value)
+    if not np.isfinite(single) or single <= 0:
+        raise ValueError(f"{name}: must be finite and > 0 as float32, got {value!r}")
     return float(value)
 
 
@@ -118,10 +138,19 @@ def n_folds_for(n_folds, n_rows: int) -> int:
 
 
 def whole_number(value, name: str) -> int:
-    """Returns ``value`` as an int (any whole number, e.g. a seed)."""
+    """Returns ``value`` as an int in [0, 2**32) (e.g. a seed)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: expected a whole number, got {value!r}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{name}: must be in [0, 2**32), got {value}")
     return int(value)
+
+
+def unit_interval(value, name: str) -> float:
+    """Returns ``value`` as a float in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def prng_key(key, name: str = "key"):

@@ -21,12 +21,12 @@ from jaxthresh.methods import (
 from jaxthresh.metrics import f1_score
 from jaxthresh.thresholding import apply_thresholds
 
-BENCHMARKS = ("dcase2017", "dcase2019", "audioset")
 FILES = {
     "dcase2017": "dcase2017.npz",
     "dcase2019": "dcase2019.npz",
     "audioset": "audioset_eval_sim.npz",
 }
+BENCHMARKS = tuple(FILES)
 
 # Table 2 of the paper: micro-F1 in percent as (eval, valid). AudioSet: 3-fold CV means.
 PAPER_TABLE2 = {
@@ -156,11 +156,14 @@ def load_benchmark(name: str, data_dir: str | os.PathLike) -> Benchmark:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"data file not found: {path}")
     with np.load(path) as data:
-        if "scores" in data:
-            scores, labels = _validation.as_scores_and_labels(data["scores"], data["labels"])
-            return Benchmark(name, scores, labels, None, None)
-        valid = _validation.as_scores_and_labels(data["valid_scores"], data["valid_labels"])
-        evaluation = _validation.as_scores_and_labels(data["eval_scores"], data["eval_labels"])
+        try:
+            if "scores" in data:
+                scores, labels = _validation.as_scores_and_labels(data["scores"], data["labels"])
+                return Benchmark(name, scores, labels, None, None)
+            valid = _validation.as_scores_and_labels(data["valid_scores"], data["valid_labels"])
+            evaluation = _validation.as_scores_and_labels(data["eval_scores"], data["eval_labels"])
+        except KeyError as error:
+            raise ValueError(f"dataset: {path} lacks {error}; it has {data.files}") from None
     return Benchmark(name, *valid, *evaluation)
 
 

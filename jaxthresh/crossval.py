@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from jaxthresh import _validation
 from jaxthresh.methods import check_hyperparameter_names, get_method
-from jaxthresh.metrics import confusion_counts, fbeta_from_counts
+from jaxthresh.metrics import thresholded_fbeta
 
 
 class CVResult(NamedTuple):
@@ -44,6 +44,8 @@ def fold_ids(key: jax.Array, n_rows: int, n_folds: int) -> jax.Array:
       n_rows: number of rows.
       n_folds: number of folds.
     """
+    if n_folds < 1:
+        raise ValueError(f"n_folds: must be >= 1, got {n_folds}")
     return (jax.random.permutation(key, n_rows) % n_folds).astype(jnp.int32)
 
 
@@ -60,8 +62,7 @@ def _cross_validate(scores, labels, ids, arrays, *, method, static, n_folds):
     beta = arrays.get("beta", 1.0)
 
     def score(weights, thresholds):
-        counts = confusion_counts(labels, scores > thresholds, weights)
-        return fbeta_from_counts(counts, average=average, beta=beta)
+        return thresholded_fbeta(scores, labels, thresholds, weights, average=average, beta=beta)
 
     def one_fold(train):
         fit = fit_weighted(scores, labels, train, **arrays, **static)

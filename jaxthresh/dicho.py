@@ -29,6 +29,7 @@ from jaxthresh import _validation
 from jaxthresh._cuts import column_cuts, counts_above
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.metrics import _fbeta_ratio
+from jaxthresh.progress import report
 
 
 class DichoResult(NamedTuple):
@@ -91,7 +92,7 @@ def dicho_fit_weighted(
 
     def refine(carry, inputs):
         thresholds, per_class, score = carry
-        step_key, width = inputs
+        step_key, width, index = inputs
         noise = jax.random.normal(step_key, (candidates, n_classes))
         trial = thresholds + width * noise
         trial_per_class, trial_micro = score_all(trial)
@@ -108,11 +109,14 @@ def dicho_fit_weighted(
             thresholds = jnp.where(accept, trial[pick], thresholds)
             per_class = jnp.where(accept, trial_per_class[pick], per_class)
             score = jnp.where(accept, trial_micro[pick], score)
+        report("dicho", index + 1, steps, score)
         return (thresholds, per_class, score), score
 
     widths = spread * shrink ** jnp.arange(steps, dtype=jnp.float32)
     (thresholds, _, _), history = jax.lax.scan(
-        refine, (thresholds, per_class, score), (jax.random.split(key, steps), widths)
+        refine,
+        (thresholds, per_class, score),
+        (jax.random.split(key, steps), widths, jnp.arange(steps)),
     )
     return DichoResult(thresholds, history)
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
-from jaxthresh._cuts import column_cuts, threshold_between
+from jaxthresh._cuts import above_all, column_cuts, threshold_between
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.metrics import _fbeta_ratio
 
@@ -124,7 +124,7 @@ def exact_fit_weighted(
     # Position `choice` of the padded counts is cut `choice - 1`; 0 predicts nothing.
     cut = jnp.maximum(choice - 1, 0)
     threshold = threshold_between(cuts.upper[columns, cut], cuts.lower[columns, cut])
-    thresholds = jnp.where(choice == 0, cuts.highest, threshold)
+    thresholds = jnp.where(choice == 0, above_all(cuts.highest), threshold)
     return ExactResult(thresholds, score, steps)
 
 

@@ -42,7 +42,7 @@ METHODS: dict[str, Method] = {
 
 def get_method(name: str) -> Method:
     """The registered method called ``name``; ``ValueError`` naming the known ones if none."""
-    if name not in METHODS:
+    if not isinstance(name, str) or name not in METHODS:
         raise ValueError(f"method: unknown method {name!r}; known: {', '.join(METHODS)}")
     return METHODS[name]
 

@@ -60,10 +60,11 @@ def confusion_counts(
 
 def _fbeta_ratio(true_positives, predicted_positives, positives, beta, zero_division, xp):
     """``(1+b^2) TP / (PP + b^2 P)`` elementwise, ``zero_division`` where PP = P = 0."""
+    dtype = xp.float64 if xp is np else xp.float32  # NumPy: exact counts, float64 ratio
     beta2 = beta * beta
-    numerator = (1.0 + beta2) * xp.asarray(true_positives, dtype=xp.float32)
-    denominator = xp.asarray(predicted_positives, dtype=xp.float32) + beta2 * xp.asarray(
-        positives, dtype=xp.float32
+    numerator = (1.0 + beta2) * xp.asarray(true_positives, dtype=dtype)
+    denominator = xp.asarray(predicted_positives, dtype=dtype) + beta2 * xp.asarray(
+        positives, dtype=dtype
     )
     empty = denominator == 0
     return xp.where(empty, zero_division, numerator / xp.where(empty, 1.0, denominator))
@@ -91,6 +92,32 @@ def fbeta_from_counts(
     raise ValueError(f"average: must be one of micro, macro; got {average!r}")
 
 
+def thresholded_fbeta(
+    scores: jax.Array,
+    labels: jax.Array,
+    thresholds: jax.Array,
+    row_weights: jax.Array | None = None,
+    *,
+    average: str = "micro",
+    beta: jax.Array | float = 1.0,
+) -> jax.Array:
+    """F-beta of ``scores > thresholds`` from exact counts; jit- and vmap-friendly.
+
+    Args:
+      scores: float32[n, classes].
+      labels: bool[n, classes].
+      thresholds: float32[classes].
+      row_weights: optional int32[n] row multiplicities.
+      average: "micro" or "macro" (static).
+      beta: weight of recall.
+
+    Returns:
+      float32 scalar.
+    """
+    counts = confusion_counts(labels, scores > thresholds, row_weights)
+    return fbeta_from_counts(counts, average=average, beta=beta)
+
+
 _confusion_counts_jit = jax.jit(confusion_counts)
 
 
@@ -116,15 +143,16 @@ def f1_score(
       The score as a Python float in [0, 1].
     """
     predictions = _validation.as_labels(predictions, np.shape(predictions), name="predictions")
-    labels = _validation.as_labels(labels, predictions.shape, name="labels")
+    labels = _validation.as_labels(labels, predictions.shape, name="labels", against="predictions")
     if labels.size == 0:
         raise ValueError(f"labels: is empty (shape {labels.shape})")
     _validation.average_name(average)
     beta = _validation.positive_float(beta, "beta")
+    zero_division = _validation.unit_interval(zero_division, "zero_division")
     counts = [np.asarray(c, dtype=np.int64) for c in _confusion_counts_jit(labels, predictions)]
     if average == "micro":
         counts = [c.sum(keepdims=True) for c in counts]
-    return float(np.mean(_fbeta_ratio(*counts, beta, float(zero_division), np)))
+    return float(np.mean(_fbeta_ratio(*counts, beta, zero_division, np)))
 
 
 def surrogate_fbeta(
@@ -158,13 +186,15 @@ def surrogate_fbeta(
     """
     predictions = heaviside(scores - thresholds, slopes)
     labels = jnp.asarray(labels).astype(predictions.dtype)
-    if row_weights is not None:
-        weights = jnp.asarray(row_weights).astype(predictions.dtype)
-        predictions = predictions * weights[:, None]
-        labels = labels * weights[:, None]
+    if row_weights is None:
+        weighted_labels = labels
+    else:
+        weights = jnp.asarray(row_weights).astype(predictions.dtype)[:, None]
+        predictions = predictions * weights
+        weighted_labels = labels * weights
     counts = Counts(
         jnp.sum(predictions * labels, axis=0),
         jnp.sum(predictions, axis=0),
-        jnp.sum(labels, axis=0),
+        jnp.sum(weighted_labels, axis=0),
     )
     return fbeta_from_counts(counts, average=average, beta=beta, zero_division=zero_division)

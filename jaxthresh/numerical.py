@@ -27,6 +27,7 @@ from jaxthresh import _validation
 from jaxthresh._cuts import column_cuts, counts_above
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.metrics import _fbeta_ratio, fbeta_from_counts
+from jaxthresh.progress import report
 
 
 class NumericalResult(NamedTuple):
@@ -98,14 +99,15 @@ def numerical_fit_weighted(
     def counts_at(thresholds):
         return jax.vmap(lambda move: counts_above(cuts, thresholds + move))(moves)
 
-    def epoch(carry, _):
+    def epoch(carry, index):
         thresholds, state = carry
         moved = moved_scores(counts_at(thresholds), average, beta)
         gradient = finite_difference_gradient(moved, step)
         updates, state = optimizer.update(-gradient, state, thresholds)
+        report("numerical", index + 1, epochs, moved[0, 0])
         return (optax.apply_updates(thresholds, updates), state), moved[0, 0]
 
-    (thresholds, _), before = jax.lax.scan(epoch, (init, optimizer.init(init)), None, length=epochs)
+    (thresholds, _), before = jax.lax.scan(epoch, (init, optimizer.init(init)), jnp.arange(epochs))
     final = fbeta_from_counts(counts_above(cuts, thresholds), average=average, beta=beta)
     # The score before epoch i + 1 is the score after epoch i.
     return NumericalResult(thresholds, jnp.concatenate([before[1:], final[None]]))

@@ -12,12 +12,14 @@ import functools
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
 from jaxthresh import _validation
 from jaxthresh._fitting import fit_all_rows
-from jaxthresh.metrics import confusion_counts, fbeta_from_counts, surrogate_fbeta
+from jaxthresh.metrics import surrogate_fbeta, thresholded_fbeta
+from jaxthresh.progress import report
 
 
 class SGLResult(NamedTuple):
@@ -33,11 +35,6 @@ class SGLResult(NamedTuple):
     thresholds: jax.Array
     slopes: jax.Array
     history: jax.Array
-
-
-def _exact_fbeta(scores, labels, row_weights, thresholds, average, beta):
-    counts = confusion_counts(labels, scores > thresholds, row_weights)
-    return fbeta_from_counts(counts, average=average, beta=beta)
 
 
 @functools.partial(jax.jit, static_argnames=("epochs", "learn_slope", "average"))
@@ -82,17 +79,18 @@ def sgl_fit_weighted(
             scores, labels, thresholds, slopes, average=average, beta=beta, row_weights=row_weights
         )
 
-    def epoch(carry, _):
+    def epoch(carry, step):
         params, state = carry
         grads = jax.grad(loss)(params)
         updates, state = optimizer.update(grads, state, params)
         params = optax.apply_updates(params, updates)
-        score = _exact_fbeta(scores, labels, row_weights, params[0], average, beta)
+        score = thresholded_fbeta(
+            scores, labels, params[0], row_weights, average=average, beta=beta
+        )
+        report("sgl", step + 1, epochs, score)
         return (params, state), score
 
-    (params, _), history = jax.lax.scan(
-        epoch, (params, optimizer.init(params)), None, length=epochs
-    )
+    (params, _), history = jax.lax.scan(epoch, (params, optimizer.init(params)), jnp.arange(epochs))
     return SGLResult(params[0], params[1], history)
 
 

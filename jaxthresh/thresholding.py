@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
-from jaxthresh._cuts import column_cuts, descending_keys, threshold_between
+from jaxthresh._cuts import above_all, column_cuts, descending_keys, threshold_between
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.metrics import _fbeta_ratio
 
@@ -123,7 +123,7 @@ def best_global_threshold(
     take_nothing = nothing >= candidates[best]
     threshold = threshold_between(cuts.upper[best], cuts.lower[best])
     return (
-        jnp.where(take_nothing, cuts.highest, threshold),
+        jnp.where(take_nothing, above_all(cuts.highest), threshold),
         jnp.where(take_nothing, nothing, candidates[best]),
     )
 

@@ -87,3 +87,34 @@ def test_micro_converges_in_a_few_passes_and_vmaps():
         single = jaxthresh.fit_exact(scores[rows], labels[rows])
         np.testing.assert_allclose(batched.thresholds[fold], single.thresholds)
         assert float(batched.score[fold]) == pytest.approx(float(single.score))
+
+
+@pytest.mark.parametrize(
+    "column, labels",
+    [
+        ([0.0, 0.0, 0.5], [1, 1, 1]),  # every row predicted: the threshold goes below 0.0
+        ([0.0, -0.0, 0.1], [1, 0, 1]),  # -0.0 and 0.0 compare equal
+        ([1e-40, 0.0], [1, 0]),  # a subnormal score compares as 0.0 under XLA
+        ([0.9, 0.2], [0, 0]),  # nothing to find: predict nothing
+    ],
+)
+def test_zero_signed_zero_and_subnormal_scores(column, labels):
+    scores = np.array(column, np.float32)[:, None]
+    labels = np.array(labels)[:, None]
+    for fit in (jaxthresh.fit_exact, jaxthresh.fit_default):
+        result = fit(scores, labels)
+        reached = jaxthresh.f1_score(labels, jaxthresh.apply_thresholds(scores, result.thresholds))
+        best = max(
+            jaxthresh.f1_score(labels, jaxthresh.apply_thresholds(scores, t))
+            for t in [*np.unique(scores), -1.0, 1.0]
+        )
+        assert reached == pytest.approx(best)
+        if fit is jaxthresh.fit_exact:
+            assert float(result.score) == pytest.approx(reached)
+
+
+def test_predict_nothing_holds_for_float64_scores():
+    scores = np.array([[0.9], [0.2]])  # float64; 0.9 is above float32(0.9)
+    labels = np.zeros((2, 1))
+    thresholds = np.asarray(jaxthresh.fit_exact(scores, labels).thresholds)
+    assert not (scores > thresholds).any()

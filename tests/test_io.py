@@ -28,3 +28,15 @@ def test_float32_list_round_trips_float32():
     listed = float32_list(values)
     assert listed[0][0] == 0.3
     np.testing.assert_array_equal(np.asarray(listed, np.float32), values)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    path = tmp_path / "out.json"
+    previous = os.umask(0o022)
+    try:
+        write_json_atomic(path, [1])
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644

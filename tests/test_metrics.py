@@ -31,6 +31,20 @@ def test_fbeta_hand_worked():
     assert jaxthresh.f1_score(labels, predictions, beta=0.5) == pytest.approx(1.25 / 2.75)
 
 
+def test_f1_score_ratio_is_float64():
+    assert jaxthresh.f1_score([[1], [1], [1]], [[1], [1], [0]]) == 0.8
+
+
+def test_surrogate_fbeta_counts_weighted_rows_once(problem):
+    scores, labels = problem
+    thresholds = np.full(scores.shape[1], 0.5, np.float32)
+    weights = np.arange(len(scores)) % 3
+    repeated = np.repeat(np.arange(len(scores)), weights)
+    weighted = jaxthresh.surrogate_fbeta(scores, labels, thresholds, 10.0, row_weights=weights)
+    plain = jaxthresh.surrogate_fbeta(scores[repeated], labels[repeated], thresholds, 10.0)
+    assert float(weighted) == pytest.approx(float(plain), abs=1e-6)
+
+
 def test_perfect_and_empty_predictions():
     assert jaxthresh.f1_score(LABELS, LABELS) == 1.0
     assert jaxthresh.f1_score(LABELS, np.zeros_like(LABELS)) == 0.0

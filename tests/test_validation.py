@@ -62,7 +62,9 @@ def test_apply_thresholds_checks():
             "method: unknown method 'magic'; known: default, dicho, numerical, sgl, exact",
         ),
         ({"method": "default", "slope": 3.0}, "hyperparameters: method 'default' does not take"),
-        ({"method": "sgl", "init": None, "slope": 3.0}, "init: expected a number"),
+        ({"method": "sgl", "init": None, "slope": 3.0}, "init: expected a real number"),
+        ({"method": ["sgl"]}, "method: unknown method"),
+        ({"seed": 2**64}, r"seed: must be in \[0, 2\*\*32\)"),
         ({"seed": "x"}, "seed: expected a whole number"),
     ],
 )
@@ -89,6 +91,9 @@ def test_missing_init_is_named():
         ({"init": 0.5, "epochs": 1.5}, "epochs: expected a whole number"),
         ({"init": 0.5, "average": "weighted"}, "average: must be one of micro, macro"),
         ({"init": 0.5, "beta": float("nan")}, "beta: must be finite and > 0"),
+        ({"init": 0.5, "beta": 1e39}, "beta: must be finite and > 0 as float32"),
+        ({"init": 1e39}, "init: must be finite as float32"),
+        ({"init": 0.5 + 1j}, "init: expected a real number"),
         ({"init": 0.5, "learn_slope": "yes"}, "learn_slope: expected True or False"),
     ],
 )
@@ -110,3 +115,16 @@ def test_boolean_and_integer_labels_are_accepted():
     as_bool = jaxthresh.fit_default(SCORES, LABELS)
     np.testing.assert_array_equal(as_int.thresholds, as_bool.thresholds)
     np.testing.assert_array_equal(as_float.thresholds, as_bool.thresholds)
+
+
+def test_complex_and_float32_overflowing_scores_are_refused():
+    with pytest.raises(ValueError, match="scores: expected real numbers"):
+        jaxthresh.fit_default(SCORES + 1j, LABELS)
+    with pytest.raises(ValueError, match=r"scores: 1 value.* infinite as float32"):
+        jaxthresh.fit_default(_with((0, 0), 1e39, SCORES), LABELS)
+
+
+def test_f1_score_zero_division_is_checked():
+    for bad in (float("nan"), 5, "x", None):
+        with pytest.raises(ValueError, match="zero_division: expected a number in"):
+            jaxthresh.f1_score(LABELS, LABELS, zero_division=bad)

@@ -1,0 +1,98 @@
+"""Pictures of a fit (optional: needs the ``plot`` extra, ``pip install 'jaxthresh[plot]'``).
+
+Every function writes one PNG atomically and returns its path.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from jaxthresh import _validation
+from jaxthresh.io import write_atomic
+
+INSTALL_HINT = "install the plot extra: pip install 'jaxthresh[plot]'"
+
+
+def require_matplotlib():
+    """``matplotlib.pyplot`` on the Agg backend; ``ValueError`` saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError(f"plot_dir: plotting needs matplotlib; {INSTALL_HINT}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, folder: str, name: str) -> str:
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    write_atomic(path, lambda stream: figure.savefig(stream, format="png", dpi=100))
+    figure.clear()
+    return path
+
+
+def learning_curves(histories: dict[str, np.ndarray], folder: str, name: str) -> str:
+    """F-beta per epoch (or step) of each method: ``{method: float[steps]}``."""
+    plt = require_matplotlib()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for method, history in histories.items():
+        history = np.asarray(history, float)
+        axes.plot(np.arange(1, len(history) + 1), 100 * history, label=method)
+    axes.set_xlabel("epoch / step")
+    axes.set_ylabel("F1 on the fitting data (%)")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    path = _save(figure, folder, name)
+    plt.close(figure)
+    return path
+
+
+def thresholds_by_frequency(
+    thresholds: dict[str, np.ndarray], labels, folder: str, name: str
+) -> str:
+    """Each method's threshold per class against the class's positive rate (log scale)."""
+    plt = require_matplotlib()
+    frequency = np.asarray(labels, float).mean(axis=0)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for method, values in thresholds.items():
+        axes.scatter(np.maximum(frequency, 1e-6), np.asarray(values), s=12, label=method)
+    axes.set_xscale("log")
+    axes.set_xlabel("fraction of rows positive")
+    axes.set_ylabel("threshold")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    path = _save(figure, folder, name)
+    plt.close(figure)
+    return path
+
+
+def f1_against_threshold(
+    scores, labels, thresholds, folder: str, name: str, *, class_names=None, top: int = 6
+) -> str:
+    """Per-class F1 against the threshold for the ``top`` most frequent classes, with the
+    chosen threshold marked."""
+    plt = require_matplotlib()
+    scores, labels = _validation.as_scores_and_labels(scores, labels)
+    thresholds = _validation.as_per_class(thresholds, scores.shape[1], "thresholds")
+    names = class_names or [f"class_{i}" for i in range(scores.shape[1])]
+    frequent = np.argsort(-labels.sum(axis=0), kind="stable")[:top]
+    grid = np.linspace(scores.min(), scores.max(), 201)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for column in frequent:
+        predicted = scores[:, column][None, :] > grid[:, None]
+        positive = labels[:, column][None, :]
+        tp = (predicted & positive).sum(axis=1)
+        f1 = 2 * tp / np.maximum(predicted.sum(axis=1) + positive.sum(), 1)
+        (line,) = axes.plot(grid, 100 * f1, label=str(names[column]))
+        axes.axvline(thresholds[column], color=line.get_color(), linestyle="--", linewidth=1)
+    axes.set_xlabel("threshold")
+    axes.set_ylabel("F1 of the class (%)")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    path = _save(figure, folder, name)
+    plt.close(figure)
+    return path

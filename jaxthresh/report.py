@@ -1,0 +1,94 @@
+"""Per-class precision, recall, F1 and support of thresholded scores, as a table."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from jaxthresh import _validation
+from jaxthresh.metrics import _fbeta_ratio, confusion_counts
+
+
+class ReportRow(NamedTuple):
+    """One row of :func:`classification_report`; ``threshold`` is None for micro and macro."""
+
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    threshold: float | None
+
+
+def _ratio(numerator, denominator, empty):
+    return np.where(denominator > 0, numerator / np.maximum(denominator, 1), empty)
+
+
+def classification_report(labels, scores, thresholds, class_names=None) -> list[ReportRow]:
+    """Per-class precision, recall, F1 and support of ``scores > thresholds``, then a micro
+    and a macro row.
+
+    Precision of a class with no predictions is 1 if it has no positives either, else 0;
+    recall of a class with no positives is 1 if it has no predictions either, else 0; F1
+    follows :func:`jaxthresh.f1_score` (1 with nothing to find and nothing predicted).
+
+    Args:
+      labels: 0/1 ``[n, classes]``.
+      scores: float[n, classes].
+      thresholds: float[classes] or scalar.
+      class_names: optional ``classes`` names (default ``class_0``, ...).
+
+    Returns:
+      ``classes + 2`` :class:`ReportRow`, the last two named "micro" and "macro".
+    """
+    scores, labels = _validation.as_scores_and_labels(scores, labels)
+    thresholds = _validation.as_per_class(thresholds, scores.shape[1], "thresholds")
+    names = class_names or [f"class_{i}" for i in range(scores.shape[1])]
+    counts = jax.jit(confusion_counts)(labels, scores > thresholds)
+    tp, pp, pos = (np.asarray(c, np.int64) for c in counts)
+    precision = _ratio(tp, pp, (pos == 0).astype(float))
+    recall = _ratio(tp, pos, (pp == 0).astype(float))
+    f1 = _fbeta_ratio(tp, pp, pos, 1.0, 1.0, np)
+    rows = [
+        ReportRow(str(name), float(p), float(r), float(f), int(s), float(t))
+        for name, p, r, f, s, t in zip(names, precision, recall, f1, pos, thresholds, strict=True)
+    ]
+    total_tp, total_pp, total_pos = tp.sum(), pp.sum(), pos.sum()
+    rows.append(
+        ReportRow(
+            "micro",
+            float(_ratio(total_tp, total_pp, float(total_pos == 0))),
+            float(_ratio(total_tp, total_pos, float(total_pp == 0))),
+            float(_fbeta_ratio(total_tp, total_pp, total_pos, 1.0, 1.0, np)),
+            int(total_pos),
+            None,
+        )
+    )
+    rows.append(
+        ReportRow(
+            "macro",
+            float(precision.mean()),
+            float(recall.mean()),
+            float(np.mean(f1)),
+            int(total_pos),
+            None,
+        )
+    )
+    return rows
+
+
+def markdown_report(rows: list[ReportRow]) -> str:
+    """The rows of :func:`classification_report` as a Markdown table (scores in percent)."""
+    lines = [
+        "| class | precision | recall | F1 | support | threshold |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        threshold = "" if row.threshold is None else f"{row.threshold:.4g}"
+        lines.append(
+            f"| {row.name} | {100 * row.precision:.2f} | {100 * row.recall:.2f} | "
+            f"{100 * row.f1:.2f} | {row.support} | {threshold} |"
+        )
+    return "\n".join(lines)
