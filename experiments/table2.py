@@ -16,7 +16,7 @@ import jax
 from absl import flags, logging
 
 import jaxthresh
-from jaxthresh import _cli, _validation, benchmarks
+from jaxthresh import _cli, _validation, benchmarks, plots
 from jaxthresh.io import check_writable, float32_list, write_json_atomic
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -59,6 +59,9 @@ _SEED = flags.DEFINE_integer(
     "seed", 0, "Seed of the cross-validation shuffle and of dichoThresh's PRNG key."
 )
 _OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON to this path.")
+_PLOT_DIR = flags.DEFINE_string(
+    "plot_dir", None, "Write PNG plots here (needs the plot extra: pip install '.[plot]')."
+)
 
 
 def data_dir() -> str:
@@ -71,6 +74,8 @@ def main(argv: list[str]) -> None:
     del argv
     if _OUTPUT.value:
         check_writable(_OUTPUT.value)
+    if _PLOT_DIR.value:
+        plots.require_matplotlib()
     seed = _validation.whole_number(_SEED.value, "seed")
     datasets = benchmarks.check_datasets(_DATASET.value)
     methods = benchmarks.check_methods(_METHODS.value)
@@ -116,6 +121,9 @@ def main(argv: list[str]) -> None:
             "paper": benchmarks.paper_figures(benchmark.name, method),
         }
     print(benchmarks.markdown_table(results))
+    if _PLOT_DIR.value:
+        for benchmark in loaded:
+            benchmarks.plot_benchmark(benchmark, results[benchmark.name], _PLOT_DIR.value)
     if _OUTPUT.value:
         write_json_atomic(_OUTPUT.value, report)
 

@@ -136,12 +136,15 @@ class MethodResult(NamedTuple):
       seconds: wall-clock seconds of the fit (cross-validation: all folds), compilation
         included.
       thresholds: float32[classes], or float32[folds, classes] where cross-validated.
+      history: float32[steps], the method's F-beta per epoch or step on the fitting data
+        (the first fold's where cross-validated); None for methods without one.
     """
 
     valid_f1: float
     eval_f1: float
     seconds: float
     thresholds: np.ndarray
+    history: np.ndarray | None = None
 
 
 def load_benchmark(name: str, data_dir: str | os.PathLike) -> Benchmark:
@@ -191,16 +194,20 @@ def run_method(
         )
         jax.block_until_ready(result)
         seconds = time.perf_counter() - start
+        history = getattr(result.fits, "history", None)
         return MethodResult(
             _percent(np.mean(result.fit_f1)),
             _percent(np.mean(result.heldout_f1)),
             seconds,
             np.asarray(result.thresholds),
+            None if history is None else np.asarray(history[0]),
         )
-    thresholds = jax.block_until_ready(
-        fit(method, benchmark.valid_scores, benchmark.valid_labels, **hyperparameters).thresholds
+    fitted = jax.block_until_ready(
+        fit(method, benchmark.valid_scores, benchmark.valid_labels, **hyperparameters)
     )
     seconds = time.perf_counter() - start
+    thresholds = fitted.thresholds
+    history = getattr(fitted, "history", None)
 
     def score(scores, labels):
         return _percent(f1_score(labels, apply_thresholds(scores, thresholds)))
@@ -210,6 +217,7 @@ def run_method(
         score(benchmark.eval_scores, benchmark.eval_labels),
         seconds,
         np.asarray(thresholds),
+        None if history is None else np.asarray(history),
     )
 
 
@@ -254,3 +262,31 @@ def markdown_table(results: dict[str, dict[str, MethodResult]]) -> str:
                 f"{paper_eval} | {paper_valid} | {r.seconds:.2f} |"
             )
     return "\n".join(lines)
+
+
+def plot_benchmark(
+    benchmark: Benchmark, results: dict[str, MethodResult], folder: str
+) -> list[str]:
+    """Learning curves, thresholds against class frequency, and F1 against threshold for the
+    most frequent classes (SGLThresh's thresholds marked, else the first method's) of one
+    benchmark; first fold where cross-validated. Needs matplotlib. Returns the PNG paths."""
+    from jaxthresh import plots
+
+    def first_fold(thresholds):
+        return thresholds if thresholds.ndim == 1 else thresholds[0]
+
+    thresholds = {m: first_fold(r.thresholds) for m, r in results.items()}
+    histories = {m: r.history for m, r in results.items() if r.history is not None}
+    marked = thresholds.get("sgl", next(iter(thresholds.values())))
+    name = benchmark.name
+    paths = [
+        plots.thresholds_by_frequency(
+            thresholds, benchmark.valid_labels, folder, f"{name}_thresholds.png"
+        ),
+        plots.f1_against_threshold(
+            benchmark.valid_scores, benchmark.valid_labels, marked, folder, f"{name}_f1.png"
+        ),
+    ]
+    if histories:
+        paths.append(plots.learning_curves(histories, folder, f"{name}_learning_curves.png"))
+    return paths

@@ -21,8 +21,8 @@ import numpy as np
 from absl import flags
 
 import jaxthresh
-from jaxthresh import _cli, schema
-from jaxthresh.io import load_matrix, save_matrix
+from jaxthresh import _cli, plots, schema
+from jaxthresh.io import check_writable, load_matrix, save_matrix
 from jaxthresh.methods import hyperparameter_names
 from jaxthresh.report import classification_report, markdown_report
 
@@ -52,6 +52,12 @@ _OUTPUT = flags.DEFINE_string(
     "output", None, "fit: thresholds.json to write; apply: predictions .npy or .csv."
 )
 _FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "evaluate: output.")
+_PLOT_DIR = flags.DEFINE_string(
+    "plot_dir",
+    None,
+    "fit: write PNG plots here (learning curve, thresholds against class frequency, F1 "
+    "against threshold); needs the plot extra: pip install 'jaxthresh[plot]'.",
+)
 
 
 def _required(flag, command: str) -> str:
@@ -95,6 +101,9 @@ def _hyperparameters(method: str) -> dict:
 
 def _fit() -> None:
     output = _required(_OUTPUT, "fit")
+    check_writable(output)
+    if _PLOT_DIR.value:
+        plots.require_matplotlib()
     scores = _load(_SCORES, "fit", _SCORES_KEY.value)
     labels = _load(_LABELS, "fit", _LABELS_KEY.value)
     method = _METHOD.value
@@ -122,10 +131,23 @@ def _fit() -> None:
         n_rows=n_rows,
     )
     schema.write_thresholds(output, record)
+    if _PLOT_DIR.value:
+        _plot_fit(method, result, scores.values, labels.values, names)
     print(
         f"{method}: {_AVERAGE.value}-F1 {100 * fit_f1:.2f}% on {n_rows} rows; "
         f"{n_classes} thresholds written to {output}"
     )
+
+
+def _plot_fit(method, result, scores, labels, names) -> None:
+    folder = _PLOT_DIR.value
+    thresholds = np.asarray(result.thresholds)
+    plots.thresholds_by_frequency({method: thresholds}, labels, folder, "thresholds.png")
+    plots.f1_against_threshold(
+        scores, labels, thresholds, folder, "f1_against_threshold.png", class_names=names
+    )
+    if hasattr(result, "history"):
+        plots.learning_curves({method: result.history}, folder, "learning_curve.png")
 
 
 def _scores_and_thresholds(command: str):
@@ -138,6 +160,7 @@ def _scores_and_thresholds(command: str):
 
 def _apply() -> None:
     output = _required(_OUTPUT, "apply")
+    check_writable(output)
     scores, record = _scores_and_thresholds("apply")
     predictions = np.asarray(jaxthresh.apply_thresholds(scores.values, record.thresholds))
     save_matrix(output, predictions.astype(np.uint8), record.class_names)
