@@ -189,6 +189,9 @@ def _main(argv: list[str]) -> None:
 def main() -> None:
     """Console-script entry point."""
     sys.modules["__main__"].__doc__ = __doc__
+    # --help lists the key flags of the main module: make this module's flags those.
+    for flag in flags.FLAGS.get_flags_for_module(__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     _cli.run(_main, positional=1)
 
 

@@ -222,3 +222,28 @@ def test_plot_dir_without_matplotlib_is_one_line(inputs, tmp_path):
         "pip install 'jaxthresh[plot]'"
     ]
     assert not output.exists()
+
+
+def test_help_documents_every_flag():
+    result = run("--help")
+    assert result.returncode == 0
+    for flag in (
+        "scores",
+        "labels",
+        "scores_key",
+        "labels_key",
+        "class_names",
+        "method",
+        "average",
+        "init",
+        "slope",
+        "learning_rate",
+        "epochs",
+        "seed",
+        "threshold",
+        "thresholds",
+        "output",
+        "format",
+        "plot_dir",
+    ):
+        assert f"--{flag}:" in result.stdout, flag
