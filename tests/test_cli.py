@@ -225,8 +225,7 @@ def test_plot_dir_without_matplotlib_is_one_line(inputs, tmp_path):
 
 
 def test_help_documents_every_flag():
-    result = run("--help")
-    assert result.returncode == 0
+    result = run("--help")  # absl's --help exits with status 1 after printing
     for flag in (
         "scores",
         "labels",
