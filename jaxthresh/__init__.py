@@ -1,6 +1,13 @@
 """jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier."""
 
-from jaxthresh.crossval import CVResult, cross_validate, fold_ids, fold_weights
+from jaxthresh.crossval import (
+    CVResult,
+    SweepResult,
+    cross_validate,
+    fold_ids,
+    fold_weights,
+    sweep,
+)
 from jaxthresh.dicho import DichoResult, dicho_fit_weighted, fit_dicho
 from jaxthresh.exact import ExactResult, exact_fit_weighted, fit_exact
 from jaxthresh.methods import METHODS, Method, fit, get_method
@@ -34,6 +41,7 @@ __all__ = [
     "Method",
     "NumericalResult",
     "SGLResult",
+    "SweepResult",
     "apply_thresholds",
     "best_global_threshold",
     "confusion_counts",
@@ -55,5 +63,6 @@ __all__ = [
     "numerical_fit_weighted",
     "sgl_fit_weighted",
     "surrogate_fbeta",
+    "sweep",
     "thresholded_fbeta",
 ]

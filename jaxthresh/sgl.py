@@ -18,8 +18,10 @@ import optax
 
 from jaxthresh import _validation
 from jaxthresh._fitting import fit_all_rows
-from jaxthresh.metrics import surrogate_fbeta, thresholded_fbeta
+from jaxthresh.histogram import score_histogram
+from jaxthresh.metrics import Counts, fbeta_from_counts
 from jaxthresh.progress import report
+from jaxthresh.surrogate import heaviside
 
 
 class SGLResult(NamedTuple):
@@ -37,7 +39,31 @@ class SGLResult(NamedTuple):
     history: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("epochs", "learn_slope", "average"))
+def _weighted_fbeta(values, positive_weights, weights, thresholds, average, beta):
+    """Exact F-beta of ``values > thresholds`` with integer weights per element."""
+    predicted = values > thresholds
+    counts = Counts(
+        jnp.sum(jnp.where(predicted, positive_weights, 0), axis=0, dtype=jnp.int32),
+        jnp.sum(jnp.where(predicted, weights, 0), axis=0, dtype=jnp.int32),
+        jnp.sum(positive_weights, axis=0, dtype=jnp.int32),
+    )
+    return fbeta_from_counts(counts, average=average, beta=beta)
+
+
+def _surrogate(values, positive_weights, weights, thresholds, slopes, average, beta):
+    """Differentiable F-beta: ``values`` stand for rows (or bins of rows) with the given
+    weights; exact forward, surrogate gradient."""
+    predictions = heaviside(values - thresholds, slopes)
+    positive_weights = positive_weights.astype(predictions.dtype)
+    counts = Counts(
+        jnp.sum(predictions * positive_weights, axis=0),
+        jnp.sum(predictions * weights.astype(predictions.dtype), axis=0),
+        jnp.sum(positive_weights, axis=0),
+    )
+    return fbeta_from_counts(counts, average=average, beta=beta)
+
+
+@functools.partial(jax.jit, static_argnames=("epochs", "learn_slope", "average", "bins"))
 def sgl_fit_weighted(
     scores: jax.Array,
     labels: jax.Array,
@@ -50,6 +76,7 @@ def sgl_fit_weighted(
     learn_slope: bool,
     average: str,
     beta: jax.Array | float = 1.0,
+    bins: int | None = None,
 ) -> SGLResult:
     """The compiled SGLThresh loop on weighted rows; unchecked, vmap-friendly.
 
@@ -64,29 +91,41 @@ def sgl_fit_weighted(
       learn_slope: whether the slopes are learned alongside the thresholds (static).
       average: "micro" or "macro" (static).
       beta: weight of recall.
+      bins: None for the exact path (every epoch reads every score); an int for the
+        histogram path (:mod:`jaxthresh.histogram`: one pass builds ``bins`` bins per
+        class, every epoch then costs O(classes x bins), and ``history`` is at bin
+        resolution).
 
     Returns:
       :class:`SGLResult`.
     """
     optimizer = optax.adam(learning_rate)
     params = (init, slope)
+    row_weights = row_weights.astype(jnp.int32)
+    if bins is None:
+        values = scores
+        weights = row_weights[:, None]
+        positive_weights = jnp.where(labels, weights, 0)
+    else:
+        histogram = score_histogram(scores, labels, row_weights, bins=bins)
+        values, weights, positive_weights = (
+            histogram.values.T,
+            histogram.counts.T,
+            histogram.positives.T,
+        )
 
     def loss(params):
         thresholds, slopes = params
         if not learn_slope:
             slopes = jax.lax.stop_gradient(slopes)
-        return -surrogate_fbeta(
-            scores, labels, thresholds, slopes, average=average, beta=beta, row_weights=row_weights
-        )
+        return -_surrogate(values, positive_weights, weights, thresholds, slopes, average, beta)
 
     def epoch(carry, step):
         params, state = carry
         grads = jax.grad(loss)(params)
         updates, state = optimizer.update(grads, state, params)
         params = optax.apply_updates(params, updates)
-        score = thresholded_fbeta(
-            scores, labels, params[0], row_weights, average=average, beta=beta
-        )
+        score = _weighted_fbeta(values, positive_weights, weights, params[0], average, beta)
         report("sgl", step + 1, epochs, score)
         return (params, state), score
 
@@ -104,6 +143,7 @@ def sgl_hyperparameters(
     learn_slope: bool = True,
     average: str = "micro",
     beta: float = 1.0,
+    bins: int | None = None,
 ) -> tuple[dict, dict]:
     """Validates SGLThresh's hyperparameters (see :func:`fit_sgl`).
 
@@ -127,6 +167,7 @@ def sgl_hyperparameters(
         "epochs": _validation.positive_int(epochs, "epochs"),
         "learn_slope": bool(learn_slope),
         "average": _validation.average_name(average),
+        "bins": None if bins is None else _validation.positive_int(bins, "bins"),
     }
     return arrays, static
 
@@ -142,6 +183,7 @@ def fit_sgl(
     learn_slope: bool = True,
     average: str = "micro",
     beta: float = 1.0,
+    bins: int | None = None,
 ) -> SGLResult:
     """SGLThresh: learns one threshold per class that maximizes F-beta on the given data.
 
@@ -155,6 +197,9 @@ def fit_sgl(
       learn_slope: learn the slope per class alongside the thresholds, as in the authors' runs.
       average: "micro" or "macro" F-beta.
       beta: weight of recall (1.0 for F1).
+      bins: None (default) for the exact path; a number of bins per class for the histogram
+        path (:mod:`jaxthresh.histogram`): one pass over the data, then epochs that cost
+        O(classes x bins) whatever the number of rows.
 
     Returns:
       :class:`SGLResult` with thresholds float32[classes], slopes float32[classes] and
@@ -172,4 +217,5 @@ def fit_sgl(
         learn_slope=learn_slope,
         average=average,
         beta=beta,
+        bins=bins,
     )
