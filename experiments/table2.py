@@ -40,6 +40,9 @@ _LEARNING_RATE = flags.DEFINE_float(
 )
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "SGLThresh and numThresh full-batch epochs.")
 _LEARN_SLOPE = flags.DEFINE_bool("learn_slope", True, "SGLThresh: learn the slope per class.")
+_BINS = flags.DEFINE_integer(
+    "bins", None, "SGLThresh histogram path with this many bins per class (default: exact path)."
+)
 _THRESHOLD = flags.DEFINE_float(
     "threshold", None, "defThresh's global threshold. Default: the paper's (0.3 or 0.5)."
 )
@@ -55,6 +58,9 @@ _SPREAD = flags.DEFINE_float(
     "spread", None, "dichoThresh initial perturbation spread (default 0.05)."
 )
 _SHRINK = flags.DEFINE_float("shrink", None, "dichoThresh spread factor per step (default 0.97).")
+_AVERAGE = flags.DEFINE_enum(
+    "average", "micro", ["micro", "macro"], "F1 that every method maximizes and reports."
+)
 _SEED = flags.DEFINE_integer(
     "seed", 0, "Seed of the cross-validation shuffle and of dichoThresh's PRNG key."
 )
@@ -86,6 +92,7 @@ def main(argv: list[str]) -> None:
         "epochs": _EPOCHS.value,
         "learn_slope": _LEARN_SLOPE.value,
         "threshold": _THRESHOLD.value,
+        "bins": _BINS.value,
         "step": _STEP.value,
         "max_search": _MAX_SEARCH.value,
         "steps": _STEPS.value,
@@ -93,6 +100,8 @@ def main(argv: list[str]) -> None:
         "spread": _SPREAD.value,
         "shrink": _SHRINK.value,
         "key": jax.random.key(seed),
+        "average": _AVERAGE.value,
+        "seed": seed,
     }
     folder = data_dir()
     try:
@@ -102,7 +111,7 @@ def main(argv: list[str]) -> None:
 
     results, report = {}, {}
     for benchmark, method, hyperparameters in benchmarks.plan_runs(loaded, methods, overrides):
-        result = benchmarks.run_method(benchmark, method, seed=seed, **hyperparameters)
+        result = benchmarks.run_method(benchmark, method, hyperparameters, seed=seed)
         logging.info(
             "%s %s: eval F1 %.2f, valid F1 %.2f, %.2f s",
             benchmark.name,
@@ -118,9 +127,9 @@ def main(argv: list[str]) -> None:
             "seconds": round(result.seconds, 3),
             "thresholds": float32_list(result.thresholds),
             "hyperparameters": benchmarks.jsonable_hyperparameters(hyperparameters),
-            "paper": benchmarks.paper_figures(benchmark.name, method),
+            "paper": benchmarks.paper_figures(benchmark.name, method, _AVERAGE.value),
         }
-    print(benchmarks.markdown_table(results))
+    print(benchmarks.markdown_table(results, _AVERAGE.value))
     if _PLOT_DIR.value:
         for benchmark in loaded:
             benchmarks.plot_benchmark(benchmark, results[benchmark.name], _PLOT_DIR.value)

@@ -1,5 +1,6 @@
 """jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier."""
 
+from jaxthresh.auto import CANDIDATES, AutoResult, auto_fit_weighted, fit_auto
 from jaxthresh.crossval import (
     CVResult,
     SweepResult,
@@ -32,7 +33,9 @@ from jaxthresh.thresholding import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CANDIDATES",
     "METHODS",
+    "AutoResult",
     "CVResult",
     "Counts",
     "DefaultResult",
@@ -43,6 +46,7 @@ __all__ = [
     "SGLResult",
     "SweepResult",
     "apply_thresholds",
+    "auto_fit_weighted",
     "best_global_threshold",
     "confusion_counts",
     "cross_validate",
@@ -51,6 +55,7 @@ __all__ = [
     "f1_score",
     "fbeta_from_counts",
     "fit",
+    "fit_auto",
     "fit_default",
     "fit_dicho",
     "fit_exact",

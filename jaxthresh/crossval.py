@@ -11,10 +11,10 @@ import itertools
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
+from jaxthresh._folds import fold_ids, fold_weights
 from jaxthresh.methods import check_hyperparameter_names, get_method
 from jaxthresh.metrics import thresholded_fbeta
 
@@ -36,24 +36,6 @@ class CVResult(NamedTuple):
     heldout_f1: jax.Array
     fold_ids: jax.Array
     fits: Any
-
-
-def fold_ids(key: jax.Array, n_rows: int, n_folds: int) -> jax.Array:
-    """Shuffled, balanced fold assignment: int32[n_rows] in [0, n_folds), sizes differ by <= 1.
-
-    Args:
-      key: a ``jax.random`` key.
-      n_rows: number of rows.
-      n_folds: number of folds.
-    """
-    if n_folds < 1:
-        raise ValueError(f"n_folds: must be >= 1, got {n_folds}")
-    return (jax.random.permutation(key, n_rows) % n_folds).astype(jnp.int32)
-
-
-def fold_weights(ids: jax.Array, n_folds: int) -> jax.Array:
-    """int32[folds, n]: 1 where a row is used to fit fold ``f`` (it is not in fold ``f``)."""
-    return (ids[None, :] != jnp.arange(n_folds)[:, None]).astype(jnp.int32)
 
 
 def _all_folds(scores, labels, ids, arrays, method, static, n_folds) -> CVResult:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from jaxthresh._fitting import fit_all_rows
+from jaxthresh.auto import auto_fit_weighted, auto_hyperparameters
 from jaxthresh.dicho import dicho_fit_weighted, dicho_hyperparameters
 from jaxthresh.exact import exact_fit_weighted, exact_hyperparameters
 from jaxthresh.numerical import numerical_fit_weighted, numerical_hyperparameters
@@ -37,6 +38,7 @@ METHODS: dict[str, Method] = {
     "numerical": Method(numerical_hyperparameters, numerical_fit_weighted),
     "sgl": Method(sgl_hyperparameters, sgl_fit_weighted),
     "exact": Method(exact_hyperparameters, exact_fit_weighted),
+    "auto": Method(auto_hyperparameters, auto_fit_weighted),
 }
 
 

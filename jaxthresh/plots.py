@@ -96,3 +96,29 @@ def f1_against_threshold(
     path = _save(figure, folder, name)
     plt.close(figure)
     return path
+
+
+def sweep_curves(grid: dict[str, np.ndarray], heldout, folder: str, prefix: str) -> list[str]:
+    """For each swept hyperparameter, mean held-out F1 against it, one line per setting of
+    the other swept ones. ``heldout``: float[points, folds]. Returns the PNG paths."""
+    plt = require_matplotlib()
+    mean = 100 * np.asarray(heldout, float).mean(axis=1)
+    paths = []
+    for name, values in grid.items():
+        others = [n for n in grid if n != name]
+        figure, axes = plt.subplots(figsize=(6, 4))
+        keys = sorted({tuple(grid[o][i] for o in others) for i in range(len(values))})
+        for key in keys:
+            chosen = [i for i in range(len(values)) if tuple(grid[o][i] for o in others) == key]
+            chosen.sort(key=lambda i: values[i])
+            label = ", ".join(f"{o}={v:g}" for o, v in zip(others, key, strict=True)) or None
+            axes.plot(values[chosen], mean[chosen], marker="o", label=label)
+        axes.set_xscale("log")
+        axes.set_xlabel(name)
+        axes.set_ylabel("held-out F1, mean over folds (%)")
+        if others:
+            axes.legend(fontsize="small")
+        axes.grid(alpha=0.3)
+        paths.append(_save(figure, folder, f"{prefix}_{name}.png"))
+        plt.close(figure)
+    return paths

@@ -92,3 +92,22 @@ def markdown_report(rows: list[ReportRow]) -> str:
             f"{100 * row.f1:.2f} | {row.support} | {threshold} |"
         )
     return "\n".join(lines)
+
+
+def markdown_sweep(result) -> str:
+    """A :class:`jaxthresh.SweepResult` as a Markdown table: each point's hyperparameters,
+    mean fit F-beta, and mean (standard deviation) held-out F-beta over folds, in percent."""
+    names = list(result.grid)
+    fit = 100 * np.asarray(result.fit_f1)
+    held = 100 * np.asarray(result.heldout_f1)
+    lines = [
+        "| " + " | ".join(names) + " | fit F1 | held-out F1 (sd) |",
+        "|" + "---:|" * (len(names) + 2),
+    ]
+    for point in range(fit.shape[0]):
+        values = " | ".join(f"{result.grid[name][point]:g}" for name in names)
+        spread = held[point].std(ddof=1) if held.shape[1] > 1 else 0.0
+        lines.append(
+            f"| {values} | {fit[point].mean():.2f} | {held[point].mean():.2f} ({spread:.2f}) |"
+        )
+    return "\n".join(lines)

@@ -81,7 +81,7 @@ def test_exact_valid_f1_is_the_highest(benchmark_dir, dataset):
     overrides = {"key": jax.random.key(0)}
     results = {
         method: benchmarks.run_method(
-            benchmark, method, **benchmarks.benchmark_hyperparameters(dataset, method, overrides)
+            benchmark, method, benchmarks.benchmark_hyperparameters(dataset, method, overrides)
         )
         for method in jaxthresh.METHODS
     }

@@ -59,7 +59,7 @@ def test_apply_thresholds_checks():
         ({"n_folds": 2.5}, "n_folds: expected a whole number"),
         (
             {"method": "magic"},
-            "method: unknown method 'magic'; known: default, dicho, numerical, sgl, exact",
+            "method: unknown method 'magic'; known: default, dicho, numerical, sgl, exact, auto",
         ),
         ({"method": "default", "slope": 3.0}, "hyperparameters: method 'default' does not take"),
         ({"method": "sgl", "init": None, "slope": 3.0}, "init: expected a real number"),
