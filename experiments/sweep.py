@@ -9,7 +9,6 @@ subset is not used). SGLThresh runs on the histogram path (--bins) unless --bins
 
 from __future__ import annotations
 
-import os
 import pathlib
 import time
 
@@ -56,13 +55,8 @@ def main(argv: list[str]) -> None:
         check_writable(_OUTPUT.value)
     if _PLOT_DIR.value:
         plots.require_matplotlib()
-    folder = _DATA_DIR.value or os.environ.get(
-        "JAXTHRESH_DATA", str(PROJECT_ROOT.parent / "shared" / "data")
-    )
-    try:
-        benchmark = benchmarks.load_benchmark(_DATASET.value, folder)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"{error}; set --data_dir or $JAXTHRESH_DATA") from None
+    folder = benchmarks.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
+    benchmark = benchmarks.load_benchmark(_DATASET.value, folder)
     paper_init = benchmarks.PAPER_SETTINGS[benchmark.name]["sgl"]["init"]
     hyperparameters = {
         "slope": _numbers(_SLOPE),

@@ -9,7 +9,6 @@ DCASE benchmarks: thresholds are fitted on the valid subset and scored on eval. 
 
 from __future__ import annotations
 
-import os
 import pathlib
 
 import jax
@@ -70,12 +69,6 @@ _PLOT_DIR = flags.DEFINE_string(
 )
 
 
-def data_dir() -> str:
-    if _DATA_DIR.value is not None:
-        return _DATA_DIR.value
-    return os.environ.get("JAXTHRESH_DATA", str(PROJECT_ROOT.parent / "shared" / "data"))
-
-
 def main(argv: list[str]) -> None:
     del argv
     if _OUTPUT.value:
@@ -103,11 +96,8 @@ def main(argv: list[str]) -> None:
         "average": _AVERAGE.value,
         "seed": seed,
     }
-    folder = data_dir()
-    try:
-        loaded = [benchmarks.load_benchmark(name, folder) for name in datasets]
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"{error}; set --data_dir or $JAXTHRESH_DATA") from None
+    folder = benchmarks.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
+    loaded = [benchmarks.load_benchmark(name, folder) for name in datasets]
 
     results, report = {}, {}
     for benchmark, method, hyperparameters in benchmarks.plan_runs(loaded, methods, overrides):

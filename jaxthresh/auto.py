@@ -132,16 +132,22 @@ def auto_fit_weighted(
 
 
 def auto_hyperparameters(
-    n_classes: int, *, n_folds: int = 5, seed: int = 0, average: str = "micro", beta: float = 1.0
+    n_classes: int,
+    *,
+    inner_folds: int = 5,
+    inner_seed: int = 0,
+    average: str = "micro",
+    beta: float = 1.0,
 ) -> tuple[dict, dict]:
-    """Validates :func:`fit_auto`'s hyperparameters; returns ``(arrays, static)`` keyword
-    arguments of :func:`auto_fit_weighted`."""
+    """Validates :func:`fit_auto`'s hyperparameters (named ``inner_*`` here, so that they do
+    not collide with the outer folds and seed of :func:`jaxthresh.cross_validate`); returns
+    ``(arrays, static)`` keyword arguments of :func:`auto_fit_weighted`."""
     del n_classes
-    n_folds = _validation.positive_int(n_folds, "n_folds")
+    n_folds = _validation.positive_int(inner_folds, "n_folds")
     if n_folds < 2:
         raise ValueError(f"n_folds: must be >= 2, got {n_folds}")
     arrays = {
-        "key": jax.random.key(_validation.whole_number(seed, "seed")),
+        "key": jax.random.key(_validation.whole_number(inner_seed, "seed")),
         "beta": np.float32(_validation.positive_float(beta, "beta")),
     }
     return arrays, {"n_folds": n_folds, "average": _validation.average_name(average)}
@@ -173,8 +179,8 @@ def fit_auto(
         auto_fit_weighted,
         scores,
         labels,
-        n_folds=n_folds,
-        seed=seed,
+        inner_folds=n_folds,
+        inner_seed=seed,
         average=average,
         beta=beta,
     )

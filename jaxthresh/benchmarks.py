@@ -150,6 +150,14 @@ class MethodResult(NamedTuple):
     history: np.ndarray | None = None
 
 
+def resolve_data_dir(given: str | None, default: str | os.PathLike) -> str:
+    """The benchmark folder: ``given`` (a flag's value) if set, else ``$JAXTHRESH_DATA``,
+    else ``default``."""
+    if given:
+        return given
+    return os.environ.get("JAXTHRESH_DATA", os.fspath(default))
+
+
 def load_benchmark(name: str, data_dir: str | os.PathLike) -> Benchmark:
     """Loads a benchmark from ``data_dir``.
 
@@ -160,7 +168,7 @@ def load_benchmark(name: str, data_dir: str | os.PathLike) -> Benchmark:
     check_datasets([name])
     path = os.path.join(os.fspath(data_dir), FILES[name])
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file not found: {path}")
+        raise FileNotFoundError(f"data file not found: {path}; set --data_dir or $JAXTHRESH_DATA")
     with np.load(path) as data:
         try:
             if "scores" in data:

@@ -119,6 +119,9 @@ def _fit() -> None:
     recorded = {k: v for k, v in hyperparameters.items() if k not in ("key", "average")}
     if method == "dicho":
         recorded["seed"] = _SEED.value
+    if method == "auto":
+        recorded["winner"] = jaxthresh.CANDIDATES[int(result.winner)]
+        recorded["inner_cv_f1"] = round(float(result.estimates[int(result.winner)]), 6)
     record = schema.ThresholdsRecord(
         method=method,
         hyperparameters=recorded,
@@ -133,6 +136,11 @@ def _fit() -> None:
     schema.write_thresholds(output, record)
     if _PLOT_DIR.value:
         _plot_fit(method, result, scores.values, labels.values, names)
+    if method == "auto":
+        print(
+            f"auto chose {recorded['winner']} (inner cross-validated {_AVERAGE.value}-F1 "
+            f"{100 * recorded['inner_cv_f1']:.2f}%)"
+        )
     print(
         f"{method}: {_AVERAGE.value}-F1 {100 * fit_f1:.2f}% on {n_rows} rows; "
         f"{n_classes} thresholds written to {output}"

@@ -24,7 +24,7 @@ def test_winner_is_refitted_and_within_one_standard_error():
 
 def test_auto_inside_cross_validate():
     scores, labels = random_problem(52, rows=120, classes=3)
-    result = jaxthresh.cross_validate(scores, labels, method="auto", n_folds=3)
+    result = jaxthresh.cross_validate(scores, labels, method="auto", n_folds=3, inner_folds=3)
     assert result.fits.winner.shape == (3,) and result.heldout_f1.shape == (3,)
 
 

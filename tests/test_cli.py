@@ -66,7 +66,7 @@ FORMATS = {
 
 
 @pytest.mark.parametrize("kind", sorted(FORMATS))
-@pytest.mark.parametrize("method", ["sgl", "exact"])
+@pytest.mark.parametrize("method", ["sgl", "exact", "auto"])
 def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
     folder, (scores, labels, new_scores, new_labels) = inputs
     fit_inputs, new_inputs, new_labels_flag = FORMATS[kind]
@@ -86,7 +86,10 @@ def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
     assert record["class_names"] == (NAMES if kind != "npy" else [f"class_{i}" for i in range(4)])
     thresholds = np.asarray(record["thresholds"], np.float32)
     assert record["fit_f1"] == pytest.approx(jaxthresh.f1_score(labels, scores > thresholds))
-    assert (record["slopes"] is None) == (method == "exact")
+    assert (record["slopes"] is None) == (method != "sgl")
+    if method == "auto":
+        assert record["hyperparameters"]["winner"] in jaxthresh.CANDIDATES
+        assert "auto chose" in fitted.stdout
 
     for suffix in ("npy", "csv"):
         output = tmp_path / f"predictions.{suffix}"

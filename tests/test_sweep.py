@@ -41,3 +41,39 @@ def test_sweep_other_methods_and_bad_grids():
         jaxthresh.sweep(scores, labels, init=0.4, slope=[])
     with pytest.raises(ValueError, match="slope: must be > 0"):
         jaxthresh.sweep(scores, labels, init=0.4, slope=[10.0, -1.0])
+
+
+def test_sweep_binary(benchmark_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    binary = [sys.executable, str(PROJECT_ROOT / "experiments" / "sweep.py")]
+    output = tmp_path / "sweep.json"
+    result = subprocess.run(
+        [
+            *binary,
+            "--dataset=dcase2019",
+            "--slope=20,50",
+            "--learning_rate=0.01",
+            f"--data_dir={benchmark_dir}",
+            f"--output={output}",
+            f"--plot_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| 20 | 0.01 |" in result.stdout and "2 points x 3 folds" in result.stdout
+    report = json.loads(output.read_text())
+    assert report["grid"] == {"slope": [20.0, 50.0], "learning_rate": [0.01, 0.01]}
+    assert len(report["heldout_f1"]) == 2 and len(report["heldout_f1"][0]) == 3
+    assert (tmp_path / "dcase2019_slope.png").is_file()
+    bad = subprocess.run([*binary, "--slope=a"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "sweep.py: error: slope: expected comma-separated numbers, got ['a']"
+    ]
