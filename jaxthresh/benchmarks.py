@@ -3,11 +3,13 @@ running a method on one, and the paper's own figures to compare against."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
@@ -314,3 +316,21 @@ def plot_benchmark(
     if histories:
         paths.append(plots.learning_curves(histories, folder, f"{name}_learning_curves.png"))
     return paths
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "classes", "dtype"))
+def synthetic_problem(
+    key: jax.Array, *, rows: int, classes: int, dtype=jnp.float32
+) -> tuple[jax.Array, jax.Array]:
+    """An AudioSet-like problem generated on the device: per-class positive rates
+    log-uniform in [0.1%, 10%], scores ``sigmoid(-4 + 4 y + logistic noise)``.
+
+    Returns:
+      ``(scores, labels)``: ``dtype[rows, classes]`` in (0, 1) and ``bool[rows, classes]``.
+    """
+    rate_key, label_key, noise_key = jax.random.split(key, 3)
+    rates = 10.0 ** jax.random.uniform(rate_key, (classes,), minval=-3.0, maxval=-1.0)
+    labels = jax.random.uniform(label_key, (rows, classes)) < rates
+    noise = jax.random.logistic(noise_key, (rows, classes))
+    scores = jax.nn.sigmoid(-4.0 + 4.0 * labels + noise)
+    return scores.astype(dtype), labels

@@ -115,3 +115,40 @@ def test_markdown_table_shows_the_paper_beside_ours():
     )
     table = benchmarks.markdown_table({"dcase2017": {"sgl": row}})
     assert "| dcase2017 | sgl | 61.96 | 61.83 | 62.0 | 61.8 | 0.25 |" in table
+
+
+def test_synthetic_problem_shapes_and_rates():
+    scores, labels = benchmarks.synthetic_problem(jax.random.key(0), rows=2000, classes=5)
+    assert scores.shape == labels.shape == (2000, 5) and labels.dtype == bool
+    rates = np.asarray(labels).mean(axis=0)
+    assert np.all(rates < 0.2)
+    assert float(np.asarray(scores)[np.asarray(labels)].mean()) > float(np.asarray(scores).mean())
+
+
+def test_benchmark_binary_prints_and_saves(tmp_path):
+    output = tmp_path / "bench.json"
+    binary = [sys.executable, str(PROJECT_ROOT / "experiments" / "benchmark.py")]
+    for path in ("exact", "histogram"):
+        result = subprocess.run(
+            [
+                *binary,
+                "--rows=300",
+                "--classes=7",
+                "--epochs=5",
+                "--repeats=2",
+                f"--path={path}",
+                f"--output={output}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        figures = json.loads(output.read_text())
+        assert figures["path"] == path and len(figures["fit_seconds_runs"]) == 2
+        assert figures["ms_per_epoch"] > 0 and figures["epoch_to_floor_ratio"] > 0
+        assert "epoch_to_floor_ratio:" in result.stdout
+    bad = subprocess.run([*binary, "--rows=0"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "benchmark.py: error: rows: must be >= 1, got 0"
+    ]
