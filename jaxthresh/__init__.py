@@ -22,6 +22,7 @@ from jaxthresh.metrics import (
 )
 from jaxthresh.numerical import NumericalResult, fit_numerical, numerical_fit_weighted
 from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_weighted
+from jaxthresh.sharding import ShardedRows, row_mesh, shard_rows
 from jaxthresh.surrogate import heaviside
 from jaxthresh.thresholding import (
     DefaultResult,
@@ -44,6 +45,7 @@ __all__ = [
     "Method",
     "NumericalResult",
     "SGLResult",
+    "ShardedRows",
     "SweepResult",
     "apply_thresholds",
     "auto_fit_weighted",
@@ -66,7 +68,9 @@ __all__ = [
     "get_method",
     "heaviside",
     "numerical_fit_weighted",
+    "row_mesh",
     "sgl_fit_weighted",
+    "shard_rows",
     "surrogate_fbeta",
     "sweep",
     "thresholded_fbeta",
