@@ -18,6 +18,7 @@ from absl import flags
 import jaxthresh
 from jaxthresh import _cli, _validation, benchmarks, plots
 from jaxthresh.io import check_writable, float32_list, write_json_atomic
+from jaxthresh.methods import hyperparameter_names
 from jaxthresh.report import markdown_sweep
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -58,14 +59,15 @@ def main(argv: list[str]) -> None:
     folder = benchmarks.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
     benchmark = benchmarks.load_benchmark(_DATASET.value, folder)
     paper_init = benchmarks.PAPER_SETTINGS[benchmark.name]["sgl"]["init"]
-    hyperparameters = {
-        "slope": _numbers(_SLOPE),
-        "learning_rate": _numbers(_LEARNING_RATE),
+    given = {
+        "slope": _numbers(_SLOPE) if _SLOPE.value else None,
+        "learning_rate": _numbers(_LEARNING_RATE) if _LEARNING_RATE.value else None,
         "init": _numbers(_INIT) if _INIT.value else paper_init,
         "epochs": _EPOCHS.value,
+        "bins": _BINS.value or None,
     }
-    if _BINS.value:
-        hyperparameters["bins"] = _BINS.value
+    names = hyperparameter_names(_METHOD.value)
+    hyperparameters = {k: v for k, v in given.items() if k in names and v is not None}
     start = time.perf_counter()
     result = jaxthresh.sweep(
         benchmark.valid_scores,

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from absl import app, flags
 
+from jaxthresh import progress
+
 USAGE_ERROR = 2
 
 
@@ -48,6 +50,7 @@ def run(main: Callable[[list[str]], None], *, positional: int = 0) -> None:
         except (ValueError, OSError) as error:
             fail(str(error))
 
+    progress.enable()  # long fits report through absl logging
     # JAX logs, at INFO, each accelerator plugin it does not find; that is not news here.
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     app.run(guarded, flags_parser=_parse_flags)

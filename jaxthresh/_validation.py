@@ -114,8 +114,8 @@ def positive_int(value, name: str) -> int:
     """Returns ``value`` as an int, which must be >= 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: expected a whole number >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name}: must be >= 1, got {value!r}")
+    if not 1 <= value < 2**31:
+        raise ValueError(f"{name}: must be >= 1 and < 2**31, got {value!r}")
     return int(value)
 
 

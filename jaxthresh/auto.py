@@ -72,8 +72,10 @@ def _candidates(scores, labels, weights, average, beta) -> jax.Array:
     shared = jnp.full((n_classes,), global_threshold)
     exact = exact_fit_weighted(scores, labels, weights, beta, average=average).thresholds
     positives = jnp.sum(jnp.where(labels, weights[:, None], 0), axis=0).astype(jnp.float32)
+    # A class without positives keeps exact's "predict nothing": shrinking it toward the
+    # global threshold would only add false positives.
     shrunk = [
-        (positives * exact + k * shared) / (positives + k)
+        jnp.where(positives > 0, (positives * exact + k * shared) / (positives + k), exact)
         for k in sorted(SHRINK_STRENGTHS, reverse=True)
     ]
     slopes = jnp.asarray([a for a, _ in SGL_GRID], jnp.float32)
@@ -143,11 +145,11 @@ def auto_hyperparameters(
     not collide with the outer folds and seed of :func:`jaxthresh.cross_validate`); returns
     ``(arrays, static)`` keyword arguments of :func:`auto_fit_weighted`."""
     del n_classes
-    n_folds = _validation.positive_int(inner_folds, "n_folds")
+    n_folds = _validation.positive_int(inner_folds, "inner_folds")
     if n_folds < 2:
-        raise ValueError(f"n_folds: must be >= 2, got {n_folds}")
+        raise ValueError(f"inner_folds: must be >= 2, got {n_folds}")
     arrays = {
-        "key": jax.random.key(_validation.whole_number(inner_seed, "seed")),
+        "key": jax.random.key(_validation.whole_number(inner_seed, "inner_seed")),
         "beta": np.float32(_validation.positive_float(beta, "beta")),
     }
     return arrays, {"n_folds": n_folds, "average": _validation.average_name(average)}
@@ -173,7 +175,7 @@ def fit_auto(
       :class:`AutoResult`; ``CANDIDATES[int(result.winner)]`` names the winner.
     """
     if np.ndim(scores) == 2:
-        _validation.n_folds_for(n_folds, np.shape(scores)[0])
+        _validation.n_folds_for(n_folds, np.shape(scores)[0])  # named as the caller knows it
     return fit_all_rows(
         auto_hyperparameters,
         auto_fit_weighted,

@@ -6,7 +6,8 @@ Usage:
   jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json [--format=markdown]
 
 Inputs are .npy, .npz (arrays named by --scores_key and --labels_key) or .csv (a header row
-of class names, then one row per clip). Methods: default, dicho, numerical, sgl, exact.
+of class names, then one row per clip). Methods: default, dicho, numerical, sgl, exact,
+auto.
 Every bad input is one line on stderr and exit status 2; output files are written whole or
 not at all.
 """
@@ -14,6 +15,7 @@ not at all.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import jax
@@ -21,7 +23,7 @@ import numpy as np
 from absl import flags
 
 import jaxthresh
-from jaxthresh import _cli, plots, schema
+from jaxthresh import _cli, _validation, plots, schema
 from jaxthresh.io import check_writable, load_matrix, save_matrix
 from jaxthresh.methods import hyperparameter_names
 from jaxthresh.report import classification_report, markdown_report
@@ -74,15 +76,41 @@ def _class_names(matrix, n_classes: int) -> list[str] | None:
     """--class_names, else the names the file carried; None if there are none."""
     if _CLASS_NAMES.value:
         try:
-            with open(_CLASS_NAMES.value) as stream:
+            with open(_CLASS_NAMES.value, encoding="utf-8-sig") as stream:
                 names = [line.strip() for line in stream if line.strip()]
-        except OSError as error:
+        except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"class_names: cannot read {_CLASS_NAMES.value}: {error}") from None
     else:
         names = matrix.class_names
     if names is not None and len(names) != n_classes:
         raise ValueError(f"class_names: {len(names)} names for {n_classes} classes")
     return names
+
+
+def _check_same_classes(names, labels) -> None:
+    """Refuses labels whose own class names differ from the scores' (or the file's)."""
+    if names is None or labels.class_names is None:
+        return
+    for column, (ours, theirs) in enumerate(zip(names, labels.class_names, strict=False)):
+        if ours != theirs:
+            raise ValueError(
+                f"labels: class {column} is {theirs!r} in the labels but {ours!r} in the scores"
+            )
+
+
+def _checked_plot_dir() -> str | None:
+    """--plot_dir, created and checked before any work; None if not given."""
+    folder = _PLOT_DIR.value
+    if not folder:
+        return None
+    plots.require_matplotlib()
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"plot_dir: cannot create {folder}: {error}") from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"plot_dir: folder {folder} is not writable")
+    return folder
 
 
 def _hyperparameters(method: str) -> dict:
@@ -92,30 +120,34 @@ def _hyperparameters(method: str) -> dict:
         "learning_rate": _LEARNING_RATE.value,
         "epochs": _EPOCHS.value,
         "threshold": _THRESHOLD.value,
-        "key": jax.random.key(_SEED.value),
         "average": _AVERAGE.value,
     }
     names = hyperparameter_names(method)
-    return {k: v for k, v in given.items() if k in names and v is not None}
+    chosen = {k: v for k, v in given.items() if k in names and v is not None}
+    if "key" in names:
+        chosen["key"] = jax.random.key(_validation.whole_number(_SEED.value, "seed"))
+    return chosen
 
 
 def _fit() -> None:
     output = _required(_OUTPUT, "fit")
     check_writable(output)
-    if _PLOT_DIR.value:
-        plots.require_matplotlib()
+    plot_dir = _checked_plot_dir()
     scores = _load(_SCORES, "fit", _SCORES_KEY.value)
     labels = _load(_LABELS, "fit", _LABELS_KEY.value)
+    values, label_values = _validation.as_scores_and_labels(scores.values, labels.values)
+    n_rows, n_classes = values.shape
+    names = _class_names(scores, n_classes)
+    _check_same_classes(names, labels)
+    names = names or schema.default_class_names(n_classes)
     method = _METHOD.value
     jaxthresh.get_method(method)
     hyperparameters = _hyperparameters(method)
-    result = jaxthresh.fit(method, scores.values, labels.values, **hyperparameters)
+    result = jaxthresh.fit(method, values, label_values, **hyperparameters)
     thresholds = np.asarray(result.thresholds)
     fit_f1 = jaxthresh.f1_score(
-        labels.values, jaxthresh.apply_thresholds(scores.values, thresholds), average=_AVERAGE.value
+        label_values, jaxthresh.apply_thresholds(values, thresholds), average=_AVERAGE.value
     )
-    n_rows, n_classes = scores.values.shape
-    names = _class_names(scores, n_classes) or schema.default_class_names(n_classes)
     recorded = {k: v for k, v in hyperparameters.items() if k not in ("key", "average")}
     if method == "dicho":
         recorded["seed"] = _SEED.value
@@ -133,9 +165,9 @@ def _fit() -> None:
         fit_f1=fit_f1,
         n_rows=n_rows,
     )
+    if plot_dir:  # before the thresholds file: a failure leaves no output behind
+        _plot_fit(plot_dir, method, result, values, label_values, names)
     schema.write_thresholds(output, record)
-    if _PLOT_DIR.value:
-        _plot_fit(method, result, scores.values, labels.values, names)
     if method == "auto":
         print(
             f"auto chose {recorded['winner']} (inner cross-validated {_AVERAGE.value}-F1 "
@@ -147,8 +179,7 @@ def _fit() -> None:
     )
 
 
-def _plot_fit(method, result, scores, labels, names) -> None:
-    folder = _PLOT_DIR.value
+def _plot_fit(folder, method, result, scores, labels, names) -> None:
     thresholds = np.asarray(result.thresholds)
     plots.thresholds_by_frequency({method: thresholds}, labels, folder, "thresholds.png")
     plots.f1_against_threshold(
@@ -160,10 +191,10 @@ def _plot_fit(method, result, scores, labels, names) -> None:
 
 def _scores_and_thresholds(command: str):
     scores = _load(_SCORES, command, _SCORES_KEY.value)
+    values = _validation.as_scores(scores.values)
     record = schema.read_thresholds(_required(_THRESHOLDS, command))
-    n_classes = np.shape(scores.values)[-1] if np.ndim(scores.values) == 2 else -1
-    schema.check_classes(record, n_classes, _class_names(scores, n_classes))
-    return scores, record
+    schema.check_classes(record, values.shape[1], _class_names(scores, values.shape[1]))
+    return scores._replace(values=values), record
 
 
 def _apply() -> None:
@@ -178,6 +209,7 @@ def _apply() -> None:
 def _evaluate() -> None:
     scores, record = _scores_and_thresholds("evaluate")
     labels = _load(_LABELS, "evaluate", _LABELS_KEY.value)
+    _check_same_classes(record.class_names, labels)
     rows = classification_report(
         labels.values, scores.values, record.thresholds, record.class_names
     )

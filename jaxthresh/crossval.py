@@ -11,11 +11,12 @@ import itertools
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
 from jaxthresh._folds import fold_ids, fold_weights
-from jaxthresh.methods import check_hyperparameter_names, get_method
+from jaxthresh.methods import check_hyperparameter_names, check_rows, get_method
 from jaxthresh.metrics import thresholded_fbeta
 
 
@@ -92,6 +93,7 @@ def cross_validate(
     registered = check_hyperparameter_names(method, hyperparameters)
     n_folds = _validation.n_folds_for(n_folds, scores.shape[0])
     seed = _validation.whole_number(seed, "seed")
+    check_rows(registered, scores.shape[0] - -(-scores.shape[0] // n_folds), hyperparameters)
     arrays, static = registered.hyperparameters(scores.shape[1], **hyperparameters)
     ids = fold_ids(jax.random.key(seed), scores.shape[0], n_folds)
     return _cross_validate(
@@ -128,12 +130,13 @@ def sweep(
 ) -> SweepResult:
     """Cross-validates every combination of hyperparameter values, in one compiled call.
 
-    A hyperparameter given as a list, tuple or 1-D array is swept; one given as a scalar is
-    fixed. Every combination of the swept values, times every fold, runs in one ``jit`` of a
-    ``vmap`` over the points of a ``vmap`` over the folds; all points share the same folds.
-    Hyperparameters that shape the compiled program (``epochs``, ``average``, ``bins``...)
-    cannot be swept. For SGLThresh on large data, ``bins=256`` (the histogram path) makes
-    each point cost O(classes x bins) per epoch.
+    A hyperparameter given as a Python list or tuple is swept; anything else (a scalar,
+    or an array such as per-class initial thresholds) is fixed. Every combination of the
+    swept values, times every fold, runs in one ``jit`` of a ``vmap`` over the points of a
+    ``vmap`` over the folds; all points share the same folds. Hyperparameters that shape
+    the compiled program (``epochs``, ``average``, ``bins``...) cannot be swept. For
+    SGLThresh on large data, ``bins=256`` (the histogram path) makes each point cost
+    O(classes x bins) per epoch.
 
     Example: ``sweep(s, y, init=0.3, slope=[10, 50, 200], learning_rate=[1e-3, 1e-2])``.
 
@@ -153,9 +156,9 @@ def sweep(
     n_folds = _validation.n_folds_for(n_folds, scores.shape[0])
     seed = _validation.whole_number(seed, "seed")
     swept = {
-        name: list(np.asarray(values).reshape(-1).tolist())
+        name: list(values)
         for name, values in hyperparameters.items()
-        if isinstance(values, list | tuple) or (isinstance(values, np.ndarray) and values.ndim)
+        if isinstance(values, list | tuple)
     }
     if not swept:
         raise ValueError("hyperparameters: nothing to sweep; give at least one as a list")
@@ -175,7 +178,7 @@ def sweep(
             raise ValueError(
                 f"{changed[0]}: cannot be swept (it fixes the compiled program); got {point}"
             )
-    arrays = jax.tree.map(lambda *leaves: np.stack(leaves), *[a for a, _ in prepared])
+    arrays = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[a for a, _ in prepared])
     ids = fold_ids(jax.random.key(seed), scores.shape[0], n_folds)
     result = _sweep(
         scores,
@@ -186,5 +189,5 @@ def sweep(
         static=tuple(sorted(static.items())),
         n_folds=n_folds,
     )
-    grid = {name: np.asarray([p[name] for p in points]) for name in swept}
+    grid = {name: np.asarray([np.asarray(p[name]) for p in points]) for name in swept}
     return SweepResult(grid, result.fit_f1, result.heldout_f1, result.thresholds, ids)

@@ -61,8 +61,12 @@ def score_histogram(
 
     counts = add(cuts.added)
     sums = add(cuts.added * jnp.where(cuts.valid, cuts.upper, 0.0))
+    # A bin of one distinct score takes that score exactly (a float32 mean may miss by an ulp).
+    distinct = add(cuts.valid.astype(jnp.int32))
+    single = add(jnp.where(cuts.valid, cuts.upper, 0.0))
+    mean = jnp.where(counts > 0, sums / jnp.maximum(counts, 1), 0.0)
     return ScoreHistogram(
-        values=jnp.where(counts > 0, sums / jnp.maximum(counts, 1), 0.0),
+        values=jnp.where(distinct == 1, single, mean),
         positives=add(cuts.added_positives),
         counts=counts,
     )

@@ -60,7 +60,10 @@ def _umask() -> int:
 def check_writable(path: str | os.PathLike, name: str = "output") -> None:
     """``ValueError`` naming ``name`` unless ``path``'s folder exists and is writable: a
     check before long work, so that it is not lost at the end."""
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    path = os.fspath(path)
+    if os.path.isdir(path) or path.endswith(os.sep):
+        raise ValueError(f"{name}: {path} is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{name}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
@@ -105,21 +108,32 @@ def load_matrix(path: str | os.PathLike, *, name: str, key: str | None = None) -
                         f"{name}: {path} has no array {key!r} (it has: "
                         f"{', '.join(archive.files)}); choose one with --{name}_key"
                     )
-                names = archive["class_names"].tolist() if "class_names" in archive else None
-                return Matrix(archive[key], names)
+                names = archive["class_names"] if "class_names" in archive else None
+                return Matrix(archive[key], None if names is None else class_name_list(names))
         if extension == ".csv":
             return _load_csv(path, name)
     except ValueError as error:
         if str(error).startswith(f"{name}:"):
             raise
         raise ValueError(f"{name}: cannot read {path}: {error}") from None
-    except OSError as error:
-        raise ValueError(f"{name}: cannot read {path}: {error}") from None
+    except Exception as error:  # a corrupt file can raise almost anything (BadZipFile, ...)
+        raise ValueError(f"{name}: cannot read {path}: {error!r}") from None
     raise ValueError(f"{name}: unknown file type {extension!r} of {path}; use .npy, .npz or .csv")
 
 
+def class_name_list(names, name: str = "class_names") -> list[str]:
+    """Class names as a list of ``str`` (bytes decoded as UTF-8), from any 1-D sequence."""
+    array = np.asarray(names)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a list of names, got shape {array.shape}")
+    return [
+        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        for value in array.tolist()
+    ]
+
+
 def _load_csv(path: str, name: str) -> Matrix:
-    with open(path, newline="") as stream:
+    with open(path, newline="", encoding="utf-8-sig") as stream:
         rows = list(csv.reader(stream))
     if not rows:
         raise ValueError(f"{name}: {path} is empty")

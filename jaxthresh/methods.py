@@ -16,6 +16,8 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
+
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.auto import auto_fit_weighted, auto_hyperparameters
 from jaxthresh.dicho import dicho_fit_weighted, dicho_hyperparameters
@@ -26,10 +28,12 @@ from jaxthresh.thresholding import default_fit_weighted, default_hyperparameters
 
 
 class Method(NamedTuple):
-    """A registered method: see the module docstring."""
+    """A registered method: see the module docstring. ``min_rows(hyperparameters)`` is the
+    fewest fitting rows the method can use (``auto``: one per inner fold)."""
 
     hyperparameters: Callable[..., tuple[dict, dict]]
     fit_weighted: Callable
+    min_rows: Callable[[dict], int] = lambda hyperparameters: 1
 
 
 METHODS: dict[str, Method] = {
@@ -38,7 +42,11 @@ METHODS: dict[str, Method] = {
     "numerical": Method(numerical_hyperparameters, numerical_fit_weighted),
     "sgl": Method(sgl_hyperparameters, sgl_fit_weighted),
     "exact": Method(exact_hyperparameters, exact_fit_weighted),
-    "auto": Method(auto_hyperparameters, auto_fit_weighted),
+    "auto": Method(
+        auto_hyperparameters,
+        auto_fit_weighted,
+        lambda hyperparameters: hyperparameters.get("inner_folds", 5),
+    ),
 }
 
 
@@ -77,6 +85,15 @@ def check_hyperparameter_names(name: str, hyperparameters: dict) -> Method:
     return method
 
 
+def check_rows(registered: Method, n_rows: int | None, hyperparameters: dict) -> None:
+    """``ValueError`` if ``n_rows`` fitting rows are fewer than the method can use."""
+    needed = registered.min_rows(hyperparameters)
+    if n_rows and isinstance(needed, int) and n_rows < needed:  # 0 rows: reported as empty
+        raise ValueError(
+            f"inner_folds: {needed} inner folds need at least {needed} fitting rows, got {n_rows}"
+        )
+
+
 def fit(method: str, scores, labels, **hyperparameters):
     """Fits the registered ``method`` on all rows: ``fit("sgl", s, y, init=0.3)`` is
     ``fit_sgl(s, y, init=0.3)``.
@@ -91,6 +108,7 @@ def fit(method: str, scores, labels, **hyperparameters):
       The method's result NamedTuple; every one has ``thresholds: float32[classes]``.
     """
     registered = check_hyperparameter_names(method, hyperparameters)
+    check_rows(registered, np.shape(scores)[0] if np.ndim(scores) == 2 else None, hyperparameters)
     return fit_all_rows(
         registered.hyperparameters, registered.fit_weighted, scores, labels, **hyperparameters
     )

@@ -9,6 +9,7 @@ import numpy as np
 
 from jaxthresh import _validation
 from jaxthresh.metrics import _fbeta_ratio, confusion_counts
+from jaxthresh.thresholding import apply_thresholds
 
 
 class ReportRow(NamedTuple):
@@ -46,7 +47,9 @@ def classification_report(labels, scores, thresholds, class_names=None) -> list[
     scores, labels = _validation.as_scores_and_labels(scores, labels)
     thresholds = _validation.as_per_class(thresholds, scores.shape[1], "thresholds")
     names = class_names or [f"class_{i}" for i in range(scores.shape[1])]
-    counts = jax.jit(confusion_counts)(labels, scores > thresholds)
+    # Predictions as jaxthresh makes them (XLA flushes subnormal scores to zero).
+    predictions = apply_thresholds(scores, thresholds)
+    counts = jax.jit(confusion_counts)(labels, predictions)
     tp, pp, pos = (np.asarray(c, np.int64) for c in counts)
     precision = _ratio(tp, pp, (pos == 0).astype(float))
     recall = _ratio(tp, pos, (pp == 0).astype(float))

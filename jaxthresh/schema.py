@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxthresh.io import float32_list, write_json_atomic
+from jaxthresh.io import class_name_list, float32_list, write_json_atomic
 
 FORMAT = "jaxthresh.thresholds"
 FORMAT_VERSION = 1
@@ -95,19 +95,19 @@ def read_thresholds(path: str | os.PathLike) -> ThresholdsRecord:
     try:
         with open(path) as stream:
             document = json.load(stream)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as error:
         raise ValueError(f"thresholds: cannot read {path}: {error}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"thresholds: {path} is not a {FORMAT} file")
     version = document.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
         raise ValueError(
             f"thresholds: {path} has format version {version!r}; this jaxthresh reads up to "
             f"{FORMAT_VERSION}"
         )
     try:
         thresholds = np.asarray(document["thresholds"], np.float32)
-        names = [str(n) for n in document["class_names"]]
+        names = class_name_list(document["class_names"])
         slopes = document.get("slopes")
         record = ThresholdsRecord(
             method=str(document["method"]),
@@ -130,6 +130,10 @@ def read_thresholds(path: str | os.PathLike) -> ThresholdsRecord:
         )
     if not np.isfinite(thresholds).all():
         raise ValueError(f"thresholds: {path} holds non-finite thresholds")
+    if record.slopes is not None and record.slopes.shape != thresholds.shape:
+        raise ValueError(
+            f"thresholds: {path} has {record.slopes.size} slopes for {len(names)} classes"
+        )
     return record
 
 

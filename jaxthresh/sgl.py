@@ -31,7 +31,9 @@ class SGLResult(NamedTuple):
       thresholds: float32[classes], the learned thresholds.
       slopes: float32[classes], the surrogate slopes (learned if ``learn_slope``).
       history: float32[epochs], the F-beta of ``scores > thresholds`` on the fitting data
-        after every epoch (``history[-1]`` is the final thresholds' score).
+        after every epoch (``history[-1]`` is the final thresholds' score). On the
+        histogram path (``bins``), at bin resolution: each bin's rows count as at its mean
+        score, so ``history[-1]`` can differ slightly from the thresholds' exact score.
     """
 
     thresholds: jax.Array

@@ -47,3 +47,22 @@ def test_fit_auto_checks_its_inputs():
         jaxthresh.fit_auto(scores, labels)
     with pytest.raises(ValueError, match="average"):
         jaxthresh.fit_auto(scores, labels, n_folds=2, average="weighted")
+
+
+def test_too_few_rows_for_inner_folds_through_every_entry_point():
+    scores, labels = random_problem(54, rows=4, classes=2)
+    with pytest.raises(ValueError, match="inner_folds: 5 inner folds need at least 5"):
+        jaxthresh.fit("auto", scores, labels)
+    with pytest.raises(ValueError, match="inner_folds: must be >= 2"):
+        jaxthresh.fit("auto", scores, labels, inner_folds=1)
+
+
+def test_shrunk_candidates_predict_nothing_for_a_class_without_positives():
+    scores, labels = random_problem(55, rows=200, classes=4)
+    labels[:, 3] = False
+    fitted = jax.jit(_candidates, static_argnames="average")(
+        scores, labels, np.ones(200, np.int32), "micro", 1.0
+    )
+    for name, thresholds in zip(jaxthresh.CANDIDATES, np.asarray(fitted), strict=True):
+        if name.startswith("shrunk") or name == "exact":
+            assert not (scores[:, 3] > thresholds[3]).any(), name

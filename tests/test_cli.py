@@ -151,8 +151,40 @@ def _bad_inputs(folder, tmp_path):
         "--method=exact",
         f"--output={good}",
     )
+    (tmp_path / "truncated.npz").write_bytes((folder / "data.npz").read_bytes()[:200])
+    (tmp_path / "a_file").write_text("")
+    _write_csv(
+        tmp_path / "other_labels.csv", ["x", "y", "z", "w"], np.load(folder / "new_labels.npy")
+    )
     fit = ["fit", f"--labels={folder / 'labels.npy'}"]
     return [
+        ([*fit, f"--scores={tmp_path / 'truncated.npz'}"], "scores: cannot read"),
+        (
+            [*fit, f"--scores={folder / 'scores.npy'}", f"--plot_dir={tmp_path / 'a_file'}"],
+            "plot_dir: cannot create",
+        ),
+        (
+            [
+                *fit,
+                f"--scores={folder / 'scores.npy'}",
+                "--method=dicho",
+                "--seed=99999999999999999999",
+            ],
+            "seed: must be in",
+        ),
+        (
+            [*fit, f"--scores={folder / 'scores.npy'}", "--epochs=100000000000"],
+            "epochs: must be >= 1 and < 2",
+        ),
+        (
+            [
+                "evaluate",
+                f"--scores={folder / 'new_scores.csv'}",
+                f"--labels={tmp_path / 'other_labels.csv'}",
+                f"--thresholds={good}",
+            ],
+            "labels: class 0 is 'x' in the labels but 'dog' in the scores",
+        ),
         ([*fit, f"--scores={tmp_path / 'missing.npy'}"], "scores: file not found"),
         ([*fit, f"--scores={tmp_path / 'scores.txt'}"], "scores: unknown file type '.txt'"),
         ([*fit, f"--scores={tmp_path / 'broken.npy'}"], "scores: cannot read"),
@@ -249,3 +281,37 @@ def test_help_documents_every_flag():
         "plot_dir",
     ):
         assert f"--{flag}:" in result.stdout, flag
+
+
+def test_output_that_is_a_folder_is_refused_before_fitting(inputs, tmp_path):
+    folder, _ = inputs
+    result = run(
+        "fit",
+        f"--scores={folder / 'scores.npy'}",
+        f"--labels={folder / 'labels.npy'}",
+        f"--output={tmp_path}",
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"jaxthresh: error: output: {tmp_path} is a folder; give a file name"
+    ]
+
+
+def test_integer_class_names_round_trip(tmp_path):
+    scores, labels = random_problem(24, rows=50, classes=3)
+    np.savez(tmp_path / "d.npz", scores=scores, labels=labels, class_names=np.array([1, 2, 3]))
+    fitted = run(
+        "fit",
+        f"--scores={tmp_path / 'd.npz'}",
+        f"--labels={tmp_path / 'd.npz'}",
+        "--method=exact",
+        f"--output={tmp_path / 't.json'}",
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    applied = run(
+        "apply",
+        f"--scores={tmp_path / 'd.npz'}",
+        f"--thresholds={tmp_path / 't.json'}",
+        f"--output={tmp_path / 'p.npy'}",
+    )
+    assert applied.returncode == 0, applied.stderr

@@ -62,3 +62,15 @@ def test_vmap_over_weights_builds_one_histogram_per_fold():
     for i, w in enumerate(weights):
         single = score_histogram(scores, labels, w, bins=8)
         np.testing.assert_array_equal(batched.counts[i], single.counts)
+
+
+def test_bin_of_one_repeated_score_takes_it_exactly():
+    value = np.float32(0.28676885)  # not a dyadic fraction: a float32 mean would drift
+    scores = np.concatenate([np.full(926, value), np.linspace(0.5, 0.9, 74)]).astype(np.float32)
+    labels = np.zeros(1000, bool)
+    labels[::7] = True
+    weights = np.ones(1000, np.int32)
+    # Enough bins that every distinct score has its own.
+    histogram = score_histogram(scores[:, None], labels[:, None], weights, bins=4096)
+    values = np.asarray(histogram.values[0])[np.asarray(histogram.counts[0]) == 926]
+    assert values.tolist() == [value]

@@ -77,3 +77,16 @@ def test_sweep_binary(benchmark_dir, tmp_path):
     assert bad.stderr.strip().splitlines() == [
         "sweep.py: error: slope: expected comma-separated numbers, got ['a']"
     ]
+
+
+def test_sweep_keys_and_per_class_arrays():
+    import jax
+
+    scores, labels = random_problem(43, rows=40, classes=3)
+    dicho = jaxthresh.sweep(
+        scores, labels, method="dicho", key=jax.random.key(0), spread=[0.05, 0.1], steps=3
+    )
+    assert dicho.heldout_f1.shape == (2, 3)
+    per_class = np.array([0.3, 0.4, 0.5])
+    fixed = jaxthresh.sweep(scores, labels, init=per_class, slope=[10.0, 50.0], epochs=5)
+    assert list(fixed.grid) == ["slope"] and fixed.heldout_f1.shape == (2, 3)
