@@ -69,6 +69,19 @@ def _sweep(scores, labels, ids, arrays, *, method, static, n_folds):
     )
 
 
+def _checked_folds(scores, labels, method, n_folds, seed, hyperparameters):
+    """The checks and the shuffled folds shared by :func:`cross_validate` and :func:`sweep`:
+    ``(scores, labels, registered method, fold ids, n_folds as an int)``."""
+    scores, labels = _validation.as_scores_and_labels(scores, labels)
+    registered = check_hyperparameter_names(method, hyperparameters)
+    n_folds = _validation.n_folds_for(n_folds, scores.shape[0])
+    seed = _validation.whole_number(seed, "seed")
+    smallest_fit = scores.shape[0] - -(-scores.shape[0] // n_folds)  # rows minus largest fold
+    check_rows(registered, smallest_fit, hyperparameters)
+    ids = fold_ids(jax.random.key(seed), scores.shape[0], n_folds)
+    return scores, labels, registered, ids, n_folds
+
+
 def cross_validate(
     scores, labels, method: str = "sgl", n_folds: int = 3, seed: int = 0, **hyperparameters
 ) -> CVResult:
@@ -89,13 +102,10 @@ def cross_validate(
     Returns:
       :class:`CVResult`.
     """
-    scores, labels = _validation.as_scores_and_labels(scores, labels)
-    registered = check_hyperparameter_names(method, hyperparameters)
-    n_folds = _validation.n_folds_for(n_folds, scores.shape[0])
-    seed = _validation.whole_number(seed, "seed")
-    check_rows(registered, scores.shape[0] - -(-scores.shape[0] // n_folds), hyperparameters)
+    scores, labels, registered, ids, n_folds = _checked_folds(
+        scores, labels, method, n_folds, seed, hyperparameters
+    )
     arrays, static = registered.hyperparameters(scores.shape[1], **hyperparameters)
-    ids = fold_ids(jax.random.key(seed), scores.shape[0], n_folds)
     return _cross_validate(
         scores,
         labels,
@@ -151,10 +161,9 @@ def sweep(
     Returns:
       :class:`SweepResult`.
     """
-    scores, labels = _validation.as_scores_and_labels(scores, labels)
-    registered = check_hyperparameter_names(method, hyperparameters)
-    n_folds = _validation.n_folds_for(n_folds, scores.shape[0])
-    seed = _validation.whole_number(seed, "seed")
+    scores, labels, registered, ids, n_folds = _checked_folds(
+        scores, labels, method, n_folds, seed, hyperparameters
+    )
     swept = {
         name: list(values)
         for name, values in hyperparameters.items()
@@ -179,7 +188,6 @@ def sweep(
                 f"{changed[0]}: cannot be swept (it fixes the compiled program); got {point}"
             )
     arrays = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[a for a, _ in prepared])
-    ids = fold_ids(jax.random.key(seed), scores.shape[0], n_folds)
     result = _sweep(
         scores,
         labels,
