@@ -27,11 +27,17 @@ def require_matplotlib():
     return plt
 
 
-def _save(figure, folder: str, name: str) -> str:
+def _finish(plt, figure, axes, folder: str, name: str, xlabel: str, ylabel: str) -> str:
+    """Labels, legend and grid, then the PNG written atomically; returns its path."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if axes.get_legend_handles_labels()[1]:
+        axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, name)
     write_atomic(path, lambda stream: figure.savefig(stream, format="png", dpi=100))
-    figure.clear()
+    plt.close(figure)
     return path
 
 
@@ -42,13 +48,7 @@ def learning_curves(histories: dict[str, np.ndarray], folder: str, name: str) ->
     for method, history in histories.items():
         history = np.asarray(history, float)
         axes.plot(np.arange(1, len(history) + 1), 100 * history, label=method)
-    axes.set_xlabel("epoch / step")
-    axes.set_ylabel("F1 on the fitting data (%)")
-    axes.legend()
-    axes.grid(alpha=0.3)
-    path = _save(figure, folder, name)
-    plt.close(figure)
-    return path
+    return _finish(plt, figure, axes, folder, name, "epoch / step", "F1 on the fitting data (%)")
 
 
 def thresholds_by_frequency(
@@ -61,13 +61,7 @@ def thresholds_by_frequency(
     for method, values in thresholds.items():
         axes.scatter(np.maximum(frequency, 1e-6), np.asarray(values), s=12, label=method)
     axes.set_xscale("log")
-    axes.set_xlabel("fraction of rows positive")
-    axes.set_ylabel("threshold")
-    axes.legend()
-    axes.grid(alpha=0.3)
-    path = _save(figure, folder, name)
-    plt.close(figure)
-    return path
+    return _finish(plt, figure, axes, folder, name, "fraction of rows positive", "threshold")
 
 
 def f1_against_threshold(
@@ -89,13 +83,7 @@ def f1_against_threshold(
         f1 = 2 * tp / np.maximum(predicted.sum(axis=1) + positive.sum(), 1)
         (line,) = axes.plot(grid, 100 * f1, label=str(names[column]))
         axes.axvline(thresholds[column], color=line.get_color(), linestyle="--", linewidth=1)
-    axes.set_xlabel("threshold")
-    axes.set_ylabel("F1 of the class (%)")
-    axes.legend(fontsize="small")
-    axes.grid(alpha=0.3)
-    path = _save(figure, folder, name)
-    plt.close(figure)
-    return path
+    return _finish(plt, figure, axes, folder, name, "threshold", "F1 of the class (%)")
 
 
 def sweep_curves(grid: dict[str, np.ndarray], heldout, folder: str, prefix: str) -> list[str]:
@@ -114,11 +102,15 @@ def sweep_curves(grid: dict[str, np.ndarray], heldout, folder: str, prefix: str)
             label = ", ".join(f"{o}={v:g}" for o, v in zip(others, key, strict=True)) or None
             axes.plot(values[chosen], mean[chosen], marker="o", label=label)
         axes.set_xscale("log")
-        axes.set_xlabel(name)
-        axes.set_ylabel("held-out F1, mean over folds (%)")
-        if others:
-            axes.legend(fontsize="small")
-        axes.grid(alpha=0.3)
-        paths.append(_save(figure, folder, f"{prefix}_{name}.png"))
-        plt.close(figure)
+        paths.append(
+            _finish(
+                plt,
+                figure,
+                axes,
+                folder,
+                f"{prefix}_{name}.png",
+                name,
+                "held-out F1, mean over folds (%)",
+            )
+        )
     return paths

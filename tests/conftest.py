@@ -34,6 +34,13 @@ def random_problem(seed: int, rows: int = 60, classes: int = 5, ties: bool = Fal
     return scores.astype(np.float32), labels
 
 
+def candidate_thresholds(values) -> np.ndarray:
+    """Thresholds that give every distinct prediction of ``scores > t`` for these values:
+    each distinct value, and one below them all."""
+    values = np.asarray(values)
+    return np.concatenate([np.unique(values), [values.min() - 1.0]])
+
+
 @pytest.fixture
 def problem():
     return random_problem(0)

@@ -7,16 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
-from tests.conftest import random_problem
-
-
-def _candidates(column):
-    return np.concatenate([np.unique(column), [column.min() - 1.0]])
+from tests.conftest import candidate_thresholds, random_problem
 
 
 def _brute_force(scores, labels, average, beta):
     """The best F-beta over every combination of per-class thresholds."""
-    per_class = [_candidates(scores[:, c]) for c in range(scores.shape[1])]
+    per_class = [candidate_thresholds(scores[:, c]) for c in range(scores.shape[1])]
     best = -1.0
     for thresholds in itertools.product(*per_class):
         predictions = scores > np.asarray(thresholds, np.float32)

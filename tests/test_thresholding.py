@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
-from tests.conftest import random_problem
+from tests.conftest import candidate_thresholds, random_problem
 
 
 def test_apply_thresholds_is_strictly_greater():
@@ -26,9 +26,9 @@ def test_fit_default_with_a_given_threshold(problem):
 
 
 def _brute_force_best(scores, labels, average, beta):
-    candidates = np.concatenate([np.unique(scores), [scores.min() - 1.0]])
     return max(
-        jaxthresh.f1_score(labels, scores > t, average=average, beta=beta) for t in candidates
+        jaxthresh.f1_score(labels, scores > t, average=average, beta=beta)
+        for t in candidate_thresholds(scores)
     )
 
 
