@@ -19,6 +19,7 @@ from jaxthresh.metrics import (
     fbeta_from_counts,
     surrogate_fbeta,
     thresholded_fbeta,
+    weighted_counts,
 )
 from jaxthresh.numerical import NumericalResult, fit_numerical, numerical_fit_weighted
 from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_weighted
@@ -74,4 +75,5 @@ __all__ = [
     "surrogate_fbeta",
     "sweep",
     "thresholded_fbeta",
+    "weighted_counts",
 ]

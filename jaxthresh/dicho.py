@@ -28,7 +28,7 @@ import numpy as np
 from jaxthresh import _validation
 from jaxthresh._cuts import column_cuts, counts_above
 from jaxthresh._fitting import fit_all_rows
-from jaxthresh.metrics import _fbeta_ratio
+from jaxthresh.metrics import _fbeta_ratio, fbeta_from_counts
 from jaxthresh.progress import report
 
 
@@ -47,8 +47,7 @@ class DichoResult(NamedTuple):
 def _per_class_and_total(counts, beta):
     """Per-class F-beta ``[..., classes]`` and micro F-beta ``[...]`` of batched counts."""
     per_class = _fbeta_ratio(*counts, beta, 1.0, jnp)
-    micro = _fbeta_ratio(*(jnp.sum(c, axis=-1) for c in counts), beta, 1.0, jnp)
-    return per_class, micro
+    return per_class, fbeta_from_counts(counts, average="micro", beta=beta)
 
 
 @functools.partial(jax.jit, static_argnames=("coarse_points", "steps", "candidates", "average"))

@@ -30,6 +30,49 @@ class Counts(NamedTuple):
     positives: jax.Array
 
 
+def weighted_counts(
+    predictions: jax.Array, positive_weights: jax.Array, weights: jax.Array
+) -> Counts:
+    """Per-class counts when each element (a row, or a bin of rows) carries weights.
+
+    Args:
+      predictions: ``[m, classes]``: bool for exact ``int32`` counts, or float 0/1 (e.g.
+        from :func:`jaxthresh.heaviside`) for float sums that carry gradients.
+      positive_weights: int ``[m, classes]``, the weight of each element's positive rows.
+      weights: int ``[m, classes]`` or ``[m, 1]``, the weight of all of its rows.
+
+    Returns:
+      :class:`Counts` over the ``m`` axis.
+    """
+    if predictions.dtype == jnp.bool_:
+
+        def count(values):
+            return jnp.sum(jnp.where(predictions, values, 0), axis=0, dtype=jnp.int32)
+
+        return Counts(
+            count(positive_weights),
+            count(weights),
+            jnp.sum(positive_weights, axis=0, dtype=jnp.int32),
+        )
+    positive_weights = positive_weights.astype(predictions.dtype)
+    return Counts(
+        jnp.sum(predictions * positive_weights, axis=0),
+        jnp.sum(predictions * weights.astype(predictions.dtype), axis=0),
+        jnp.sum(positive_weights, axis=0),
+    )
+
+
+def _row_weights(labels, row_weights):
+    """``(positive_weights [n, classes], weights [n, 1])``, int32, from optional row weights."""
+    labels = jnp.asarray(labels).astype(bool)
+    if row_weights is None:
+        weights = jnp.ones(labels.shape[:1], jnp.int32)
+    else:
+        weights = jnp.asarray(row_weights).astype(jnp.int32)
+    weights = weights[:, None]
+    return jnp.where(labels, weights, 0), weights
+
+
 def confusion_counts(
     labels: jax.Array, predictions: jax.Array, row_weights: jax.Array | None = None
 ) -> Counts:
@@ -44,18 +87,8 @@ def confusion_counts(
     Returns:
       :class:`Counts` of ``int32[classes]``.
     """
-    labels = jnp.asarray(labels).astype(bool)
     predictions = jnp.asarray(predictions).astype(bool)
-    if row_weights is None:
-        weights = jnp.ones(labels.shape[:1], jnp.int32)
-    else:
-        weights = jnp.asarray(row_weights).astype(jnp.int32)
-    weights = weights[:, None]
-
-    def count(mask):
-        return jnp.sum(jnp.where(mask, weights, 0), axis=0, dtype=jnp.int32)
-
-    return Counts(count(labels & predictions), count(predictions), count(labels))
+    return weighted_counts(predictions, *_row_weights(labels, row_weights))
 
 
 def _fbeta_ratio(true_positives, predicted_positives, positives, beta, zero_division, xp):
@@ -185,16 +218,5 @@ def surrogate_fbeta(
       float32 scalar.
     """
     predictions = heaviside(scores - thresholds, slopes)
-    labels = jnp.asarray(labels).astype(predictions.dtype)
-    if row_weights is None:
-        weighted_labels = labels
-    else:
-        weights = jnp.asarray(row_weights).astype(predictions.dtype)[:, None]
-        predictions = predictions * weights
-        weighted_labels = labels * weights
-    counts = Counts(
-        jnp.sum(predictions * labels, axis=0),
-        jnp.sum(predictions, axis=0),
-        jnp.sum(weighted_labels, axis=0),
-    )
+    counts = weighted_counts(predictions, *_row_weights(labels, row_weights))
     return fbeta_from_counts(counts, average=average, beta=beta, zero_division=zero_division)

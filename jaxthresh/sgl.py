@@ -19,7 +19,7 @@ import optax
 from jaxthresh import _validation
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.histogram import score_histogram
-from jaxthresh.metrics import Counts, fbeta_from_counts
+from jaxthresh.metrics import fbeta_from_counts, weighted_counts
 from jaxthresh.progress import report
 from jaxthresh.surrogate import heaviside
 
@@ -41,27 +41,15 @@ class SGLResult(NamedTuple):
     history: jax.Array
 
 
-def _weighted_fbeta(values, positive_weights, weights, thresholds, average, beta):
-    """Exact F-beta of ``values > thresholds`` with integer weights per element."""
-    predicted = values > thresholds
-    counts = Counts(
-        jnp.sum(jnp.where(predicted, positive_weights, 0), axis=0, dtype=jnp.int32),
-        jnp.sum(jnp.where(predicted, weights, 0), axis=0, dtype=jnp.int32),
-        jnp.sum(positive_weights, axis=0, dtype=jnp.int32),
-    )
-    return fbeta_from_counts(counts, average=average, beta=beta)
-
-
-def _surrogate(values, positive_weights, weights, thresholds, slopes, average, beta):
-    """Differentiable F-beta: ``values`` stand for rows (or bins of rows) with the given
-    weights; exact forward, surrogate gradient."""
-    predictions = heaviside(values - thresholds, slopes)
-    positive_weights = positive_weights.astype(predictions.dtype)
-    counts = Counts(
-        jnp.sum(predictions * positive_weights, axis=0),
-        jnp.sum(predictions * weights.astype(predictions.dtype), axis=0),
-        jnp.sum(positive_weights, axis=0),
-    )
+def _weighted_fbeta(values, positive_weights, weights, thresholds, slopes, average, beta):
+    """F-beta of ``values > thresholds``, the values standing for rows (or bins of rows)
+    with the given weights. ``slopes=None``: exact counts; else exact forward with the
+    surrogate gradient."""
+    if slopes is None:
+        predictions = values > thresholds
+    else:
+        predictions = heaviside(values - thresholds, slopes)
+    counts = weighted_counts(predictions, positive_weights, weights)
     return fbeta_from_counts(counts, average=average, beta=beta)
 
 
@@ -120,14 +108,16 @@ def sgl_fit_weighted(
         thresholds, slopes = params
         if not learn_slope:
             slopes = jax.lax.stop_gradient(slopes)
-        return -_surrogate(values, positive_weights, weights, thresholds, slopes, average, beta)
+        return -_weighted_fbeta(
+            values, positive_weights, weights, thresholds, slopes, average, beta
+        )
 
     def epoch(carry, step):
         params, state = carry
         grads = jax.grad(loss)(params)
         updates, state = optimizer.update(grads, state, params)
         params = optax.apply_updates(params, updates)
-        score = _weighted_fbeta(values, positive_weights, weights, params[0], average, beta)
+        score = _weighted_fbeta(values, positive_weights, weights, params[0], None, average, beta)
         report("sgl", step + 1, epochs, score)
         return (params, state), score
 

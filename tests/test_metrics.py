@@ -140,3 +140,19 @@ def test_fbeta_from_counts_batches_under_vmap():
     batched = jax.vmap(score)(thresholds)
     for t, value in zip(thresholds, batched, strict=True):
         assert float(value) == pytest.approx(jaxthresh.f1_score(labels, scores > t))
+
+
+def test_weighted_counts_exact_and_float_agree(problem):
+    scores, labels = problem
+    weights = (np.arange(len(scores)) % 3)[:, None]
+    positive_weights = np.where(labels, weights, 0)
+    predicted = scores > 0.5
+    exact = jaxthresh.weighted_counts(jnp.asarray(predicted), positive_weights, weights)
+    floats = jaxthresh.weighted_counts(
+        jnp.asarray(predicted, jnp.float32), positive_weights, weights
+    )
+    assert exact.true_positives.dtype == jnp.int32
+    expected = jaxthresh.confusion_counts(labels, predicted, weights[:, 0])
+    for a, b, c in zip(exact, floats, expected, strict=True):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, np.asarray(c, np.float32))
