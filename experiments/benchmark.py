@@ -1,15 +1,24 @@
 """Speed of one SGLThresh fit on synthetic scores, against the cost of reading them once.
 
     python experiments/benchmark.py --rows=20371 --classes=527 --epochs=100
-    python experiments/benchmark.py --path=histogram --bins=256 --output=bench.json
+    python experiments/benchmark.py --path=histogram --cells=1024 --output=bench.json
+    python experiments/benchmark.py --write_npy=DIR --rows=1000000 --classes=1000
+    python experiments/benchmark.py --path=histogram --scores_npy=DIR/scores.npy \\
+        --labels_npy=DIR/labels.npy --score_range=0,1
 
-Prints and saves: compile seconds, warm fit seconds (median of --repeats runs), milliseconds
-per epoch, and the ratio of the per-epoch time to a floor measured in the same run (one
-jitted reduction over the same scores array). Runs on a GPU unchanged when JAX has one.
+Paths: ``fused`` (the default exact path: one pass per sum, see ``jaxthresh.fused``),
+``autodiff`` (the reference: autodiff through ``heaviside``) and ``histogram`` (one pass
+builds per-class histograms, ``jaxthresh.streaming``; epochs then cost O(classes x cells)).
+Prints and saves (JSON): compile seconds, warm fit seconds (median of --repeats runs),
+milliseconds per epoch, and the ratio of the per-epoch time to a floor measured in the same
+run (one jitted reduction over the same scores). On the histogram path also the pass's
+seconds (median) and pass + fit. With --scores_npy the scores are read from disk in chunks
+(never held in memory) and there is no floor. Runs on a GPU unchanged when JAX has one.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import jax
@@ -18,15 +27,20 @@ import numpy as np
 from absl import flags
 
 import jaxthresh
-from jaxthresh import _cli, benchmarks
-from jaxthresh.io import check_writable, write_json_atomic
+from jaxthresh import _cli, benchmarks, streaming
+from jaxthresh.io import check_writable, write_atomic, write_json_atomic
 
 _ROWS = flags.DEFINE_integer("rows", 20371, "Rows (clips).")
 _CLASSES = flags.DEFINE_integer("classes", 527, "Classes.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs of the fit.")
 _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "float16", "bfloat16"], "Scores.")
-_PATH = flags.DEFINE_enum("path", "exact", ["exact", "histogram"], "SGLThresh path.")
-_BINS = flags.DEFINE_integer("bins", 256, "Bins per class on the histogram path.")
+_PATH = flags.DEFINE_enum("path", "fused", ["fused", "autodiff", "histogram"], "Fit path.")
+_CELLS = flags.DEFINE_integer("cells", streaming.DEFAULT_CELLS, "Histogram cells per class.")
+_CHUNK_ROWS = flags.DEFINE_integer("chunk_rows", 8192, "Rows per chunk of the histogram pass.")
+_SCORE_RANGE = flags.DEFINE_list("score_range", None, "low,high of every class's cells.")
+_SCORES_NPY = flags.DEFINE_string("scores_npy", None, "Read scores from this .npy, in chunks.")
+_LABELS_NPY = flags.DEFINE_string("labels_npy", None, "Labels .npy that goes with --scores_npy.")
+_WRITE_NPY = flags.DEFINE_string("write_npy", None, "Write synthetic scores.npy/labels.npy here.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Warm runs; the median is reported.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic data.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the figures as JSON to this path.")
@@ -38,52 +52,100 @@ def _seconds(call) -> float:
     return time.perf_counter() - start
 
 
+def _median_seconds(call) -> tuple[float, float]:
+    """(first run, median of --repeats warm runs) of ``call``."""
+    first = _seconds(call)
+    return first, float(np.median([_seconds(call) for _ in range(_REPEATS.value)]))
+
+
+def _write_npy(folder: str) -> dict:
+    """Synthetic scores and labels written chunk by chunk, atomically."""
+    rows, classes = _ROWS.value, _CLASSES.value
+    chunk_rows = _CHUNK_ROWS.value
+
+    def writer(dtype, part):
+        def write(stream):
+            header = {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                "fortran_order": False,
+                "shape": (rows, classes),
+            }
+            np.lib.format.write_array_header_1_0(stream, header)
+            for index, start in enumerate(range(0, rows, chunk_rows)):
+                chunk = benchmarks.synthetic_problem(
+                    jax.random.key(_SEED.value),
+                    rows=min(chunk_rows, rows - start),
+                    classes=classes,
+                    chunk=index,
+                )
+                stream.write(np.asarray(chunk[part], dtype).tobytes())
+
+        return write
+
+    os.makedirs(folder, exist_ok=True)
+    write_atomic(os.path.join(folder, "scores.npy"), writer(np.float32, 0))
+    write_atomic(os.path.join(folder, "labels.npy"), writer(np.bool_, 1))
+    return {"wrote": folder, "rows": rows, "classes": classes}
+
+
+def _score_range():
+    if _SCORE_RANGE.value is None:
+        return None
+    try:
+        low, high = (float(v) for v in _SCORE_RANGE.value)
+    except ValueError:
+        raise ValueError(f"score_range: expected low,high; got {_SCORE_RANGE.value}") from None
+    return low, high
+
+
+def _histogram_figures(source) -> dict:
+    def histogram():
+        return streaming.histogram_pass(
+            *source, cells=_CELLS.value, chunk_rows=_CHUNK_ROWS.value, score_range=_score_range()
+        ).counts
+
+    pass_first, pass_seconds = _median_seconds(histogram)
+    built = streaming.histogram_pass(
+        *source, cells=_CELLS.value, chunk_rows=_CHUNK_ROWS.value, score_range=_score_range()
+    )
+
+    def fit():
+        return streaming.fit_histogram("sgl", built, init=0.3, epochs=_EPOCHS.value).thresholds
+
+    fit_first, fit_seconds = _median_seconds(fit)
+    return {
+        "cells": _CELLS.value,
+        "pass_seconds_median": round(pass_seconds, 4),
+        "pass_compile_seconds": round(pass_first - pass_seconds, 4),
+        "compile_seconds": round(fit_first - fit_seconds, 4),
+        "fit_seconds_median": round(fit_seconds, 4),
+        "pass_plus_fit_seconds": round(pass_seconds + fit_seconds, 4),
+    }
+
+
 def main(argv: list[str]) -> None:
     del argv
     if _OUTPUT.value:
         check_writable(_OUTPUT.value)
-    for flag in (_ROWS, _CLASSES, _EPOCHS, _REPEATS, _BINS):
+    for flag in (_ROWS, _CLASSES, _EPOCHS, _REPEATS, _CELLS, _CHUNK_ROWS):
         if flag.value < 1:
             raise ValueError(f"{flag.name}: must be >= 1, got {flag.value}")
-    scores, labels = benchmarks.synthetic_problem(
-        jax.random.key(_SEED.value),
-        rows=_ROWS.value,
-        classes=_CLASSES.value,
-        dtype=jnp.dtype(_DTYPE.value),
-    )
-    scores = scores.astype(jnp.float32)  # what the library fits on
-    weights = jnp.ones(_ROWS.value, jnp.int32)
-    arrays, static = jaxthresh.sgl.sgl_hyperparameters(
-        _CLASSES.value,
-        init=0.3,
-        epochs=_EPOCHS.value,
-        bins=_BINS.value if _PATH.value == "histogram" else None,
-    )
-
-    def fit():
-        return jaxthresh.sgl_fit_weighted(scores, labels, weights, **arrays, **static)
-
-    floor = jax.jit(lambda s: jnp.sum(s, axis=0))
-    first = _seconds(fit)
-    warm = [_seconds(fit) for _ in range(_REPEATS.value)]
-    _seconds(lambda: floor(scores))
-    floors = [_seconds(lambda: floor(scores)) for _ in range(max(_REPEATS.value, 5))]
-    fit_seconds, floor_seconds = float(np.median(warm)), float(np.median(floors))
-    epoch_ms = 1000 * fit_seconds / _EPOCHS.value
+    if _WRITE_NPY.value:
+        figures = _write_npy(_WRITE_NPY.value)
+    elif _SCORES_NPY.value:
+        if _PATH.value != "histogram" or not _LABELS_NPY.value:
+            raise ValueError("scores_npy: needs --path=histogram and --labels_npy")
+        source = (_SCORES_NPY.value, _LABELS_NPY.value)
+        rows, classes = streaming.NpyChunks(*source).shape
+        figures = {"rows": rows, "classes": classes, "source": "npy"}
+        figures.update(_histogram_figures(source))
+    else:
+        figures = _in_memory_figures()
     figures = {
         "device": str(jax.devices()[0]),
-        "rows": _ROWS.value,
-        "classes": _CLASSES.value,
         "epochs": _EPOCHS.value,
-        "dtype": _DTYPE.value,
         "path": _PATH.value,
-        "bins": _BINS.value if _PATH.value == "histogram" else None,
-        "compile_seconds": round(first - fit_seconds, 4),
-        "fit_seconds_median": round(fit_seconds, 4),
-        "fit_seconds_runs": [round(t, 4) for t in warm],
-        "ms_per_epoch": round(epoch_ms, 4),
-        "floor_ms": round(1000 * floor_seconds, 4),
-        "epoch_to_floor_ratio": round(epoch_ms / (1000 * floor_seconds), 2),
+        **figures,
     }
     for name, value in figures.items():
         print(f"{name}: {value}")
@@ -91,5 +153,50 @@ def main(argv: list[str]) -> None:
         write_json_atomic(_OUTPUT.value, figures)
 
 
+def _in_memory_figures() -> dict:
+    scores, labels = benchmarks.synthetic_problem(
+        jax.random.key(_SEED.value),
+        rows=_ROWS.value,
+        classes=_CLASSES.value,
+        dtype=jnp.dtype(_DTYPE.value),
+    )
+    scores = scores.astype(jnp.float32)  # what the library fits on
+    floor = jax.jit(lambda s: jnp.sum(s, axis=0))
+    _seconds(lambda: floor(scores))
+    floor_seconds = float(np.median([_seconds(lambda: floor(scores)) for _ in range(7)]))
+    figures = {
+        "rows": _ROWS.value,
+        "classes": _CLASSES.value,
+        "dtype": _DTYPE.value,
+        "floor_ms": round(1000 * floor_seconds, 4),
+    }
+    if _PATH.value == "histogram":
+        figures.update(_histogram_figures((np.asarray(scores), np.asarray(labels))))
+        fit_seconds = figures["fit_seconds_median"]
+    else:
+        weights = jnp.ones(_ROWS.value, jnp.int32)
+        arrays, static = jaxthresh.sgl.sgl_hyperparameters(
+            _CLASSES.value, init=0.3, epochs=_EPOCHS.value
+        )
+
+        def fit():
+            return jaxthresh.sgl_fit_weighted(
+                scores,
+                labels,
+                weights,
+                **arrays,
+                **static,
+                fused_epoch=_PATH.value == "fused",
+            )
+
+        first, fit_seconds = _median_seconds(fit)
+        figures["compile_seconds"] = round(first - fit_seconds, 4)
+        figures["fit_seconds_median"] = round(fit_seconds, 4)
+    epoch_ms = 1000 * fit_seconds / _EPOCHS.value
+    figures["ms_per_epoch"] = round(epoch_ms, 4)
+    figures["epoch_to_floor_ratio"] = round(epoch_ms / (1000 * floor_seconds), 2)
+    return figures
+
+
 if __name__ == "__main__":
-    _cli.run(main)
+    _cli.run(main, report_progress=False)

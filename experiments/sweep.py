@@ -31,7 +31,7 @@ _LEARNING_RATE = flags.DEFINE_list(
 )
 _INIT = flags.DEFINE_list("init", None, "Initial thresholds to sweep (default: the paper's).")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs (fixed).")
-_BINS = flags.DEFINE_integer("bins", 256, "Histogram bins per class (0: the exact path).")
+_BINS = flags.DEFINE_integer("bins", 1024, "Histogram cells per class (0: the exact path).")
 _N_FOLDS = flags.DEFINE_integer("n_folds", 3, "Folds.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the fold shuffle.")
 _DATA_DIR = flags.DEFINE_string(

@@ -40,7 +40,9 @@ _LEARNING_RATE = flags.DEFINE_float(
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "SGLThresh and numThresh full-batch epochs.")
 _LEARN_SLOPE = flags.DEFINE_bool("learn_slope", True, "SGLThresh: learn the slope per class.")
 _BINS = flags.DEFINE_integer(
-    "bins", None, "SGLThresh histogram path with this many bins per class (default: exact path)."
+    "bins",
+    None,
+    "Histogram path of SGLThresh, numThresh and exact: equal cells per class (default: rows).",
 )
 _THRESHOLD = flags.DEFINE_float(
     "threshold", None, "defThresh's global threshold. Default: the paper's (0.3 or 0.5)."

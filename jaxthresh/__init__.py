@@ -10,7 +10,8 @@ from jaxthresh.crossval import (
     sweep,
 )
 from jaxthresh.dicho import DichoResult, dicho_fit_weighted, fit_dicho
-from jaxthresh.exact import ExactResult, exact_fit_weighted, fit_exact
+from jaxthresh.exact import ExactResult, exact_fit_histogram, exact_fit_weighted, fit_exact
+from jaxthresh.histogram import Histogram, score_histogram
 from jaxthresh.methods import METHODS, Method, fit, get_method
 from jaxthresh.metrics import (
     Counts,
@@ -21,9 +22,15 @@ from jaxthresh.metrics import (
     thresholded_fbeta,
     weighted_counts,
 )
-from jaxthresh.numerical import NumericalResult, fit_numerical, numerical_fit_weighted
-from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_weighted
+from jaxthresh.numerical import (
+    NumericalResult,
+    fit_numerical,
+    numerical_fit_histogram,
+    numerical_fit_weighted,
+)
+from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_histogram, sgl_fit_weighted
 from jaxthresh.sharding import ShardedRows, row_mesh, shard_rows
+from jaxthresh.streaming import NpyChunks, fit_histogram, histogram_of_chunks, histogram_pass
 from jaxthresh.surrogate import heaviside
 from jaxthresh.thresholding import (
     DefaultResult,
@@ -43,7 +50,9 @@ __all__ = [
     "DefaultResult",
     "DichoResult",
     "ExactResult",
+    "Histogram",
     "Method",
+    "NpyChunks",
     "NumericalResult",
     "SGLResult",
     "ShardedRows",
@@ -54,6 +63,7 @@ __all__ = [
     "confusion_counts",
     "cross_validate",
     "dicho_fit_weighted",
+    "exact_fit_histogram",
     "exact_fit_weighted",
     "f1_score",
     "fbeta_from_counts",
@@ -62,14 +72,20 @@ __all__ = [
     "fit_default",
     "fit_dicho",
     "fit_exact",
+    "fit_histogram",
     "fit_numerical",
     "fit_sgl",
     "fold_ids",
     "fold_weights",
     "get_method",
     "heaviside",
+    "histogram_of_chunks",
+    "histogram_pass",
+    "numerical_fit_histogram",
     "numerical_fit_weighted",
     "row_mesh",
+    "score_histogram",
+    "sgl_fit_histogram",
     "sgl_fit_weighted",
     "shard_rows",
     "surrogate_fbeta",

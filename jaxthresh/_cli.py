@@ -30,7 +30,9 @@ def _parse_flags(argv: list[str]) -> list[str]:
         raise  # unreachable: fail() exits
 
 
-def run(main: Callable[[list[str]], None], *, positional: int = 0) -> None:
+def run(
+    main: Callable[[list[str]], None], *, positional: int = 0, report_progress: bool = True
+) -> None:
     """``absl.app.run(main)``, with bad flags and bad inputs reported as one line, status 2.
 
     ``ValueError`` (bad values) and ``OSError`` (missing or unreadable files) raised by
@@ -39,6 +41,7 @@ def run(main: Callable[[list[str]], None], *, positional: int = 0) -> None:
     Args:
       main: called with ``argv``: the program name, then the positional arguments.
       positional: how many positional arguments (e.g. a subcommand) ``main`` accepts.
+      report_progress: log the progress of long fits (off where fits are timed).
     """
 
     def guarded(argv):
@@ -50,7 +53,8 @@ def run(main: Callable[[list[str]], None], *, positional: int = 0) -> None:
         except (ValueError, OSError) as error:
             fail(str(error))
 
-    progress.enable()  # long fits report through absl logging
+    if report_progress:
+        progress.enable()  # long fits report through absl logging
     # JAX logs, at INFO, each accelerator plugin it does not find; that is not news here.
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     app.run(guarded, flags_parser=_parse_flags)

@@ -164,3 +164,13 @@ def prng_key(key, name: str = "key"):
         if key.dtype == np.uint32 and key.shape == (2,):
             return key
     raise ValueError(f"{name}: expected one jax.random key, e.g. jax.random.key(0), got {key!r}")
+
+
+def bins(value) -> int | None:
+    """None, or the number of histogram cells per class: an int in [1, 2**20]."""
+    if value is None:
+        return None
+    cells = positive_int(value, "bins")
+    if cells > 2**20:
+        raise ValueError(f"bins: at most 2**20 cells per class, got {value!r}")
+    return cells

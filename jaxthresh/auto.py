@@ -9,7 +9,7 @@ Candidates (all fitted on the same inner folds of the data given, never on anyth
   class with few positives, whose exact threshold over-fits most, stays near the global
   one (``k`` in :data:`SHRINK_STRENGTHS`);
 * ``sgl_a{slope}_lr{rate}``: SGLThresh from the best single threshold, over a small grid of
-  slopes and learning rates, on the histogram path (256 bins per class).
+  slopes and learning rates, on the histogram path (1024 equal cells per class).
 
 Each candidate is scored by its mean held-out F-beta over ``n_folds`` inner folds. The
 winner is chosen by the one-standard-error rule: the most regularized candidate (first in
@@ -38,7 +38,7 @@ from jaxthresh.thresholding import best_global_threshold
 
 SHRINK_STRENGTHS = (10.0, 30.0, 100.0)
 SGL_GRID = ((20.0, 1e-2), (50.0, 1e-2), (200.0, 1e-2), (50.0, 3e-2))
-SGL_BINS = 256
+SGL_BINS = 1024
 SGL_EPOCHS = 100
 
 # From the most regularized to the least (the order the one-standard-error rule prefers).

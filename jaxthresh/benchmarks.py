@@ -320,15 +320,18 @@ def plot_benchmark(
 
 @functools.partial(jax.jit, static_argnames=("rows", "classes", "dtype"))
 def synthetic_problem(
-    key: jax.Array, *, rows: int, classes: int, dtype=jnp.float32
+    key: jax.Array, *, rows: int, classes: int, dtype=jnp.float32, chunk: int = 0
 ) -> tuple[jax.Array, jax.Array]:
     """An AudioSet-like problem generated on the device: per-class positive rates
     log-uniform in [0.1%, 10%], scores ``sigmoid(-4 + 4 y + logistic noise)``.
+
+    ``chunk`` numbers successive blocks of rows of one larger problem (same rates, new rows).
 
     Returns:
       ``(scores, labels)``: ``dtype[rows, classes]`` in (0, 1) and ``bool[rows, classes]``.
     """
     rate_key, label_key, noise_key = jax.random.split(key, 3)
+    label_key, noise_key = (jax.random.fold_in(k, chunk) for k in (label_key, noise_key))
     rates = 10.0 ** jax.random.uniform(rate_key, (classes,), minval=-3.0, maxval=-1.0)
     labels = jax.random.uniform(label_key, (rows, classes)) < rates
     noise = jax.random.logistic(noise_key, (rows, classes))

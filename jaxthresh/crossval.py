@@ -145,7 +145,7 @@ def sweep(
     swept values, times every fold, runs in one ``jit`` of a ``vmap`` over the points of a
     ``vmap`` over the folds; all points share the same folds. Hyperparameters that shape
     the compiled program (``epochs``, ``average``, ``bins``...) cannot be swept. For
-    SGLThresh on large data, ``bins=256`` (the histogram path) makes each point cost
+    SGLThresh on large data, ``bins=1024`` (the histogram path) makes each point cost
     O(classes x bins) per epoch.
 
     Example: ``sweep(s, y, init=0.3, slope=[10, 50, 200], learning_rate=[1e-3, 1e-2])``.

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import _validation
-from jaxthresh._cuts import above_all, column_cuts, threshold_between
+from jaxthresh._cuts import Cuts, above_all, column_cuts, threshold_between
 from jaxthresh._fitting import fit_all_rows
+from jaxthresh.histogram import Histogram, histogram_cuts, score_histogram
 from jaxthresh.metrics import _fbeta_ratio
 
 MAX_DINKELBACH_STEPS = 100
@@ -55,7 +56,7 @@ def _with_nothing_cut(cuts):
     return predicted, true_positives, valid
 
 
-@functools.partial(jax.jit, static_argnames=("average",))
+@functools.partial(jax.jit, static_argnames=("average", "bins"))
 def exact_fit_weighted(
     scores: jax.Array,
     labels: jax.Array,
@@ -63,6 +64,7 @@ def exact_fit_weighted(
     beta: jax.Array | float = 1.0,
     *,
     average: str = "micro",
+    bins: int | None = None,
 ) -> ExactResult:
     """The exact optimum on weighted rows; unchecked, jit- and vmap-friendly.
 
@@ -72,14 +74,35 @@ def exact_fit_weighted(
       row_weights: int32[n], row multiplicities (0 drops a row).
       beta: weight of recall.
       average: "micro" or "macro" (static).
+      bins: None for the optimum over the rows; an int for the optimum at the resolution of
+        a histogram with this many equal cells per class (:mod:`jaxthresh.histogram`).
 
     Returns:
       :class:`ExactResult`.
     """
+    if bins is not None:
+        histogram = score_histogram(scores, labels, row_weights, cells=bins)
+        return exact_fit_histogram(histogram, beta, average=average)
     cuts = column_cuts(scores.T, labels.T, row_weights[None, :])
+    return exact_from_cuts(cuts, beta, average=average)
+
+
+@functools.partial(jax.jit, static_argnames=("average",))
+def exact_fit_histogram(
+    histogram: Histogram, beta: jax.Array | float = 1.0, *, average: str = "micro"
+) -> ExactResult:
+    """The optimum on a :class:`jaxthresh.histogram.Histogram`, at cell resolution (the
+    rows of a cell share one score); unchecked, jit- and vmap-friendly."""
+    return exact_from_cuts(histogram_cuts(histogram), beta, average=average)
+
+
+def exact_from_cuts(cuts: Cuts, beta: jax.Array | float, *, average: str) -> ExactResult:
+    """The exact optimum over the cuts of every class (:class:`jaxthresh._cuts.Cuts`, one
+    row per class): of the rows themselves, or of a histogram's cells
+    (:mod:`jaxthresh.streaming`)."""
     predicted, true_positives, valid = _with_nothing_cut(cuts)
     positives = cuts.true_positives[:, -1]
-    columns = jnp.arange(scores.shape[1])
+    columns = jnp.arange(cuts.upper.shape[0])
     beta2 = beta * beta
 
     def totals(choice):
@@ -115,7 +138,7 @@ def exact_fit_weighted(
             return jnp.where(better, new_choice, choice), jnp.maximum(new_lam, lam), lam, steps + 1
 
         # Start from "predict nothing": ratio 0 (or 1 when there is nothing to find).
-        start = jnp.zeros(scores.shape[1], jnp.int32)
+        start = jnp.zeros(cuts.upper.shape[0], jnp.int32)
         state = (start, ratio(start), jnp.float32(-1.0), jnp.int32(0))
         choice, score, _, steps = jax.lax.while_loop(improving, step, state)
     else:
@@ -129,16 +152,18 @@ def exact_fit_weighted(
 
 
 def exact_hyperparameters(
-    n_classes: int, *, average: str = "micro", beta: float = 1.0
+    n_classes: int, *, average: str = "micro", beta: float = 1.0, bins: int | None = None
 ) -> tuple[dict, dict]:
     """Validates :func:`fit_exact`'s hyperparameters; returns ``(arrays, static)`` keyword
     arguments of :func:`exact_fit_weighted`."""
     del n_classes
     arrays = {"beta": np.float32(_validation.positive_float(beta, "beta"))}
-    return arrays, {"average": _validation.average_name(average)}
+    return arrays, {"average": _validation.average_name(average), "bins": _validation.bins(bins)}
 
 
-def fit_exact(scores, labels, *, average: str = "micro", beta: float = 1.0) -> ExactResult:
+def fit_exact(
+    scores, labels, *, average: str = "micro", beta: float = 1.0, bins: int | None = None
+) -> ExactResult:
     """Per-class thresholds that reach the global maximum of F-beta on the given data.
 
     Args:
@@ -146,12 +171,22 @@ def fit_exact(scores, labels, *, average: str = "micro", beta: float = 1.0) -> E
       labels: 0/1 ``[n, classes]``.
       average: "micro" or "macro".
       beta: weight of recall.
+      bins: None (default) for the optimum over the rows, O(n log n) per class; an int for
+        the optimum at the resolution of ``bins`` equal cells per class (one pass over the
+        rows, then O(bins) per class; :mod:`jaxthresh.histogram`).
 
     Returns:
       :class:`ExactResult`; ``apply_thresholds(scores, result.thresholds)`` reaches
       ``result.score``, and no thresholds reach more. A class with no positives gets a
-      threshold that predicts nothing (its highest score).
+      threshold that predicts nothing (its highest score). With ``bins``, both hold at
+      cell resolution.
     """
     return fit_all_rows(
-        exact_hyperparameters, exact_fit_weighted, scores, labels, average=average, beta=beta
+        exact_hyperparameters,
+        exact_fit_weighted,
+        scores,
+        labels,
+        average=average,
+        beta=beta,
+        bins=bins,
     )

@@ -125,29 +125,36 @@ def fused_counts(scores: jax.Array, positive_scores: jax.Array, thresholds: jax.
     return true_positives, predicted
 
 
-def _gradient_sums(learn_slope: bool):
-    def threshold_sum(s, y, t, a, tp_weight, pp_weight):
-        x = s - t
-        return jnp.sum(_sigmoid_derivative_factor(x, a) * (tp_weight * y + pp_weight), axis=0)
+def _gradient_sums(learn_slope: bool, weighted: bool):
+    def coefficient(y, w, tp_weight, pp_weight):
+        return tp_weight * y + (pp_weight * w if weighted else pp_weight)
 
-    def slope_sum(s, y, t, a, tp_weight, pp_weight):
+    def threshold_sum(s, y, w, t, a, tp_weight, pp_weight):
+        factor = _sigmoid_derivative_factor(s - t, a)
+        return jnp.sum(factor * coefficient(y, w, tp_weight, pp_weight), axis=0)
+
+    def slope_sum(s, y, w, t, a, tp_weight, pp_weight):
         # -inf rows: x = -inf, factor 0; the maximum keeps x * factor at 0, not nan.
         x = jnp.maximum(s - t, jnp.finfo(jnp.float32).min)
         factor = _sigmoid_derivative_factor(x, a)
-        return jnp.sum(x * factor * (tp_weight * y + pp_weight), axis=0)
+        return jnp.sum(x * factor * coefficient(y, w, tp_weight, pp_weight), axis=0)
 
     branches = [threshold_sum, slope_sum] if learn_slope else [threshold_sum]
 
-    def sums(scores, labels, thresholds, slopes, tp_weight, pp_weight):
-        results = _separately(branches, scores, labels, thresholds, slopes, tp_weight, pp_weight)
+    def sums(*operands):
+        results = _separately(branches, *operands)
         if not learn_slope:
-            results.append(jnp.zeros_like(thresholds))
+            results.append(jnp.zeros_like(results[0]))
         return tuple(results)
 
     return sums
 
 
-_GRADIENT_SUMS = {learn: _gradient_sums(learn) for learn in (False, True)}
+_GRADIENT_SUMS = {
+    (learn, weighted): _gradient_sums(learn, weighted)
+    for learn in (False, True)
+    for weighted in (False, True)
+}
 
 
 def fused_gradient(
@@ -159,23 +166,32 @@ def fused_gradient(
     pp_weight: jax.Array,
     *,
     learn_slope: bool,
+    weights: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """The surrogate gradient of F-beta with respect to thresholds and slopes.
 
     Args:
       scores: float32[n, classes], ``-inf`` for rows left out.
-      labels: float32[n, classes] of 0.0/1.0.
+      labels: float32[n, classes]: 0.0/1.0, or the weight of positive rows (histograms).
       thresholds: float32[classes].
       slopes: float32[classes].
       tp_weight: float32[classes], dF/dTP at the current counts.
       pp_weight: float32[classes], dF/dPP at the current counts.
       learn_slope: whether the slopes' gradient is computed (else zeros; one pass less).
+      weights: None (every row counts once) or float32[n, classes], the weight of all rows
+        (histograms: each element stands for a cell of rows).
 
     Returns:
       ``(d F / d thresholds, d F / d slopes)``, float32[classes] each.
     """
-    threshold_sum, slope_sum = _GRADIENT_SUMS[learn_slope](
-        scores, labels, thresholds, slopes, tp_weight, pp_weight
+    threshold_sum, slope_sum = _GRADIENT_SUMS[learn_slope, weights is not None](
+        scores,
+        labels,
+        jnp.float32(1.0) if weights is None else weights,
+        thresholds,
+        slopes,
+        tp_weight,
+        pp_weight,
     )
     return -slopes * threshold_sum, slope_sum
 

@@ -1,12 +1,17 @@
-"""Per-class score histograms: an SGLThresh epoch that costs O(classes x bins), not O(n).
+"""Per-class score histograms on equal cells: fits whose epochs cost O(classes x cells).
 
-Each class's rows are grouped into ``bins`` bins of consecutive scores. Bin edges follow the
-class's own quantiles, counted half over all rows and half over the positive rows, so every
-bin holds at most about ``2 / bins`` of either: resolution goes where the rows and the
-positives are. A bin stands for its rows at their mean score; its weight of positive rows
-and of all rows replaces the rows. After this one pass (a sort per class, see
-:mod:`jaxthresh._cuts`), every epoch works on ``[classes, bins]`` arrays, whatever ``n``.
-Equal scores never straddle two bins.
+Each class's score range ``[low, high]`` (over the rows that count) is cut into ``cells``
+equal cells; one pass over the rows counts, per class and cell, all rows and positive rows
+(exact ``int32``). The fits then see each cell as a group of rows:
+
+a cell's rows sit at its centre (:func:`cell_centres`), for ``fit_sgl``, ``fit_exact`` and
+``fit_numerical`` alike (``bins=``); exact and numThresh look counts up in the cuts between
+cells (:func:`histogram_cuts`), so their thresholds never fall inside a non-empty cell and
+their scores are exact at cell resolution.
+
+Rows in one cell, of width ``(high - low) / cells``, are never separated: that is the only
+approximation. The same tables are built chunk by chunk from data larger than memory by
+:mod:`jaxthresh.streaming`.
 """
 
 from __future__ import annotations
@@ -17,56 +22,115 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh._cuts import column_cuts
+from jaxthresh._cuts import Cuts, descending_keys
 
 
-class ScoreHistogram(NamedTuple):
-    """Per-class histograms of scores. Fields are ``[classes, bins]``, bin 0 the highest.
+class Histogram(NamedTuple):
+    """Per-class histograms on equal cells: cell ``k`` of class ``c`` holds the scores in
+    ``[low[c] + k * width[c], low[c] + (k + 1) * width[c])`` (the end cells also hold any
+    score beyond the range).
 
     Attributes:
-      values: float32, the mean score of each bin's rows (0.0 for an empty bin).
-      positives: int32, the weight of the bin's positive rows.
-      counts: int32, the weight of all the bin's rows.
+      low: float32[classes], the lower edge of cell 0.
+      width: float32[classes], the cells' width (> 0).
+      counts: int32[classes, cells], the weight of the rows in each cell.
+      positives: int32[classes, cells], the weight of the positive rows in each cell.
+      high: float32[classes], the highest score counted (``-inf`` if none): a threshold
+        at or above it predicts nothing.
     """
 
-    values: jax.Array
-    positives: jax.Array
+    low: jax.Array
+    width: jax.Array
     counts: jax.Array
+    positives: jax.Array
+    high: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("bins",))
+def cells_of(low: jax.Array, high: jax.Array, cells: int) -> tuple[jax.Array, jax.Array]:
+    """``(low, width)``, float32[classes], of ``cells`` equal cells spanning ``[low, high]``;
+    a class with one score (or none: ``low`` infinite) gets width 1."""
+    finite = jnp.isfinite(low) & jnp.isfinite(high)
+    low = jnp.where(finite, low, 0.0).astype(jnp.float32)
+    span = jnp.where(finite, high - low, 0.0)
+    return low, jnp.where(span > 0, span / cells, 1.0).astype(jnp.float32)
+
+
+def cell_counts(
+    scores: jax.Array,
+    labels: jax.Array,
+    row_weights: jax.Array | None,
+    low: jax.Array,
+    width: jax.Array,
+    *,
+    cells: int,
+) -> tuple[jax.Array, jax.Array]:
+    """The ``(counts, positives)`` tables, int32[classes, cells], of some rows.
+
+    Args:
+      scores: float32[rows, classes], finite.
+      labels: bool[rows, classes].
+      row_weights: int32[rows] (0 drops a row), or None for weight 1 everywhere.
+      low, width: float32[classes], the cells.
+      cells: cells per class (static).
+    """
+    classes = scores.shape[1]
+    cell = jnp.clip(jnp.floor((scores - low) / width), 0, cells - 1).astype(jnp.int32)
+    index = cell + cells * jnp.arange(classes, dtype=jnp.int32) + classes * cells * labels
+    table = jnp.zeros(2 * classes * cells, jnp.int32)
+    if row_weights is None:
+        table = table.at[index.ravel()].add(1, mode="drop")
+    else:
+        weights = jnp.broadcast_to(row_weights[:, None], scores.shape)
+        table = table.at[index.ravel()].add(weights.ravel().astype(jnp.int32), mode="drop")
+    negatives, positives = table.reshape(2, classes, cells)
+    return negatives + positives, positives
+
+
+@functools.partial(jax.jit, static_argnames=("cells",))
 def score_histogram(
-    scores: jax.Array, labels: jax.Array, row_weights: jax.Array, *, bins: int
-) -> ScoreHistogram:
-    """Builds :class:`ScoreHistogram` of ``bins`` bins per class; jit- and vmap-friendly.
+    scores: jax.Array, labels: jax.Array, row_weights: jax.Array, *, cells: int
+) -> Histogram:
+    """:class:`Histogram` of in-memory rows, cells spanning each class's range over the rows
+    of weight > 0; jit- and vmap-friendly.
 
     Args:
       scores: float32[n, classes].
       labels: bool[n, classes].
       row_weights: int32[n], row multiplicities (0 drops a row).
-      bins: bins per class (static).
+      cells: cells per class (static).
     """
-    cuts = column_cuts(scores.T, labels.T, row_weights[None, :])
-    total = cuts.predicted[:, -1:].astype(jnp.float32)
-    total_positive = cuts.true_positives[:, -1:].astype(jnp.float32)
-    # The weight strictly above each distinct score, as a fraction of the total: a rank.
-    above = (cuts.predicted - cuts.added) / jnp.maximum(total, 1.0)
-    above_positive = (cuts.true_positives - cuts.added_positives) / jnp.maximum(total_positive, 1.0)
-    rank = jnp.where(total_positive > 0, (above + above_positive) / 2, above)
-    index = jnp.clip(jnp.floor(rank * bins).astype(jnp.int32), 0, bins - 1)
-    rows = jnp.broadcast_to(jnp.arange(index.shape[0])[:, None], index.shape)
+    kept = row_weights[:, None] > 0
+    high = jnp.max(jnp.where(kept, scores, -jnp.inf), axis=0)
+    low, width = cells_of(jnp.min(jnp.where(kept, scores, jnp.inf), axis=0), high, cells)
+    counts, positives = cell_counts(scores, labels, row_weights, low, width, cells=cells)
+    return Histogram(low, width, counts, positives, high)
 
-    def add(values):
-        return jnp.zeros((index.shape[0], bins), values.dtype).at[rows, index].add(values)
 
-    counts = add(cuts.added)
-    sums = add(cuts.added * jnp.where(cuts.valid, cuts.upper, 0.0))
-    # A bin of one distinct score takes that score exactly (a float32 mean may miss by an ulp).
-    distinct = add(cuts.valid.astype(jnp.int32))
-    single = add(jnp.where(cuts.valid, cuts.upper, 0.0))
-    mean = jnp.where(counts > 0, sums / jnp.maximum(counts, 1), 0.0)
-    return ScoreHistogram(
-        values=jnp.where(distinct == 1, single, mean),
-        positives=add(cuts.added_positives),
-        counts=counts,
+def histogram_cuts(histogram: Histogram) -> Cuts:
+    """The cuts of a histogram (:class:`jaxthresh._cuts.Cuts`), every cell a group of rows
+    at its centre, as :func:`jaxthresh.fit_sgl` sees them: a cut's threshold lies halfway
+    between two non-empty cells' centres, never inside a non-empty cell."""
+    counts = histogram.counts[:, ::-1]
+    positives = histogram.positives[:, ::-1]
+    upper = cell_centres(histogram)[:, ::-1]
+    valid = counts > 0
+    weighted = jnp.where(valid, upper, -jnp.inf)
+    below = jnp.concatenate([weighted[:, 1:], jnp.full_like(upper[:, :1], -jnp.inf)], axis=1)
+    return Cuts(
+        upper=upper,
+        lower=jax.lax.cummax(below, axis=1, reverse=True),
+        predicted=jnp.cumsum(counts, axis=1),
+        true_positives=jnp.cumsum(positives, axis=1),
+        valid=valid,
+        added=counts,
+        added_positives=positives,
+        # Predicting nothing takes a threshold above the highest score itself.
+        highest=jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
+        keys=descending_keys(upper),
     )
+
+
+def cell_centres(histogram: Histogram) -> jax.Array:
+    """float32[classes, cells], the centre of every cell (ascending)."""
+    index = jnp.arange(histogram.counts.shape[1], dtype=jnp.float32) + 0.5
+    return histogram.low[:, None] + index * histogram.width[:, None]

@@ -24,8 +24,9 @@ import numpy as np
 import optax
 
 from jaxthresh import _validation
-from jaxthresh._cuts import column_cuts, counts_above
+from jaxthresh._cuts import Cuts, column_cuts, counts_above
 from jaxthresh._fitting import fit_all_rows
+from jaxthresh.histogram import Histogram, histogram_cuts, score_histogram
 from jaxthresh.metrics import _fbeta_ratio, fbeta_from_counts
 from jaxthresh.progress import report
 
@@ -75,7 +76,7 @@ def finite_difference_gradient(moved: jax.Array, step) -> jax.Array:
     return jnp.where(jnp.any(changed, axis=0), change[first, columns] / distance, 0.0)
 
 
-@functools.partial(jax.jit, static_argnames=("epochs", "max_search", "average"))
+@functools.partial(jax.jit, static_argnames=("epochs", "max_search", "average", "bins"))
 def numerical_fit_weighted(
     scores: jax.Array,
     labels: jax.Array,
@@ -88,13 +89,67 @@ def numerical_fit_weighted(
     epochs: int,
     max_search: int,
     average: str,
+    bins: int | None = None,
 ) -> NumericalResult:
     """numThresh on weighted rows; unchecked, jit- and vmap-friendly (see
     :func:`fit_numerical`)."""
+    if bins is None:
+        cuts = column_cuts(scores.T, labels.T, row_weights[None, :])
+    else:
+        cuts = histogram_cuts(score_histogram(scores, labels, row_weights, cells=bins))
+    return numerical_from_cuts(
+        cuts,
+        init,
+        learning_rate,
+        step,
+        beta,
+        epochs=epochs,
+        max_search=max_search,
+        average=average,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("epochs", "max_search", "average"))
+def numerical_fit_histogram(
+    histogram: Histogram,
+    init: jax.Array,
+    learning_rate: jax.Array,
+    step: jax.Array,
+    beta: jax.Array | float = 1.0,
+    *,
+    epochs: int,
+    max_search: int,
+    average: str,
+) -> NumericalResult:
+    """numThresh on a :class:`jaxthresh.histogram.Histogram`, at cell resolution;
+    unchecked, jit- and vmap-friendly."""
+    return numerical_from_cuts(
+        histogram_cuts(histogram),
+        init,
+        learning_rate,
+        step,
+        beta,
+        epochs=epochs,
+        max_search=max_search,
+        average=average,
+    )
+
+
+def numerical_from_cuts(
+    cuts: Cuts,
+    init: jax.Array,
+    learning_rate: jax.Array,
+    step: jax.Array,
+    beta: jax.Array | float,
+    *,
+    epochs: int,
+    max_search: int,
+    average: str,
+) -> NumericalResult:
+    """numThresh with counts looked up in :class:`jaxthresh._cuts.Cuts` (one row per
+    class): of the rows themselves, or of a histogram's cells (:mod:`jaxthresh.streaming`)."""
     optimizer = optax.adam(learning_rate)
     moves = step * jnp.arange(max_search + 1, dtype=jnp.float32)[:, None]
-
-    cuts = column_cuts(scores.T, labels.T, row_weights[None, :])
 
     def counts_at(thresholds):
         return jax.vmap(lambda move: counts_above(cuts, thresholds + move))(moves)
@@ -123,6 +178,7 @@ def numerical_hyperparameters(
     max_search: int = 10,
     average: str = "micro",
     beta: float = 1.0,
+    bins: int | None = None,
 ) -> tuple[dict, dict]:
     """Validates :func:`fit_numerical`'s hyperparameters; returns ``(arrays, static)``
     keyword arguments of :func:`numerical_fit_weighted`."""
@@ -136,6 +192,7 @@ def numerical_hyperparameters(
         "epochs": _validation.positive_int(epochs, "epochs"),
         "max_search": _validation.positive_int(max_search, "max_search"),
         "average": _validation.average_name(average),
+        "bins": _validation.bins(bins),
     }
     return arrays, static
 
@@ -151,6 +208,7 @@ def fit_numerical(
     max_search: int = 10,
     average: str = "micro",
     beta: float = 1.0,
+    bins: int | None = None,
 ) -> NumericalResult:
     """numThresh: Adam ascent on finite-difference F-beta gradients (Kong et al.).
 
@@ -164,6 +222,8 @@ def fit_numerical(
       max_search: the most increments tried while F-beta does not change.
       average: "micro" or "macro".
       beta: weight of recall.
+      bins: None (default) to count on the rows; an int to count at the resolution of
+        ``bins`` equal cells per class (one pass over the rows; :mod:`jaxthresh.histogram`).
 
     Returns:
       :class:`NumericalResult`.
@@ -180,4 +240,5 @@ def fit_numerical(
         max_search=max_search,
         average=average,
         beta=beta,
+        bins=bins,
     )

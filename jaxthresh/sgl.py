@@ -18,7 +18,7 @@ import optax
 
 from jaxthresh import _validation, fused
 from jaxthresh._fitting import fit_all_rows
-from jaxthresh.histogram import score_histogram
+from jaxthresh.histogram import Histogram, cell_centres, score_histogram
 from jaxthresh.metrics import Counts, _row_weights, fbeta_from_counts, weighted_counts
 from jaxthresh.progress import report
 from jaxthresh.surrogate import heaviside
@@ -32,8 +32,8 @@ class SGLResult(NamedTuple):
       slopes: float32[classes], the surrogate slopes (learned if ``learn_slope``).
       history: float32[epochs], the F-beta of ``scores > thresholds`` on the fitting data
         after every epoch (``history[-1]`` is the final thresholds' score). On the
-        histogram path (``bins``), at bin resolution: each bin's rows count as at its mean
-        score, so ``history[-1]`` can differ slightly from the thresholds' exact score.
+        histogram path (``bins``), at cell resolution: each cell's rows count as at its
+        centre, so ``history[-1]`` can differ slightly from the thresholds' exact score.
     """
 
     thresholds: jax.Array
@@ -69,32 +69,89 @@ def _autodiff_path(values, positive_weights, weights, average, beta, learn_slope
     return value, lambda params: (value(params), jax.grad(objective)(params))
 
 
-def _fused_path(scores, labels, row_weights, average, beta, learn_slope):
-    """``(value, value_and_grad)`` of F-beta in ``params`` from the fused epoch's sums
-    (:mod:`jaxthresh.fused`)."""
-    masked, positive_scores = fused.masked_scores(scores, labels, row_weights)
-    positive_weights, _ = _row_weights(labels, row_weights)
-    positives = jnp.sum(positive_weights, axis=0, dtype=jnp.int32)
-    labels = labels.astype(jnp.float32)
+def sum_path(counts_at, gradient_at, positives, average, beta):
+    """``(value, value_and_grad)`` of F-beta in ``params`` from per-class sums
+    (:mod:`jaxthresh.fused`): exact counts, then the gradient from two weighted sums.
+
+    Args:
+      counts_at: ``thresholds -> (true_positives, predicted_positives)``, int32[classes].
+      gradient_at: ``(thresholds, slopes, dF/dTP, dF/dPP) -> (dF/dthresholds, dF/dslopes)``.
+      positives: int32[classes], the weight of positive rows.
+      average, beta: the F-beta (``average`` static).
+    """
 
     def fbeta(true_positives, predicted_positives):
         counts = Counts(true_positives, predicted_positives, positives)
         return fbeta_from_counts(counts, average=average, beta=beta)
 
     def value(params):
-        return fbeta(*fused.fused_counts(masked, positive_scores, params[0]))
+        return fbeta(*counts_at(params[0]))
 
     def value_and_grad(params):
         thresholds, slopes = params
-        counts = fused.fused_counts(masked, positive_scores, thresholds)
+        counts = counts_at(thresholds)
         as_float = [count.astype(jnp.float32) for count in counts]
         tp_weight, pp_weight = jax.grad(fbeta, argnums=(0, 1))(*as_float)
-        grads = fused.fused_gradient(
-            masked, labels, thresholds, slopes, tp_weight, pp_weight, learn_slope=learn_slope
-        )
-        return fbeta(*counts), grads
+        return fbeta(*counts), gradient_at(thresholds, slopes, tp_weight, pp_weight)
 
     return value, value_and_grad
+
+
+def _fused_path(scores, labels, row_weights, average, beta, learn_slope):
+    """``(value, value_and_grad)`` on rows, every sum one pass over the scores."""
+    masked, positive_scores = fused.masked_scores(scores, labels, row_weights)
+    positive_weights, _ = _row_weights(labels, row_weights)
+    positives = jnp.sum(positive_weights, axis=0, dtype=jnp.int32)
+    labels = labels.astype(jnp.float32)
+
+    def gradient_at(thresholds, slopes, tp_weight, pp_weight):
+        return fused.fused_gradient(
+            masked, labels, thresholds, slopes, tp_weight, pp_weight, learn_slope=learn_slope
+        )
+
+    return sum_path(
+        lambda thresholds: fused.fused_counts(masked, positive_scores, thresholds),
+        gradient_at,
+        positives,
+        average,
+        beta,
+    )
+
+
+def histogram_path(histogram: Histogram, average, beta, learn_slope):
+    """``(value, value_and_grad)`` on a :class:`jaxthresh.histogram.Histogram`, rows at
+    their cell's centre: exact counts by binary search over the centres, the gradient from
+    two sums over cells."""
+    centres = cell_centres(histogram)
+
+    def suffix_sums(table):  # [classes, cells + 1]: the weight in cells k and above
+        total = jnp.cumsum(table[:, ::-1], axis=1)[:, ::-1]
+        return jnp.concatenate([total, jnp.zeros_like(total[:, :1])], axis=1)
+
+    above_counts, above_positives = suffix_sums(histogram.counts), suffix_sums(histogram.positives)
+    classes = jnp.arange(centres.shape[0])
+
+    def counts_at(thresholds):
+        first = jax.vmap(lambda row, t: jnp.searchsorted(row, t, side="right"))(centres, thresholds)
+        return above_positives[classes, first], above_counts[classes, first]
+
+    values = centres.T
+    positive_weights = histogram.positives.T.astype(jnp.float32)
+    weights = histogram.counts.T.astype(jnp.float32)
+
+    def gradient_at(thresholds, slopes, tp_weight, pp_weight):
+        return fused.fused_gradient(
+            values,
+            positive_weights,
+            thresholds,
+            slopes,
+            tp_weight,
+            pp_weight,
+            learn_slope=learn_slope,
+            weights=weights,
+        )
+
+    return sum_path(counts_at, gradient_at, above_positives[:, 0], average, beta)
 
 
 @functools.partial(
@@ -130,8 +187,8 @@ def sgl_fit_weighted(
       average: "micro" or "macro" (static).
       beta: weight of recall.
       bins: None for the exact path (every epoch reads every score); an int for the
-        histogram path (:mod:`jaxthresh.histogram`: one pass builds ``bins`` bins per
-        class, every epoch then costs O(classes x bins), and ``history`` is at bin
+        histogram path (:mod:`jaxthresh.histogram`: one pass builds ``bins`` equal cells
+        per class, every epoch then costs O(classes x bins), and ``history`` is at cell
         resolution).
       fused_epoch: on the exact path, compute each epoch from the fused sums of
         :mod:`jaxthresh.fused` (default, fastest on CPU); False differentiates through
@@ -172,24 +229,36 @@ def _fit(
     fused_epoch,
 ):
     """The body of :func:`sgl_fit_weighted` (same arguments)."""
-    optimizer = optax.adam(learning_rate)
-    params = (init, slope)
     if bins is None and fused_epoch:
         value, value_and_grad = _fused_path(scores, labels, row_weights, average, beta, learn_slope)
-    else:
-        if bins is None:
-            values, weights = scores, row_weights[:, None]
-            positive_weights = jnp.where(labels, weights, 0)
-        else:
-            histogram = score_histogram(scores, labels, row_weights, bins=bins)
-            values, weights, positive_weights = (
-                histogram.values.T,
-                histogram.counts.T,
-                histogram.positives.T,
-            )
+    elif bins is None:
         value, value_and_grad = _autodiff_path(
-            values, positive_weights, weights, average, beta, learn_slope
+            scores,
+            jnp.where(labels, row_weights[:, None], 0),
+            row_weights[:, None],
+            average,
+            beta,
+            learn_slope,
         )
+    else:
+        histogram = score_histogram(scores, labels, row_weights, cells=bins)
+        value, value_and_grad = histogram_path(histogram, average, beta, learn_slope)
+    return adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
+
+
+def adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: int) -> SGLResult:
+    """SGLThresh's loop: ``epochs`` full-batch Adam steps up F-beta, in one ``lax.scan``.
+
+    Args:
+      value: ``(thresholds, slopes) -> F-beta``.
+      value_and_grad: ``(thresholds, slopes) -> (F-beta, (d/d thresholds, d/d slopes))``.
+      init: float32[classes], initial thresholds.
+      slope: float32[classes], initial slopes.
+      learning_rate: Adam's step size.
+      epochs: number of steps (static).
+    """
+    optimizer = optax.adam(learning_rate)
+    params = (init, slope)
 
     def epoch(carry, step):
         params, state = carry
@@ -205,6 +274,24 @@ def _fit(
     )
     history = jnp.concatenate([scores_before[1:], value(params)[None]])
     return SGLResult(params[0], params[1], history)
+
+
+@functools.partial(jax.jit, static_argnames=("epochs", "learn_slope", "average"))
+def sgl_fit_histogram(
+    histogram: Histogram,
+    init: jax.Array,
+    slope: jax.Array,
+    learning_rate: jax.Array,
+    beta: jax.Array | float = 1.0,
+    *,
+    epochs: int,
+    learn_slope: bool,
+    average: str,
+) -> SGLResult:
+    """SGLThresh on a :class:`jaxthresh.histogram.Histogram` (rows at their cell's centre);
+    unchecked, jit- and vmap-friendly. Arguments as in :func:`sgl_fit_weighted`."""
+    value, value_and_grad = histogram_path(histogram, average, beta, learn_slope)
+    return adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
 
 
 def sgl_hyperparameters(
@@ -241,7 +328,7 @@ def sgl_hyperparameters(
         "epochs": _validation.positive_int(epochs, "epochs"),
         "learn_slope": bool(learn_slope),
         "average": _validation.average_name(average),
-        "bins": None if bins is None else _validation.positive_int(bins, "bins"),
+        "bins": _validation.bins(bins),
     }
     return arrays, static
 
@@ -271,9 +358,10 @@ def fit_sgl(
       learn_slope: learn the slope per class alongside the thresholds, as in the authors' runs.
       average: "micro" or "macro" F-beta.
       beta: weight of recall (1.0 for F1).
-      bins: None (default) for the exact path; a number of bins per class for the histogram
-        path (:mod:`jaxthresh.histogram`): one pass over the data, then epochs that cost
-        O(classes x bins) whatever the number of rows.
+      bins: None (default) for the exact path; a number of equal cells per class for the
+        histogram path (:mod:`jaxthresh.histogram`; 1024 keeps Table 2 within 0.02 points):
+        one pass over the data, then epochs that cost O(classes x bins) whatever the
+        number of rows.
 
     Returns:
       :class:`SGLResult` with thresholds float32[classes], slopes float32[classes] and

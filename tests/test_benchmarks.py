@@ -128,26 +128,30 @@ def test_synthetic_problem_shapes_and_rates():
 def test_benchmark_binary_prints_and_saves(tmp_path):
     output = tmp_path / "bench.json"
     binary = [sys.executable, str(PROJECT_ROOT / "experiments" / "benchmark.py")]
-    for path in ("exact", "histogram"):
+    small = ["--rows=300", "--classes=7", "--epochs=5", "--repeats=2", f"--output={output}"]
+
+    def run(*flags):
         result = subprocess.run(
-            [
-                *binary,
-                "--rows=300",
-                "--classes=7",
-                "--epochs=5",
-                "--repeats=2",
-                f"--path={path}",
-                f"--output={output}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
+            [*binary, *small, *flags], capture_output=True, text=True, timeout=300
         )
         assert result.returncode == 0, result.stderr
-        figures = json.loads(output.read_text())
-        assert figures["path"] == path and len(figures["fit_seconds_runs"]) == 2
+        return result, json.loads(output.read_text())
+
+    for path in ("fused", "autodiff", "histogram"):
+        result, figures = run(f"--path={path}")
+        assert figures["path"] == path and figures["fit_seconds_median"] > 0
         assert figures["ms_per_epoch"] > 0 and figures["epoch_to_floor_ratio"] > 0
         assert "epoch_to_floor_ratio:" in result.stdout
+    assert figures["pass_plus_fit_seconds"] >= figures["pass_seconds_median"]
+    # Out of core: write .npy files, then read them back in chunks.
+    run(f"--write_npy={tmp_path}", "--chunk_rows=64")
+    assert np.load(tmp_path / "scores.npy").shape == (300, 7)
+    assert np.load(tmp_path / "labels.npy").dtype == np.bool_
+    npy = [f"--scores_npy={tmp_path / 'scores.npy'}", f"--labels_npy={tmp_path / 'labels.npy'}"]
+    _, figures = run("--path=histogram", "--chunk_rows=64", "--score_range=0,1", *npy)
+    assert (
+        figures["source"] == "npy" and figures["rows"] == 300 and figures["fit_seconds_median"] > 0
+    )
     bad = subprocess.run([*binary, "--rows=0"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "benchmark.py: error: rows: must be >= 1, got 0"

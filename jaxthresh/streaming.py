@@ -1,0 +1,301 @@
+"""Out of core: per-class histograms built in one pass over chunks of rows, and fits on them.
+
+Scores too large for memory are read a chunk of rows at a time: from a ``.npy`` file (read
+piece by piece into one buffer, so resident memory stays at one chunk), from any array that
+slices by rows (``np.memmap`` included), or from any iterable of ``(scores, labels)``
+chunks. Each class's score range ``[low, high]`` is cut into ``cells`` equal cells, and one
+pass counts, per class and cell, all rows and positive rows (a jitted scatter-add per chunk,
+exact ``int32`` counts). Whatever the number of rows, the fit then works on two
+``int32[classes, cells]`` tables:
+
+* ``exact`` and ``numerical`` treat the rows of a cell as rows sharing one score: their
+  thresholds fall between cells (:func:`histogram_cuts`), and their scores are exact at
+  cell resolution;
+* ``sgl`` puts a cell's rows at its centre, so each epoch costs O(classes x cells).
+
+Resolution: rows in one cell (width ``(high - low) / cells``) are never separated. The range
+comes from a first, cheaper pass (per-class minimum and maximum) unless ``score_range`` is
+given (``(0.0, 1.0)`` for sigmoid outputs); a one-shot iterator needs it. Scores outside a
+given range count in the end cells.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxthresh import _validation
+from jaxthresh.exact import ExactResult, exact_fit_histogram, exact_hyperparameters
+from jaxthresh.histogram import Histogram, cell_counts, cells_of
+from jaxthresh.numerical import NumericalResult, numerical_fit_histogram, numerical_hyperparameters
+from jaxthresh.sgl import SGLResult, sgl_fit_histogram, sgl_hyperparameters
+
+DEFAULT_CELLS = 1024
+DEFAULT_CHUNK_ROWS = 8192
+
+
+@jax.jit
+def _chunk_range(scores: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(per-class minimum, maximum, all finite) of float32[rows, classes]."""
+    return jnp.min(scores, axis=0), jnp.max(scores, axis=0), jnp.all(jnp.isfinite(scores))
+
+
+@functools.partial(jax.jit, static_argnames=("cells",))
+def _chunk_histogram(scores, labels, low, width, *, cells):
+    """One chunk's ``(counts, positives, highest score, all finite)``."""
+    counts, positives = cell_counts(scores, labels, None, low, width, cells=cells)
+    return counts, positives, jnp.max(scores, axis=0), jnp.all(jnp.isfinite(scores))
+
+
+class NpyChunks:
+    """Re-iterable ``(scores, labels)`` chunks of rows from two ``.npy`` files or arrays.
+
+    A path is read with plain file reads into one reused buffer (a memory map would count
+    every page read in the resident set); an array (``np.memmap`` included) is sliced.
+
+    Args:
+      scores: float ``[n, classes]``: a ``.npy`` path or an array.
+      labels: 0/1 or bool ``[n, classes]``: a ``.npy`` path or an array.
+      chunk_rows: rows per chunk.
+    """
+
+    def __init__(self, scores, labels, chunk_rows: int = DEFAULT_CHUNK_ROWS):
+        self.chunk_rows = _validation.positive_int(chunk_rows, "chunk_rows")
+        self._scores = _open(scores, "scores")
+        self._labels = _open(labels, "labels")
+        if self._labels.shape != self._scores.shape:
+            raise ValueError(
+                f"labels: shape {self._labels.shape} does not match scores {self._scores.shape}"
+            )
+        if len(self._scores.shape) != 2 or 0 in self._scores.shape:
+            raise ValueError(f"scores: expected a non-empty [n, classes] array, got {self.shape}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._scores.shape
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rows = self.shape[0]
+        for start in range(0, rows, self.chunk_rows):
+            stop = min(start + self.chunk_rows, rows)
+            yield self._scores.rows(start, stop), self._labels.rows(start, stop)
+
+
+class _Rows:
+    """Rows ``[start, stop)`` of an array or of a ``.npy`` file's array."""
+
+    def __init__(self, shape, dtype, array=None, path=None, offset=0):
+        self.shape, self.dtype, self._array, self._path, self._offset = (
+            shape,
+            dtype,
+            array,
+            path,
+            offset,
+        )
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        if self._array is not None:
+            return np.asarray(self._array[start:stop])
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        out = np.empty((stop - start, self.shape[1]), self.dtype)
+        with open(self._path, "rb") as file:
+            file.seek(self._offset + start * row_bytes)
+            if file.readinto(memoryview(out).cast("B")) != out.nbytes:
+                raise ValueError(f"{self._path}: file is shorter than its header says")
+        return out
+
+
+def _open(source, name: str) -> _Rows:
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as file:
+                version = np.lib.format.read_magic(file)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(file)
+                offset = file.tell()
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"{name}: cannot read {os.fspath(source)!r} as .npy: {error}"
+            ) from None
+        if fortran and len(shape) > 1:
+            raise ValueError(f"{name}: {os.fspath(source)!r} is Fortran-ordered; save it C-ordered")
+        if len(shape) != 2:
+            raise ValueError(f"{name}: expected [n, classes], got shape {shape}")
+        if dtype.hasobject:
+            raise ValueError(f"{name}: {os.fspath(source)!r} holds Python objects")
+        return _Rows(tuple(shape), dtype, path=os.fspath(source), offset=offset)
+    array = source if hasattr(source, "shape") and hasattr(source, "dtype") else np.asarray(source)
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected [n, classes], got shape {array.shape}")
+    return _Rows(tuple(array.shape), np.dtype(array.dtype), array=array)
+
+
+def _checked_chunk(scores, labels, classes, start):
+    scores = np.asarray(scores)
+    labels = np.asarray(labels)
+    where = f"rows {start}..{start + len(scores) - 1}"
+    if scores.ndim != 2 or (classes is not None and scores.shape[1] != classes):
+        raise ValueError(
+            f"scores: chunk at {where} has shape {scores.shape}, expected [rows, {classes}]"
+        )
+    if labels.shape != scores.shape:
+        raise ValueError(
+            f"labels: chunk at {where} has shape {labels.shape}, scores {scores.shape}"
+        )
+    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(
+        scores.dtype, np.complexfloating
+    ):
+        raise ValueError(f"scores: expected real numbers, got dtype {scores.dtype}")
+    if labels.dtype != np.bool_:
+        if not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"labels: values other than 0 and 1 at {where}")
+        labels = labels.astype(bool)
+    return scores.astype(np.float32, copy=False), labels, where
+
+
+def _scan(chunks: Iterable, visit) -> int:
+    """Calls ``visit(scores, labels, where)`` on every checked chunk; returns the row count."""
+    classes, rows = None, 0
+    for scores, labels in chunks:
+        scores, labels, where = _checked_chunk(scores, labels, classes, rows)
+        classes = scores.shape[1]
+        if len(scores):
+            visit(scores, labels, where)
+        rows += len(scores)
+    if rows == 0:
+        raise ValueError("scores: no rows")
+    return rows
+
+
+def _not_finite(where: str):
+    return ValueError(f"scores: NaN or infinite values at {where}")
+
+
+def histogram_of_chunks(
+    chunks: Iterable,
+    *,
+    cells: int = DEFAULT_CELLS,
+    score_range: tuple[float, float] | None = None,
+) -> Histogram:
+    """One pass over ``(scores, labels)`` chunks of rows: their :class:`Histogram`.
+
+    Args:
+      chunks: an iterable of ``(scores float[rows, classes], labels 0/1 [rows, classes])``;
+        iterated twice (a range pass, then the counting pass) unless ``score_range`` is
+        given, so a one-shot iterator needs ``score_range``.
+      cells: equal cells per class.
+      score_range: ``(low, high)`` for every class, or None for each class's own range.
+
+    Returns:
+      :class:`Histogram`.
+    """
+    cells = _validation.positive_int(cells, "cells")
+    if score_range is None:
+        if iter(chunks) is chunks:
+            raise ValueError("score_range: required when chunks is a one-shot iterator")
+        ranges = []
+
+        def visit_range(scores, labels, where):
+            low, high, finite = _chunk_range(scores)
+            if not finite:
+                raise _not_finite(where)
+            ranges.append((np.asarray(low), np.asarray(high)))
+
+        _scan(chunks, visit_range)
+        low = np.min([r[0] for r in ranges], axis=0)
+        high = np.max([r[1] for r in ranges], axis=0)
+    else:
+        try:
+            low, high = (float(v) for v in score_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"score_range: expected (low, high), got {score_range!r}") from None
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"score_range: expected finite low < high, got {score_range!r}")
+    totals = {}
+
+    def visit(scores, labels, where):
+        if not totals:
+            classes = scores.shape[1]
+            low_high = (np.broadcast_to(np.float32(v), (classes,)) for v in (low, high))
+            totals["cells"] = cells_of(*low_high, cells)
+            totals["tables"] = (0, 0, -np.inf)
+        counts, positives, highest, finite = _chunk_histogram(
+            scores, labels, *totals["cells"], cells=cells
+        )
+        if not finite:
+            raise _not_finite(where)
+        total_counts, total_positives, total_highest = totals["tables"]
+        totals["tables"] = (
+            total_counts + counts,
+            total_positives + positives,
+            jnp.maximum(total_highest, highest),
+        )
+
+    _scan(chunks, visit)
+    return Histogram(*totals["cells"], *totals["tables"])
+
+
+def histogram_pass(
+    scores,
+    labels,
+    *,
+    cells: int = DEFAULT_CELLS,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    score_range: tuple[float, float] | None = None,
+) -> Histogram:
+    """:class:`Histogram` of scores and labels given as ``.npy`` paths or arrays.
+
+    Args:
+      scores: float ``[n, classes]``: a ``.npy`` path (read in chunks) or an array
+        (``np.memmap`` included).
+      labels: 0/1 or bool ``[n, classes]``, the same.
+      cells: equal cells per class.
+      chunk_rows: rows read at a time.
+      score_range: see :func:`histogram_of_chunks`.
+    """
+    return histogram_of_chunks(
+        NpyChunks(scores, labels, chunk_rows), cells=cells, score_range=score_range
+    )
+
+
+_FITS = {
+    "exact": (exact_hyperparameters, exact_fit_histogram),
+    "numerical": (numerical_hyperparameters, numerical_fit_histogram),
+    "sgl": (sgl_hyperparameters, sgl_fit_histogram),
+}
+
+
+def fit_histogram(
+    method: str, histogram: Histogram, **hyperparameters
+) -> ExactResult | NumericalResult | SGLResult:
+    """Fits thresholds on a :class:`Histogram`, at cell resolution.
+
+    Args:
+      method: "exact", "numerical" or "sgl".
+      histogram: from :func:`histogram_pass` or :func:`histogram_of_chunks`.
+      **hyperparameters: the method's, as for ``fit_exact``, ``fit_numerical`` or
+        ``fit_sgl`` (``init`` is required for the last two).
+
+    Returns:
+      The method's result. Scores in it (``score``, ``history``) are at cell resolution.
+    """
+    if method not in _FITS:
+        raise ValueError(f"method: must be one of {', '.join(_FITS)}; got {method!r}")
+    validate, fit = _FITS[method]
+    if "bins" in hyperparameters:
+        raise ValueError("bins: not a hyperparameter of a histogram fit (its cells are fixed)")
+    arrays, static = validate(histogram.counts.shape[0], **hyperparameters)
+    static.pop("bins", None)
+    return fit(histogram, **arrays, **static)
+
+
+__all__ = ["NpyChunks", "fit_histogram", "histogram_of_chunks", "histogram_pass"]
