@@ -41,6 +41,7 @@ _SCORE_RANGE = flags.DEFINE_list("score_range", None, "low,high of every class's
 _SCORES_NPY = flags.DEFINE_string("scores_npy", None, "Read scores from this .npy, in chunks.")
 _LABELS_NPY = flags.DEFINE_string("labels_npy", None, "Labels .npy that goes with --scores_npy.")
 _WRITE_NPY = flags.DEFINE_string("write_npy", None, "Write synthetic scores.npy/labels.npy here.")
+_FOLDS = flags.DEFINE_integer("folds", 0, "Also time k-fold cross_validate (fused, histogram).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Warm runs; the median is reported.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic data.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the figures as JSON to this path.")
@@ -195,6 +196,26 @@ def _in_memory_figures() -> dict:
     epoch_ms = 1000 * fit_seconds / _EPOCHS.value
     figures["ms_per_epoch"] = round(epoch_ms, 4)
     figures["epoch_to_floor_ratio"] = round(epoch_ms / (1000 * floor_seconds), 2)
+    if _FOLDS.value:
+        if _PATH.value == "autodiff":
+            raise ValueError("folds: cross-validation is timed on the fused and histogram paths")
+        bins = _CELLS.value if _PATH.value == "histogram" else None
+
+        def cross_validate():
+            return jaxthresh.cross_validate(
+                scores,
+                labels,
+                "sgl",
+                n_folds=_FOLDS.value,
+                init=0.3,
+                epochs=_EPOCHS.value,
+                bins=bins,
+            ).heldout_f1
+
+        first, cv_seconds = _median_seconds(cross_validate)
+        figures["folds"] = _FOLDS.value
+        figures["cv_compile_seconds"] = round(first - cv_seconds, 4)
+        figures["cv_seconds_median"] = round(cv_seconds, 4)
     return figures
 
 
