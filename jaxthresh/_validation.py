@@ -166,11 +166,14 @@ def prng_key(key, name: str = "key"):
     raise ValueError(f"{name}: expected one jax.random key, e.g. jax.random.key(0), got {key!r}")
 
 
-def bins(value) -> int | None:
-    """None, or the number of histogram cells per class: an int in [1, 2**20]."""
+def bins(value, n_classes: int, name: str = "bins") -> int | None:
+    """None, or the number of histogram cells per class: an int in [1, 2**20] such that
+    the ``2 * n_classes * cells`` counters of a histogram stay int32-addressable."""
     if value is None:
         return None
-    cells = positive_int(value, "bins")
+    cells = positive_int(value, name)
     if cells > 2**20:
-        raise ValueError(f"bins: at most 2**20 cells per class, got {value!r}")
+        raise ValueError(f"{name}: at most 2**20 cells per class, got {value!r}")
+    if 2 * n_classes * cells >= 2**31:
+        raise ValueError(f"{name}: {cells} cells x {n_classes} classes is too many counters")
     return cells

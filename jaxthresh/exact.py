@@ -156,9 +156,12 @@ def exact_hyperparameters(
 ) -> tuple[dict, dict]:
     """Validates :func:`fit_exact`'s hyperparameters; returns ``(arrays, static)`` keyword
     arguments of :func:`exact_fit_weighted`."""
-    del n_classes
     arrays = {"beta": np.float32(_validation.positive_float(beta, "beta"))}
-    return arrays, {"average": _validation.average_name(average), "bins": _validation.bins(bins)}
+    static = {
+        "average": _validation.average_name(average),
+        "bins": _validation.bins(bins, n_classes),
+    }
+    return arrays, static
 
 
 def fit_exact(

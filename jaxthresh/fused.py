@@ -24,7 +24,8 @@ built on these sums is made to run once per batch element under ``vmap``
 
 Counts are sums of exact 0.0/1.0 steps in float32, exact below 2**24 rows; longer inputs are
 summed in blocks of 2**23 rows and the block totals added as int32. Rows carry weight 0 or 1
-only (a row left out, or in).
+only (a row left out, or in). :func:`fused_gradient` also takes per-element weights, for
+histogram cells standing for many rows.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ DROPPED = -jnp.inf
 
 # A float32 step that XLA keeps inside one vectorized reduction (a comparison does not):
 # x * 2**126 is >= 1 for every normal x > 0 and overflows to inf beyond; subnormal x
-# (flushed to zero by XLA on CPU) give 0, as ``heaviside`` does there.
+# (flushed to zero by XLA on CPU) give 0, as ``heaviside`` does there. A device that keeps
+# subnormals would count a fraction where score - threshold is a non-zero subnormal, which
+# takes both below 1e-30 in magnitude.
 _STEP_SCALE = 2.0**126
 _BLOCK_ROWS = 2**23
 
@@ -55,7 +58,8 @@ def one_at_a_time(function: Callable) -> Callable:
     """Makes ``vmap`` of ``function`` run it once per batch element, in a ``lax.map`` loop.
 
     Args:
-      function: takes and returns arrays; its reductions are fast unbatched.
+      function: takes and returns arrays (or pytrees of arrays); its reductions are fast
+        unbatched.
 
     Returns:
       ``function`` with a custom batching rule; nested vmaps nest the loops.
@@ -65,12 +69,14 @@ def one_at_a_time(function: Callable) -> Callable:
     @wrapped.def_vmap
     def _rule(axis_size, in_batched, *args):
         del axis_size
-        pairs = list(zip(args, in_batched, strict=True))
-        batched = tuple(arg for arg, is_batched in pairs if is_batched)
+        leaves, tree = jax.tree.flatten(args)
+        flags = jax.tree.leaves(in_batched)
+        batched = [leaf for leaf, is_batched in zip(leaves, flags, strict=True) if is_batched]
 
         def one(batched_slice):
             slices = iter(batched_slice)
-            return wrapped(*[next(slices) if is_batched else arg for arg, is_batched in pairs])
+            full = [next(slices) if b else leaf for leaf, b in zip(leaves, flags, strict=True)]
+            return wrapped(*jax.tree.unflatten(tree, full))
 
         out = jax.lax.map(one, batched)
         return out, jax.tree.map(lambda _: True, out)

@@ -192,7 +192,7 @@ def numerical_hyperparameters(
         "epochs": _validation.positive_int(epochs, "epochs"),
         "max_search": _validation.positive_int(max_search, "max_search"),
         "average": _validation.average_name(average),
-        "bins": _validation.bins(bins),
+        "bins": _validation.bins(bins, n_classes),
     }
     return arrays, static
 

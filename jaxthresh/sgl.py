@@ -69,7 +69,7 @@ def _autodiff_path(values, positive_weights, weights, average, beta, learn_slope
     return value, lambda params: (value(params), jax.grad(objective)(params))
 
 
-def sum_path(counts_at, gradient_at, positives, average, beta):
+def _sum_path(counts_at, gradient_at, positives, average, beta):
     """``(value, value_and_grad)`` of F-beta in ``params`` from per-class sums
     (:mod:`jaxthresh.fused`): exact counts, then the gradient from two weighted sums.
 
@@ -109,7 +109,7 @@ def _fused_path(scores, labels, row_weights, average, beta, learn_slope):
             masked, labels, thresholds, slopes, tp_weight, pp_weight, learn_slope=learn_slope
         )
 
-    return sum_path(
+    return _sum_path(
         lambda thresholds: fused.fused_counts(masked, positive_scores, thresholds),
         gradient_at,
         positives,
@@ -118,7 +118,7 @@ def _fused_path(scores, labels, row_weights, average, beta, learn_slope):
     )
 
 
-def histogram_path(histogram: Histogram, average, beta, learn_slope):
+def _histogram_path(histogram: Histogram, average, beta, learn_slope):
     """``(value, value_and_grad)`` on a :class:`jaxthresh.histogram.Histogram`, rows at
     their cell's centre: exact counts by binary search over the centres, the gradient from
     two sums over cells."""
@@ -151,7 +151,7 @@ def histogram_path(histogram: Histogram, average, beta, learn_slope):
             weights=weights,
         )
 
-    return sum_path(counts_at, gradient_at, above_positives[:, 0], average, beta)
+    return _sum_path(counts_at, gradient_at, above_positives[:, 0], average, beta)
 
 
 @functools.partial(
@@ -241,12 +241,15 @@ def _fit(
             learn_slope,
         )
     else:
+        # Built once per fold under vmap (it does not depend on the other hyperparameters);
+        # the epochs then run one fit at a time.
         histogram = score_histogram(scores, labels, row_weights, cells=bins)
-        value, value_and_grad = histogram_path(histogram, average, beta, learn_slope)
-    return adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
+        static = {"epochs": epochs, "learn_slope": learn_slope, "average": average}
+        return _histogram_fit(**static)(histogram, init, slope, learning_rate, beta)
+    return _adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
 
 
-def adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: int) -> SGLResult:
+def _adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: int) -> SGLResult:
     """SGLThresh's loop: ``epochs`` full-batch Adam steps up F-beta, in one ``lax.scan``.
 
     Args:
@@ -289,9 +292,25 @@ def sgl_fit_histogram(
     average: str,
 ) -> SGLResult:
     """SGLThresh on a :class:`jaxthresh.histogram.Histogram` (rows at their cell's centre);
-    unchecked, jit- and vmap-friendly. Arguments as in :func:`sgl_fit_weighted`."""
-    value, value_and_grad = histogram_path(histogram, average, beta, learn_slope)
-    return adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
+    unchecked, jit- and vmap-friendly (under ``vmap``, one fit at a time). Arguments as in
+    :func:`sgl_fit_weighted`."""
+    static = {"epochs": epochs, "learn_slope": learn_slope, "average": average}
+    return _histogram_fit(**static)(histogram, init, slope, learning_rate, jnp.float32(beta))
+
+
+@functools.cache
+def _histogram_fit(**static):
+    """SGLThresh on a histogram for one static configuration; ``vmap`` runs it one fit at a
+    time (:func:`jaxthresh.fused.one_at_a_time`): batched reductions are slow on CPU."""
+
+    def fit(histogram, init, slope, learning_rate, beta):
+        average, learn_slope = static["average"], static["learn_slope"]
+        value, value_and_grad = _histogram_path(histogram, average, beta, learn_slope)
+        return _adam_ascent(
+            value, value_and_grad, init, slope, learning_rate, epochs=static["epochs"]
+        )
+
+    return fused.one_at_a_time(fit)
 
 
 def sgl_hyperparameters(
@@ -328,7 +347,7 @@ def sgl_hyperparameters(
         "epochs": _validation.positive_int(epochs, "epochs"),
         "learn_slope": bool(learn_slope),
         "average": _validation.average_name(average),
-        "bins": _validation.bins(bins),
+        "bins": _validation.bins(bins, n_classes),
     }
     return arrays, static
 

@@ -1,22 +1,18 @@
 """Out of core: per-class histograms built in one pass over chunks of rows, and fits on them.
 
-Scores too large for memory are read a chunk of rows at a time: from a ``.npy`` file (read
-piece by piece into one buffer, so resident memory stays at one chunk), from any array that
-slices by rows (``np.memmap`` included), or from any iterable of ``(scores, labels)``
-chunks. Each class's score range ``[low, high]`` is cut into ``cells`` equal cells, and one
-pass counts, per class and cell, all rows and positive rows (a jitted scatter-add per chunk,
-exact ``int32`` counts). Whatever the number of rows, the fit then works on two
-``int32[classes, cells]`` tables:
+Scores too large for memory are read a chunk of rows at a time: from a ``.npy`` file (plain
+file reads, so resident memory holds about one chunk), from any array that slices by rows
+(``np.memmap`` included), or from any iterable of ``(scores, labels)`` chunks. Each class's
+score range ``[low, high]`` is cut into ``cells`` equal cells, and one pass counts, per class
+and cell, all rows and positive rows (a jitted scatter-add per chunk, exact ``int32``
+counts) into a :class:`jaxthresh.histogram.Histogram`, the same tables the in-memory
+``bins=`` option builds. Whatever the number of rows, :func:`fit_histogram` then fits
+``sgl``, ``exact`` or ``numerical`` on them at cell resolution (each cell's rows at its
+centre), every SGLThresh epoch costing O(classes x cells).
 
-* ``exact`` and ``numerical`` treat the rows of a cell as rows sharing one score: their
-  thresholds fall between cells (:func:`histogram_cuts`), and their scores are exact at
-  cell resolution;
-* ``sgl`` puts a cell's rows at its centre, so each epoch costs O(classes x cells).
-
-Resolution: rows in one cell (width ``(high - low) / cells``) are never separated. The range
-comes from a first, cheaper pass (per-class minimum and maximum) unless ``score_range`` is
-given (``(0.0, 1.0)`` for sigmoid outputs); a one-shot iterator needs it. Scores outside a
-given range count in the end cells.
+The range comes from a first, cheaper pass (per-class minimum and maximum) unless
+``score_range`` is given (``(0.0, 1.0)`` for sigmoid outputs); a one-shot iterator needs it.
+Scores outside a given range count in the end cells.
 """
 
 from __future__ import annotations
@@ -55,8 +51,8 @@ def _chunk_histogram(scores, labels, low, width, *, cells):
 class NpyChunks:
     """Re-iterable ``(scores, labels)`` chunks of rows from two ``.npy`` files or arrays.
 
-    A path is read with plain file reads into one reused buffer (a memory map would count
-    every page read in the resident set); an array (``np.memmap`` included) is sliced.
+    A path is read with plain file reads, a chunk at a time (a memory map would count every
+    page read in the resident set); an array (``np.memmap`` included) is sliced.
 
     Args:
       scores: float ``[n, classes]``: a ``.npy`` path or an array.
@@ -90,13 +86,11 @@ class _Rows:
     """Rows ``[start, stop)`` of an array or of a ``.npy`` file's array."""
 
     def __init__(self, shape, dtype, array=None, path=None, offset=0):
-        self.shape, self.dtype, self._array, self._path, self._offset = (
-            shape,
-            dtype,
-            array,
-            path,
-            offset,
-        )
+        self.shape = shape
+        self.dtype = dtype
+        self._array = array
+        self._path = path
+        self._offset = offset
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         if self._array is not None:
@@ -198,7 +192,7 @@ def histogram_of_chunks(
     Returns:
       :class:`Histogram`.
     """
-    cells = _validation.positive_int(cells, "cells")
+    _validation.bins(cells, 1, "cells")
     if score_range is None:
         if iter(chunks) is chunks:
             raise ValueError("score_range: required when chunks is a one-shot iterator")
@@ -225,6 +219,7 @@ def histogram_of_chunks(
     def visit(scores, labels, where):
         if not totals:
             classes = scores.shape[1]
+            _validation.bins(cells, classes, "cells")
             low_high = (np.broadcast_to(np.float32(v), (classes,)) for v in (low, high))
             totals["cells"] = cells_of(*low_high, cells)
             totals["tables"] = (0, 0, -np.inf)

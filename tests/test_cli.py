@@ -65,6 +65,36 @@ FORMATS = {
 }
 
 
+@pytest.mark.parametrize("method", ["sgl", "exact", "numerical"])
+def test_fit_with_bins_records_them_and_matches_the_library(inputs, tmp_path, method):
+    folder, (scores, labels, _, _) = inputs
+    output = tmp_path / "thresholds.json"
+    fitted = run(
+        "fit",
+        "--scores=scores.npy",
+        "--labels=labels.npy",
+        f"--method={method}",
+        "--bins=64",
+        f"--output={output}",
+        cwd=folder,
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(output.read_text())
+    assert record["hyperparameters"]["bins"] == 64
+    extra = {} if method == "exact" else {"init": 0.5}
+    expected = jaxthresh.fit(method, scores, labels, bins=64, **extra).thresholds
+    np.testing.assert_allclose(record["thresholds"], expected, rtol=1e-6)
+    bad = run(
+        "fit",
+        "--scores=scores.npy",
+        "--labels=labels.npy",
+        "--bins=0",
+        "--output=x.json",
+        cwd=folder,
+    )
+    assert bad.returncode == 2 and "bins: must be >= 1" in bad.stderr
+
+
 @pytest.mark.parametrize("kind", sorted(FORMATS))
 @pytest.mark.parametrize("method", ["sgl", "exact", "auto"])
 def test_fit_apply_evaluate(inputs, tmp_path, kind, method):

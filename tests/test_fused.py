@@ -94,3 +94,12 @@ def test_one_at_a_time_matches_batched_semantics_in_nested_vmaps():
     y = np.linspace(0, 1, 20, dtype=np.float32).reshape(5, 4)
     got = jax.jit(jax.vmap(jax.vmap(calls, in_axes=(0, None)), in_axes=(0, None)))(x, y)
     np.testing.assert_allclose(got, np.sum(x * y, axis=2), rtol=1e-6)
+
+
+def test_one_at_a_time_handles_pytree_arguments():
+    calls = fused.one_at_a_time(lambda pair, z: jnp.sum(pair[0] * pair[1], axis=0) + z)
+    x = np.arange(3 * 5 * 2, dtype=np.float32).reshape(3, 5, 2)
+    y = np.linspace(0, 1, 10, dtype=np.float32).reshape(5, 2)
+    z = np.float32(2.0)
+    got = jax.vmap(calls, in_axes=((0, None), None))((x, y), z)
+    np.testing.assert_allclose(got, np.sum(x * y, axis=1) + z, rtol=1e-6)
