@@ -17,7 +17,6 @@ import numpy as np
 from jaxthresh import _validation, fused
 from jaxthresh._folds import fold_ids, fold_weights
 from jaxthresh.methods import check_hyperparameter_names, check_rows, get_method
-from jaxthresh.metrics import Counts, fbeta_from_counts
 
 
 class CVResult(NamedTuple):
@@ -39,39 +38,18 @@ class CVResult(NamedTuple):
     fits: Any
 
 
-@functools.cache
-def _fold_scorer(average: str):
-    """``(fit F-beta, held-out F-beta)`` of one fold's thresholds from exact counts: the
-    counts over every row minus those over the fold's fitting rows (:mod:`jaxthresh.fused`,
-    four passes over the scores); ``vmap`` runs it once per fold (and point)."""
-
-    def fbeta(true_positives, predicted_positives, positives, beta):
-        counts = Counts(true_positives, predicted_positives, positives)
-        return fbeta_from_counts(counts, average=average, beta=beta)
-
-    def score(every, fitting, positives, fit_positives, thresholds, beta):
-        every_tp, every_pp = fused.fused_counts(*every, thresholds)
-        fit_tp, fit_pp = fused.fused_counts(*fitting, thresholds)
-        held_out = (every_tp - fit_tp, every_pp - fit_pp, positives - fit_positives)
-        return fbeta(fit_tp, fit_pp, fit_positives, beta), fbeta(*held_out, beta)
-
-    return fused.one_at_a_time(score)
-
-
 def _all_folds(scores, labels, ids, arrays, method, static, n_folds) -> CVResult:
     """Every fold of one hyperparameter setting, by ``vmap`` over the folds' row weights."""
     fit_weighted = get_method(method).fit_weighted
     static = dict(static)
-    score = _fold_scorer(static.get("average", "micro"))
+    score = fused.split_fbeta(static.get("average", "micro"))
     beta = jnp.float32(arrays.get("beta", 1.0))
-    every = (scores, jnp.where(labels, scores, fused.DROPPED))
-    positives = jnp.sum(labels, axis=0, dtype=jnp.int32)
+    every = fused.masked_rows(scores, labels, jnp.ones(scores.shape[0], jnp.int32))
 
     def one_fold(train):
         fit = fit_weighted(scores, labels, train, **arrays, **static)
-        fitting = fused.masked_scores(scores, labels, train)
-        fit_positives = jnp.sum(jnp.where(labels, train[:, None], 0), axis=0, dtype=jnp.int32)
-        fit_f1, heldout_f1 = score(every, fitting, positives, fit_positives, fit.thresholds, beta)
+        fitting = fused.masked_rows(scores, labels, train)
+        fit_f1, heldout_f1 = score(every, fitting, fit.thresholds, beta)
         return fit, fit_f1, heldout_f1
 
     fits, fit_f1, heldout_f1 = jax.vmap(one_fold)(fold_weights(ids, n_folds))

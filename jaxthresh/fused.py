@@ -30,11 +30,13 @@ histogram cells standing for many rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
+from jaxthresh.metrics import Counts, fbeta_from_counts
 from jaxthresh.surrogate import _sigmoid_derivative_factor
 
 #: The score a row dropped from the fit carries: never above a threshold, zero gradient.
@@ -202,6 +204,35 @@ def fused_gradient(
     return -slopes * threshold_sum, slope_sum
 
 
+@functools.cache
+def split_fbeta(average: str) -> Callable:
+    """``(every, fitting, thresholds, beta) -> (F-beta on fitting rows, F-beta on the
+    rest)`` from exact counts: those over ``every`` row minus those over the ``fitting``
+    rows, four passes over the scores. ``every`` and ``fitting`` come from
+    :func:`masked_rows` (the fitting rows among every row); ``vmap`` runs it once per batch
+    element. ``average`` is "micro" or "macro"."""
+
+    def fbeta(true_positives, predicted_positives, positives, beta):
+        counts = Counts(true_positives, predicted_positives, positives)
+        return fbeta_from_counts(counts, average=average, beta=beta)
+
+    def score(every, fitting, thresholds, beta):
+        every_tp, every_pp = fused_counts(*every[:2], thresholds)
+        fit_tp, fit_pp = fused_counts(*fitting[:2], thresholds)
+        held_out = (every_tp - fit_tp, every_pp - fit_pp, every[2] - fitting[2])
+        return fbeta(fit_tp, fit_pp, fitting[2], beta), fbeta(*held_out, beta)
+
+    return one_at_a_time(score)
+
+
+def masked_rows(
+    scores: jax.Array, labels: jax.Array, row_weights: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`masked_scores` and the int32[classes] count of positive rows kept."""
+    positives = jnp.sum(jnp.where(labels, row_weights[:, None] > 0, 0), axis=0, dtype=jnp.int32)
+    return (*masked_scores(scores, labels, row_weights), positives)
+
+
 def masked_scores(
     scores: jax.Array, labels: jax.Array, row_weights: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
@@ -217,4 +248,12 @@ def masked_scores(
     return scores, jnp.where(labels, scores, DROPPED)
 
 
-__all__ = ["DROPPED", "fused_counts", "fused_gradient", "masked_scores", "one_at_a_time"]
+__all__ = [
+    "DROPPED",
+    "fused_counts",
+    "fused_gradient",
+    "masked_rows",
+    "masked_scores",
+    "one_at_a_time",
+    "split_fbeta",
+]
