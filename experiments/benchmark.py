@@ -1,7 +1,7 @@
 """Speed of one SGLThresh fit on synthetic scores, against the cost of reading them once.
 
     python experiments/benchmark.py --rows=20371 --classes=527 --epochs=100
-    python experiments/benchmark.py --path=histogram --cells=1024 --output=bench.json
+    python experiments/benchmark.py --path=histogram --bins=1024 --output=bench.json
     python experiments/benchmark.py --write_npy=DIR --rows=1000000 --classes=1000
     python experiments/benchmark.py --path=histogram --scores_npy=DIR/scores.npy \\
         --labels_npy=DIR/labels.npy --score_range=0,1
@@ -35,7 +35,7 @@ _CLASSES = flags.DEFINE_integer("classes", 527, "Classes.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs of the fit.")
 _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "float16", "bfloat16"], "Scores.")
 _PATH = flags.DEFINE_enum("path", "fused", ["fused", "autodiff", "histogram"], "Fit path.")
-_CELLS = flags.DEFINE_integer("cells", streaming.DEFAULT_CELLS, "Histogram cells per class.")
+_BINS = flags.DEFINE_integer("bins", streaming.DEFAULT_BINS, "Histogram cells per class.")
 _CHUNK_ROWS = flags.DEFINE_integer("chunk_rows", 8192, "Rows per chunk of the histogram pass.")
 _SCORE_RANGE = flags.DEFINE_list("score_range", None, "low,high of every class's cells.")
 _SCORES_NPY = flags.DEFINE_string("scores_npy", None, "Read scores from this .npy, in chunks.")
@@ -102,12 +102,12 @@ def _score_range():
 def _histogram_figures(source) -> dict:
     def histogram():
         return streaming.histogram_pass(
-            *source, cells=_CELLS.value, chunk_rows=_CHUNK_ROWS.value, score_range=_score_range()
+            *source, bins=_BINS.value, chunk_rows=_CHUNK_ROWS.value, score_range=_score_range()
         ).counts
 
     pass_first, pass_seconds = _median_seconds(histogram)
     built = streaming.histogram_pass(
-        *source, cells=_CELLS.value, chunk_rows=_CHUNK_ROWS.value, score_range=_score_range()
+        *source, bins=_BINS.value, chunk_rows=_CHUNK_ROWS.value, score_range=_score_range()
     )
 
     def fit():
@@ -115,7 +115,7 @@ def _histogram_figures(source) -> dict:
 
     fit_first, fit_seconds = _median_seconds(fit)
     return {
-        "cells": _CELLS.value,
+        "bins": _BINS.value,
         "pass_seconds_median": round(pass_seconds, 4),
         "pass_first_seconds": round(pass_first, 4),
         "compile_seconds": round(fit_first - fit_seconds, 4),
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> None:
     del argv
     if _OUTPUT.value:
         check_writable(_OUTPUT.value)
-    for flag in (_ROWS, _CLASSES, _EPOCHS, _REPEATS, _CELLS, _CHUNK_ROWS):
+    for flag in (_ROWS, _CLASSES, _EPOCHS, _REPEATS, _BINS, _CHUNK_ROWS):
         if flag.value < 1:
             raise ValueError(f"{flag.name}: must be >= 1, got {flag.value}")
     if _WRITE_NPY.value:
@@ -199,7 +199,7 @@ def _in_memory_figures() -> dict:
     if _FOLDS.value:
         if _PATH.value == "autodiff":
             raise ValueError("folds: cross-validation is timed on the fused and histogram paths")
-        bins = _CELLS.value if _PATH.value == "histogram" else None
+        bins = _BINS.value if _PATH.value == "histogram" else None
 
         def cross_validate():
             return jaxthresh.cross_validate(

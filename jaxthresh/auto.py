@@ -28,10 +28,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxthresh import _validation, fused
+from jaxthresh import _validation
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh._folds import fold_ids, fold_weights
 from jaxthresh.exact import exact_fit_weighted
+from jaxthresh.metrics import thresholded_fbeta
 from jaxthresh.sgl import sgl_fit_weighted
 from jaxthresh.thresholding import best_global_threshold
 
@@ -113,14 +114,13 @@ def auto_fit_weighted(
     """fit_auto on weighted rows; unchecked, jit- and vmap-friendly (see :func:`fit_auto`)."""
     row_weights = row_weights.astype(jnp.int32)
     inner = fold_weights(fold_ids(key, scores.shape[0], n_folds), n_folds)
-    every = fused.masked_rows(scores, labels, row_weights)
 
     def held_out_scores(train):
         fitted = _candidates(scores, labels, row_weights * train, average, beta)
-        # Held-out counts: those over the rows given minus those over the training rows.
-        fitting = fused.masked_rows(scores, labels, row_weights * train)
-        score = fused.split_fbeta(average)
-        return jax.vmap(lambda t: score(every, fitting, t, jnp.float32(beta))[1])(fitted)
+        held = row_weights * (1 - train)
+        return jax.vmap(
+            lambda t: thresholded_fbeta(scores, labels, t, held, average=average, beta=beta)
+        )(fitted)
 
     per_fold = jax.vmap(held_out_scores)(inner)  # [folds, candidates]
     estimates = jnp.mean(per_fold, axis=0)

@@ -50,7 +50,7 @@ _BINS = flags.DEFINE_integer(
     "bins",
     None,
     "fit (sgl, exact, numerical): fit on a histogram of this many equal cells per class "
-    "(1024 keeps F1 within 0.05 points on the benchmarks; epochs then cost O(classes x bins)).",
+    "(one pass over the rows; SGLThresh epochs then cost O(classes x bins)).",
 )
 _THRESHOLD = flags.DEFINE_float(
     "threshold", None, "fit (default): the global threshold (default: the best one)."
@@ -130,6 +130,8 @@ def _hyperparameters(method: str) -> dict:
         "bins": _BINS.value,
     }
     names = hyperparameter_names(method)
+    if _BINS.value is not None and "bins" not in names:
+        raise ValueError(f"bins: method {method!r} has no histogram path")
     chosen = {k: v for k, v in given.items() if k in names and v is not None}
     if "key" in names:
         chosen["key"] = jax.random.key(_validation.whole_number(_SEED.value, "seed"))

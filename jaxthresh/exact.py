@@ -81,7 +81,7 @@ def exact_fit_weighted(
       :class:`ExactResult`.
     """
     if bins is not None:
-        histogram = score_histogram(scores, labels, row_weights, cells=bins)
+        histogram = score_histogram(scores, labels, row_weights, bins=bins)
         return exact_fit_histogram(histogram, beta, average=average)
     cuts = column_cuts(scores.T, labels.T, row_weights[None, :])
     return exact_from_cuts(cuts, beta, average=average)

@@ -96,7 +96,7 @@ def numerical_fit_weighted(
     if bins is None:
         cuts = column_cuts(scores.T, labels.T, row_weights[None, :])
     else:
-        cuts = histogram_cuts(score_histogram(scores, labels, row_weights, cells=bins))
+        cuts = histogram_cuts(score_histogram(scores, labels, row_weights, bins=bins))
     return numerical_from_cuts(
         cuts,
         init,

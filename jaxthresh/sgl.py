@@ -177,8 +177,9 @@ def sgl_fit_weighted(
     Args:
       scores: float32[n, classes].
       labels: bool[n, classes].
-      row_weights: int32[n], 1 for the rows to fit on, 0 for rows left out (a
-        cross-validation fold, padding).
+      row_weights: int32[n], row multiplicities (0 drops a row: a cross-validation fold,
+        padding). The fused epoch serves weights of 0 and 1; any larger weight sends the
+        fit through the autodiff epoch (same thresholds, slower).
       init: float32[classes], initial thresholds.
       slope: float32[classes], initial surrogate slopes.
       learning_rate: float32 scalar, Adam's step size.
@@ -196,7 +197,9 @@ def sgl_fit_weighted(
         float32 rounding).
 
     Returns:
-      :class:`SGLResult`.
+      :class:`SGLResult`. The fit is a search, not a differentiable function: under
+      ``vmap`` fits run one at a time (:func:`jaxthresh.fused.one_at_a_time`), which
+      ``jax.grad`` does not go through.
     """
     static = {"epochs": epochs, "learn_slope": learn_slope, "average": average, "bins": bins}
     beta = jnp.asarray(beta, jnp.float32)
@@ -229,24 +232,34 @@ def _fit(
     fused_epoch,
 ):
     """The body of :func:`sgl_fit_weighted` (same arguments)."""
-    if bins is None and fused_epoch:
-        value, value_and_grad = _fused_path(scores, labels, row_weights, average, beta, learn_slope)
-    elif bins is None:
-        value, value_and_grad = _autodiff_path(
-            scores,
-            jnp.where(labels, row_weights[:, None], 0),
-            row_weights[:, None],
-            average,
-            beta,
-            learn_slope,
+    if bins is None:
+
+        def ascent(path):
+            value, value_and_grad = path()
+            return _adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
+
+        def autodiff():
+            positive_weights = jnp.where(labels, row_weights[:, None], 0)
+            weights = row_weights[:, None]
+            return _autodiff_path(scores, positive_weights, weights, average, beta, learn_slope)
+
+        if not fused_epoch:
+            return ascent(autodiff)
+        # The fused sums drop rows of weight 0 and keep the others once: rows counted more
+        # than once (multiplicities) take the autodiff path.
+        return jax.lax.cond(
+            jnp.all(row_weights <= 1),
+            lambda: ascent(
+                lambda: _fused_path(scores, labels, row_weights, average, beta, learn_slope)
+            ),
+            lambda: ascent(autodiff),
         )
     else:
         # Built once per fold under vmap (it does not depend on the other hyperparameters);
         # the epochs then run one fit at a time.
-        histogram = score_histogram(scores, labels, row_weights, cells=bins)
+        histogram = score_histogram(scores, labels, row_weights, bins=bins)
         static = {"epochs": epochs, "learn_slope": learn_slope, "average": average}
         return _histogram_fit(**static)(histogram, init, slope, learning_rate, beta)
-    return _adam_ascent(value, value_and_grad, init, slope, learning_rate, epochs=epochs)
 
 
 def _adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: int) -> SGLResult:
@@ -269,7 +282,7 @@ def _adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: i
         grads = jax.tree.map(jnp.negative, grads)  # ascent on F-beta
         updates, state = optimizer.update(grads, state, params)
         params = optax.apply_updates(params, updates)
-        report("sgl", step, epochs, score)
+        report("sgl", step + 1, epochs, score)
         return (params, state), score
 
     (params, _), scores_before = jax.lax.scan(

@@ -28,10 +28,11 @@ import numpy as np
 from jaxthresh import _validation
 from jaxthresh.exact import ExactResult, exact_fit_histogram, exact_hyperparameters
 from jaxthresh.histogram import Histogram, cell_counts, cells_of
+from jaxthresh.methods import check_hyperparameter_names
 from jaxthresh.numerical import NumericalResult, numerical_fit_histogram, numerical_hyperparameters
 from jaxthresh.sgl import SGLResult, sgl_fit_histogram, sgl_hyperparameters
 
-DEFAULT_CELLS = 1024
+DEFAULT_BINS = 1024
 DEFAULT_CHUNK_ROWS = 8192
 
 
@@ -41,11 +42,12 @@ def _chunk_range(scores: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     return jnp.min(scores, axis=0), jnp.max(scores, axis=0), jnp.all(jnp.isfinite(scores))
 
 
-@functools.partial(jax.jit, static_argnames=("cells",))
-def _chunk_histogram(scores, labels, low, width, *, cells):
-    """One chunk's ``(counts, positives, highest score, all finite)``."""
-    counts, positives = cell_counts(scores, labels, None, low, width, cells=cells)
-    return counts, positives, jnp.max(scores, axis=0), jnp.all(jnp.isfinite(scores))
+@functools.partial(jax.jit, static_argnames=("bins",))
+def _chunk_histogram(scores, labels, low, width, *, bins):
+    """One chunk's ``(counts, positives, lowest score, highest score, all finite)``."""
+    counts, positives = cell_counts(scores, labels, None, low, width, cells=bins)
+    lowest, highest, finite = _chunk_range(scores)
+    return counts, positives, lowest, highest, finite
 
 
 class NpyChunks:
@@ -85,7 +87,8 @@ class NpyChunks:
 class _Rows:
     """Rows ``[start, stop)`` of an array or of a ``.npy`` file's array."""
 
-    def __init__(self, shape, dtype, array=None, path=None, offset=0):
+    def __init__(self, name, shape, dtype, array=None, path=None, offset=0):
+        self._name = name
         self.shape = shape
         self.dtype = dtype
         self._array = array
@@ -100,7 +103,7 @@ class _Rows:
         with open(self._path, "rb") as file:
             file.seek(self._offset + start * row_bytes)
             if file.readinto(memoryview(out).cast("B")) != out.nbytes:
-                raise ValueError(f"{self._path}: file is shorter than its header says")
+                raise ValueError(f"{self._name}: {self._path} is shorter than its header says")
         return out
 
 
@@ -126,21 +129,27 @@ def _open(source, name: str) -> _Rows:
             raise ValueError(f"{name}: expected [n, classes], got shape {shape}")
         if dtype.hasobject:
             raise ValueError(f"{name}: {os.fspath(source)!r} holds Python objects")
-        return _Rows(tuple(shape), dtype, path=os.fspath(source), offset=offset)
+        return _Rows(name, tuple(shape), dtype, path=os.fspath(source), offset=offset)
     array = source if hasattr(source, "shape") and hasattr(source, "dtype") else np.asarray(source)
     if array.ndim != 2:
         raise ValueError(f"{name}: expected [n, classes], got shape {array.shape}")
-    return _Rows(tuple(array.shape), np.dtype(array.dtype), array=array)
+    return _Rows(name, tuple(array.shape), np.dtype(array.dtype), array=array)
 
 
-def _checked_chunk(scores, labels, classes, start):
+def _checked_chunk(chunk, classes, start):
+    """``(scores float32, labels bool, where)`` of one chunk, or a ``ValueError``."""
+    try:
+        scores, labels = chunk
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"chunks: expected (scores, labels) pairs, got {type(chunk).__name__}"
+        ) from None
     scores = np.asarray(scores)
     labels = np.asarray(labels)
     where = f"rows {start}..{start + len(scores) - 1}"
-    if scores.ndim != 2 or (classes is not None and scores.shape[1] != classes):
-        raise ValueError(
-            f"scores: chunk at {where} has shape {scores.shape}, expected [rows, {classes}]"
-        )
+    if scores.ndim != 2 or scores.shape[1] == 0 or scores.shape[1] != (classes or scores.shape[1]):
+        expected = f"[rows, {classes}]" if classes else "[rows, classes >= 1]"
+        raise ValueError(f"scores: chunk at {where} has shape {scores.shape}, expected {expected}")
     if labels.shape != scores.shape:
         raise ValueError(
             f"labels: chunk at {where} has shape {labels.shape}, scores {scores.shape}"
@@ -158,26 +167,32 @@ def _checked_chunk(scores, labels, classes, start):
 
 def _scan(chunks: Iterable, visit) -> int:
     """Calls ``visit(scores, labels, where)`` on every checked chunk; returns the row count."""
+    try:
+        iterator = iter(chunks)
+    except TypeError:
+        raise ValueError(f"chunks: expected an iterable, got {type(chunks).__name__}") from None
     classes, rows = None, 0
-    for scores, labels in chunks:
-        scores, labels, where = _checked_chunk(scores, labels, classes, rows)
+    for chunk in iterator:
+        scores, labels, where = _checked_chunk(chunk, classes, rows)
         classes = scores.shape[1]
         if len(scores):
             visit(scores, labels, where)
         rows += len(scores)
+        if rows >= 2**31:
+            raise ValueError("scores: 2**31 rows or more; the int32 counts would overflow")
     if rows == 0:
         raise ValueError("scores: no rows")
     return rows
 
 
 def _not_finite(where: str):
-    return ValueError(f"scores: NaN or infinite values at {where}")
+    return ValueError(f"scores: NaN or infinite values (in float32) at {where}")
 
 
 def histogram_of_chunks(
     chunks: Iterable,
     *,
-    cells: int = DEFAULT_CELLS,
+    bins: int = DEFAULT_BINS,
     score_range: tuple[float, float] | None = None,
 ) -> Histogram:
     """One pass over ``(scores, labels)`` chunks of rows: their :class:`Histogram`.
@@ -186,13 +201,14 @@ def histogram_of_chunks(
       chunks: an iterable of ``(scores float[rows, classes], labels 0/1 [rows, classes])``;
         iterated twice (a range pass, then the counting pass) unless ``score_range`` is
         given, so a one-shot iterator needs ``score_range``.
-      cells: equal cells per class.
+      bins: equal cells per class.
       score_range: ``(low, high)`` for every class, or None for each class's own range.
+        Every score must lie in it.
 
     Returns:
       :class:`Histogram`.
     """
-    _validation.bins(cells, 1, "cells")
+    _validation.bins(bins, 1)
     if score_range is None:
         if iter(chunks) is chunks:
             raise ValueError("score_range: required when chunks is a one-shot iterator")
@@ -209,7 +225,7 @@ def histogram_of_chunks(
         high = np.max([r[1] for r in ranges], axis=0)
     else:
         try:
-            low, high = (float(v) for v in score_range)
+            low, high = (np.float32(v) for v in score_range)
         except (TypeError, ValueError):
             raise ValueError(f"score_range: expected (low, high), got {score_range!r}") from None
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
@@ -219,15 +235,20 @@ def histogram_of_chunks(
     def visit(scores, labels, where):
         if not totals:
             classes = scores.shape[1]
-            _validation.bins(cells, classes, "cells")
+            _validation.bins(bins, classes)
             low_high = (np.broadcast_to(np.float32(v), (classes,)) for v in (low, high))
-            totals["cells"] = cells_of(*low_high, cells)
+            totals["cells"] = cells_of(*low_high, bins)
             totals["tables"] = (0, 0, -np.inf)
-        counts, positives, highest, finite = _chunk_histogram(
-            scores, labels, *totals["cells"], cells=cells
+        counts, positives, lowest, highest, finite = _chunk_histogram(
+            scores, labels, *totals["cells"], bins=bins
         )
         if not finite:
             raise _not_finite(where)
+        if score_range is not None and (np.any(lowest < low) or np.any(highest > high)):
+            raise ValueError(
+                f"score_range: scores at {where} lie outside {score_range!r} "
+                f"(from {float(np.min(lowest))} to {float(np.max(highest))})"
+            )
         total_counts, total_positives, total_highest = totals["tables"]
         totals["tables"] = (
             total_counts + counts,
@@ -243,7 +264,7 @@ def histogram_pass(
     scores,
     labels,
     *,
-    cells: int = DEFAULT_CELLS,
+    bins: int = DEFAULT_BINS,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     score_range: tuple[float, float] | None = None,
 ) -> Histogram:
@@ -253,12 +274,12 @@ def histogram_pass(
       scores: float ``[n, classes]``: a ``.npy`` path (read in chunks) or an array
         (``np.memmap`` included).
       labels: 0/1 or bool ``[n, classes]``, the same.
-      cells: equal cells per class.
+      bins: equal cells per class.
       chunk_rows: rows read at a time.
       score_range: see :func:`histogram_of_chunks`.
     """
     return histogram_of_chunks(
-        NpyChunks(scores, labels, chunk_rows), cells=cells, score_range=score_range
+        NpyChunks(scores, labels, chunk_rows), bins=bins, score_range=score_range
     )
 
 
@@ -285,9 +306,14 @@ def fit_histogram(
     """
     if method not in _FITS:
         raise ValueError(f"method: must be one of {', '.join(_FITS)}; got {method!r}")
-    validate, fit = _FITS[method]
+    if not isinstance(histogram, Histogram):
+        raise ValueError(
+            f"histogram: expected a jaxthresh.Histogram, got {type(histogram).__name__}"
+        )
     if "bins" in hyperparameters:
         raise ValueError("bins: not a hyperparameter of a histogram fit (its cells are fixed)")
+    check_hyperparameter_names(method, hyperparameters)
+    validate, fit = _FITS[method]
     arrays, static = validate(histogram.counts.shape[0], **hyperparameters)
     static.pop("bins", None)
     return fit(histogram, **arrays, **static)

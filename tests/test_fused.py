@@ -103,3 +103,15 @@ def test_one_at_a_time_handles_pytree_arguments():
     z = np.float32(2.0)
     got = jax.vmap(calls, in_axes=((0, None), None))((x, y), z)
     np.testing.assert_allclose(got, np.sum(x * y, axis=1) + z, rtol=1e-6)
+
+
+def test_rows_counted_several_times_give_the_fit_of_repeated_rows():
+    scores, labels, _ = _inputs(9, rows=120, classes=4, ties=False)
+    weights = np.random.default_rng(9).integers(0, 4, 120).astype(np.int32)
+    arrays, static = sgl_hyperparameters(4, init=0.4, epochs=40)
+    weighted = sgl_fit_weighted(scores, labels, weights, **arrays, **static)
+    repeated = np.repeat(np.arange(120), weights)
+    ones = np.ones(len(repeated), np.int32)
+    expected = sgl_fit_weighted(scores[repeated], labels[repeated], ones, **arrays, **static)
+    np.testing.assert_allclose(weighted.thresholds, expected.thresholds, atol=1e-5)
+    np.testing.assert_allclose(weighted.history, expected.history, atol=1e-6)

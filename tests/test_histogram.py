@@ -5,62 +5,72 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
+from jaxthresh._cuts import above_all, threshold_between
 from jaxthresh.histogram import cell_centres, histogram_cuts, score_histogram
 from tests.conftest import random_problem
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.integers(0, 10_000),
     st.integers(1, 40),
     st.integers(1, 4),
-    st.booleans(),
-    st.sampled_from([1, 2, 4, 16]),
+    st.sampled_from([1, 2, 4, 16, 100]),
+    st.sampled_from([None, 4, 100]),
 )
-def test_histogram_keeps_every_weighted_row_in_its_cell(seed, rows, classes, ties, cells):
-    scores, labels = random_problem(seed, rows, classes, ties=ties)
+def test_every_cut_predicts_exactly_the_rows_it_counts(seed, rows, classes, bins, grid):
+    # Scores on a grid (grid=100: two decimals, as rounded scores are) land on cell edges.
+    scores, labels = random_problem(seed, rows, classes, ties=True)
+    if grid:
+        scores = (np.round(scores * grid) / grid).astype(np.float32)
     weights = np.random.default_rng(seed).integers(0, 3, rows).astype(np.int32)
-    histogram = score_histogram(scores, labels, weights, cells=cells)
-    assert histogram.counts.shape == histogram.positives.shape == (classes, cells)
+    histogram = score_histogram(scores, labels, weights, bins=bins)
+    assert histogram.counts.shape == histogram.positives.shape == (classes, bins)
     np.testing.assert_array_equal(histogram.counts.sum(1), np.full(classes, weights.sum()))
     np.testing.assert_array_equal(histogram.positives.sum(1), (labels * weights[:, None]).sum(0))
-    kept = weights > 0
-    if kept.any():
-        np.testing.assert_array_equal(histogram.high, scores[kept].max(0))
-        edges = (
-            np.asarray(histogram.low)[:, None]
-            + np.arange(cells + 1) * np.asarray(histogram.width)[:, None]
-        )
-        for c in range(classes):
-            # Each kept row sits in the cell whose edges hold it (up to float32 rounding).
-            cell = np.searchsorted(edges[c], scores[kept, c], side="right") - 1
-            cell = np.clip(cell, 0, cells - 1)
-            expected = np.bincount(cell, weights=weights[kept], minlength=cells)
-            assert np.abs(np.asarray(histogram.counts[c]) - expected).sum() <= 2 * weights.max()
+    cuts = histogram_cuts(histogram)
+    thresholds = np.asarray(threshold_between(cuts.upper, cuts.lower))
+    for c in range(classes):
+        for j in np.flatnonzero(np.asarray(cuts.valid[c])):
+            above = scores[:, c] > thresholds[c, j]
+            assert int(cuts.predicted[c, j]) == int(np.sum(weights * above))
+            assert int(cuts.true_positives[c, j]) == int(np.sum(weights * above * labels[:, c]))
+    if weights.any():  # "predict nothing" lies above every kept score
+        nothing = np.asarray(above_all(cuts.highest))
+        assert not np.any((scores > nothing) & (weights[:, None] > 0))
 
 
 def test_vmap_over_weights_builds_one_histogram_per_fold():
     scores, labels = random_problem(5, rows=50, classes=3)
     weights = np.stack([np.arange(50) % 2, np.ones(50)]).astype(np.int32)
-    batched = jax.vmap(lambda w: score_histogram(scores, labels, w, cells=8))(weights)
+    batched = jax.vmap(lambda w: score_histogram(scores, labels, w, bins=8))(weights)
     for i, w in enumerate(weights):
-        single = score_histogram(scores, labels, w, cells=8)
+        single = score_histogram(scores, labels, w, bins=8)
         for field in single._fields:
             np.testing.assert_array_equal(getattr(batched, field)[i], getattr(single, field))
 
 
-def test_cuts_fall_between_non_empty_cells():
-    scores, labels = random_problem(6, rows=200, classes=2)
-    histogram = score_histogram(scores, labels, np.ones(200, np.int32), cells=32)
-    cuts = histogram_cuts(histogram)
-    centres = np.asarray(cell_centres(histogram))
-    for c in range(2):
-        filled = np.asarray(cuts.valid[c])
-        upper, lower = np.asarray(cuts.upper[c])[filled], np.asarray(cuts.lower[c])[filled]
-        np.testing.assert_array_equal(upper, centres[c][::-1][filled])
-        np.testing.assert_array_equal(lower[:-1], upper[1:])  # the next non-empty centre
-        assert lower[-1] == -np.inf
-    np.testing.assert_array_equal(cuts.predicted[:, -1], [200, 200])
+def test_degenerate_and_extreme_ranges():
+    # One distinct score per class: every row in cell 0, its centre the score itself.
+    scores = np.full((6, 2), 0.3, np.float32)
+    scores[:, 1] = -2.5
+    labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]], bool)
+    histogram = score_histogram(scores, labels, np.ones(6, np.int32), bins=16)
+    np.testing.assert_array_equal(histogram.counts[:, 0], [6, 6])
+    np.testing.assert_allclose(cell_centres(histogram)[:, 0], [0.3, -2.5], rtol=1e-6)
+    fit = jaxthresh.fit_exact(scores, labels, average="macro", bins=16)
+    applied = jaxthresh.f1_score(labels, scores > np.asarray(fit.thresholds), average="macro")
+    assert applied == pytest.approx(float(fit.score), abs=1e-6)
+    # A span wider than float32 can hold (3e38 - -3e38) neither overflows nor misplaces.
+    wide = np.array([[-3e38, 0.0], [3e38, 1.0], [1.0, 0.5]], np.float32)
+    wide_labels = np.array([[0, 0], [1, 1], [1, 0]], bool)
+    fit = jaxthresh.fit_exact(wide, wide_labels, bins=8)
+    assert np.all(np.isfinite(fit.thresholds))
+    assert jaxthresh.f1_score(wide_labels, wide > np.asarray(fit.thresholds)) == pytest.approx(
+        float(fit.score), abs=1e-6
+    )
+    sgl = jaxthresh.fit_sgl(wide, wide_labels, init=0.5, bins=8, epochs=5)
+    assert np.all(np.isfinite(sgl.thresholds))
 
 
 @pytest.mark.parametrize("method", ["sgl", "exact", "numerical"])

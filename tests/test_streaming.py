@@ -17,7 +17,7 @@ def _grid_problem(seed, rows=300, classes=4):
 
 def test_histogram_counts_every_row_in_its_cell():
     scores, labels = random_problem(0, rows=500, classes=3)
-    histogram = streaming.histogram_pass(scores, labels, cells=16, chunk_rows=37)
+    histogram = streaming.histogram_pass(scores, labels, bins=16, chunk_rows=37)
     low, high = scores.min(0), scores.max(0)
     cell = np.clip(np.floor((scores - low) / ((high - low) / 16)), 0, 15).astype(int)
     for c in range(3):
@@ -31,16 +31,14 @@ def test_npy_files_memmaps_arrays_and_chunk_sizes_agree(tmp_path):
     scores, labels = random_problem(1, rows=203, classes=5)
     np.save(tmp_path / "scores.npy", scores)
     np.save(tmp_path / "labels.npy", labels.astype(np.uint8))
-    reference = streaming.histogram_pass(scores, labels, cells=32, chunk_rows=1000)
+    reference = streaming.histogram_pass(scores, labels, bins=32, chunk_rows=1000)
     sources = [
         (tmp_path / "scores.npy", tmp_path / "labels.npy", 10),
         (str(tmp_path / "scores.npy"), labels, 64),
         (np.load(tmp_path / "scores.npy", mmap_mode="r"), labels, 7),
     ]
     for scores_source, labels_source, chunk_rows in sources:
-        got = streaming.histogram_pass(
-            scores_source, labels_source, cells=32, chunk_rows=chunk_rows
-        )
+        got = streaming.histogram_pass(scores_source, labels_source, bins=32, chunk_rows=chunk_rows)
         for field in ("low", "width", "counts", "positives"):
             np.testing.assert_array_equal(getattr(got, field), getattr(reference, field))
 
@@ -51,7 +49,7 @@ def test_one_shot_iterators_need_a_score_range():
     with pytest.raises(ValueError, match="score_range"):
         streaming.histogram_of_chunks(chunks)
     chunks = iter([(scores[:20], labels[:20]), (scores[20:], labels[20:])])
-    histogram = streaming.histogram_of_chunks(chunks, cells=8, score_range=(0.0, 1.0))
+    histogram = streaming.histogram_of_chunks(chunks, bins=8, score_range=(0.0, 1.0))
     np.testing.assert_array_equal(histogram.counts.sum(1), [40, 40])
     np.testing.assert_allclose(histogram.low, 0.0)
     np.testing.assert_allclose(histogram.width, 1 / 8)
@@ -60,7 +58,7 @@ def test_one_shot_iterators_need_a_score_range():
 @pytest.mark.parametrize("average", ["micro", "macro"])
 def test_exact_on_an_exact_histogram_is_the_exact_optimum(average):
     scores, labels = _grid_problem(3)
-    histogram = streaming.histogram_pass(scores, labels, cells=8, score_range=(0.0, 1.0))
+    histogram = streaming.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))
     got = streaming.fit_histogram("exact", histogram, average=average)
     expected = jaxthresh.fit_exact(scores, labels, average=average)
     assert float(got.score) == pytest.approx(float(expected.score), abs=1e-6)
@@ -70,7 +68,7 @@ def test_exact_on_an_exact_histogram_is_the_exact_optimum(average):
 
 def test_sgl_and_numerical_on_an_exact_histogram_match_the_row_fits():
     scores, labels = _grid_problem(4)
-    histogram = streaming.histogram_pass(scores, labels, cells=8, score_range=(0.0, 1.0))
+    histogram = streaming.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))
     sgl = streaming.fit_histogram("sgl", histogram, init=0.42, epochs=60)
     rows = jaxthresh.fit_sgl(scores, labels, init=0.42, epochs=60)
     np.testing.assert_allclose(sgl.thresholds, rows.thresholds, atol=1e-5)
@@ -82,7 +80,7 @@ def test_sgl_and_numerical_on_an_exact_histogram_match_the_row_fits():
 
 def test_fine_histograms_track_the_row_fits():
     scores, labels = random_problem(5, rows=3000, classes=6)
-    histogram = streaming.histogram_pass(scores, labels, cells=2048)
+    histogram = streaming.histogram_pass(scores, labels, bins=2048)
     sgl = streaming.fit_histogram("sgl", histogram, init=0.4)
     rows = jaxthresh.fit_sgl(scores, labels, init=0.4)
     np.testing.assert_allclose(sgl.thresholds, rows.thresholds, atol=2e-3)
@@ -96,7 +94,7 @@ def test_bad_inputs_are_named(tmp_path):
     scores, labels = random_problem(6, rows=30, classes=2)
     broken = scores.copy()
     broken[17, 1] = np.nan
-    with pytest.raises(ValueError, match=r"scores: NaN or infinite values at rows 10\.\.19"):
+    with pytest.raises(ValueError, match=r"scores: NaN or infinite values .*at rows 10\.\.19"):
         streaming.histogram_pass(broken, labels, chunk_rows=10)
     with pytest.raises(ValueError, match="labels: values other than 0 and 1"):
         streaming.histogram_pass(scores, labels.astype(np.int8) * 2)
@@ -106,10 +104,31 @@ def test_bad_inputs_are_named(tmp_path):
         streaming.histogram_pass(scores[:0], labels[:0])
     with pytest.raises(ValueError, match="scores: cannot read"):
         streaming.histogram_pass(tmp_path / "missing.npy", labels)
-    histogram = streaming.histogram_pass(scores, labels, cells=8)
+    histogram = streaming.histogram_pass(scores, labels, bins=8)
     with pytest.raises(ValueError, match="method: must be one of"):
         streaming.fit_histogram("dicho", histogram)
     with pytest.raises(ValueError, match="bins: not a hyperparameter"):
         streaming.fit_histogram("sgl", histogram, init=0.5, bins=4)
     with pytest.raises(ValueError, match="score_range: expected finite low < high"):
         streaming.histogram_pass(scores, labels, score_range=(1.0, 0.0))
+    with pytest.raises(ValueError, match=r"score_range: scores at rows 0\.\.29 lie outside"):
+        streaming.histogram_pass(scores * 3 - 1, labels, score_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match="chunks: expected an iterable"):
+        streaming.histogram_of_chunks(None, score_range=(0, 1))
+    with pytest.raises(ValueError, match=r"chunks: expected \(scores, labels\) pairs"):
+        streaming.histogram_of_chunks([scores], score_range=(0, 1))
+    with pytest.raises(ValueError, match="scores: chunk at rows 0..29 has shape"):
+        streaming.histogram_of_chunks([(scores[:, :0], labels[:, :0])], score_range=(0, 1))
+    with pytest.raises(ValueError, match="scores: chunk at rows 30..59 has shape"):
+        streaming.histogram_of_chunks([(scores, labels), (scores[:, :1], labels[:, :1])])
+    truncated = tmp_path / "truncated.npy"
+    np.save(truncated, scores)
+    truncated.write_bytes(truncated.read_bytes()[:-8])
+    with pytest.raises(ValueError, match="scores: .* is shorter than its header says"):
+        streaming.histogram_pass(truncated, labels)
+    with pytest.raises(ValueError, match="histogram: expected a jaxthresh.Histogram"):
+        streaming.fit_histogram("exact", (1, 2, 3))
+    with pytest.raises(ValueError, match="hyperparameters: method 'sgl' needs init"):
+        streaming.fit_histogram("sgl", histogram)
+    with pytest.raises(ValueError, match="hyperparameters: method 'exact' does not take slope"):
+        streaming.fit_histogram("exact", histogram, slope=3.0)
