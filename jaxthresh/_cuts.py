@@ -109,19 +109,35 @@ def column_cuts(scores: jax.Array, labels: jax.Array, weights: jax.Array) -> Cut
     upper = _scores_of(sorted_keys)
     added = bin_by_rank(ranks, weights)
     added_positives = bin_by_rank(ranks, jnp.where(labels, weights, 0))
-    valid = added > 0
-    weighted = jnp.where(valid, upper, -jnp.inf)
-    below = jnp.concatenate([weighted[:, 1:], jnp.full_like(upper[:, :1], -jnp.inf)], axis=1)
+    weighted = jnp.where(added > 0, upper, -jnp.inf)
+    highest = jnp.max(weighted, axis=1)
+    return grouped_cuts(upper, weighted, added, added_positives, highest, sorted_keys)
+
+
+def grouped_cuts(upper, tops, added, added_positives, highest, keys) -> Cuts:
+    """:class:`Cuts` of groups of rows in descending order, one position per group.
+
+    Args:
+      upper: float32[columns, m], each group's lowest possible score (a cut predicts the
+        group and all above it).
+      tops: float32[columns, m], each group's highest score, ``-inf`` for an empty group;
+        the highest of those below a cut bounds its threshold from below (``lower``).
+      added, added_positives: int32[columns, m], the weight of each group's rows and of
+        its positive rows.
+      highest: float32[columns], the highest score of weight > 0.
+      keys: int32[columns, m], ascending order keys for :func:`counts_above`.
+    """
+    below = jnp.concatenate([tops[:, 1:], jnp.full_like(tops[:, :1], -jnp.inf)], axis=1)
     return Cuts(
         upper=upper,
         lower=jax.lax.cummax(below, axis=1, reverse=True),
         predicted=jnp.cumsum(added, axis=1),
         true_positives=jnp.cumsum(added_positives, axis=1),
-        valid=valid,
+        valid=added > 0,
         added=added,
         added_positives=added_positives,
-        highest=jnp.max(weighted, axis=1),
-        keys=sorted_keys,
+        highest=highest,
+        keys=keys,
     )
 
 

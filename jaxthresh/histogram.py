@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh._cuts import Cuts, descending_keys
+from jaxthresh._cuts import Cuts, descending_keys, grouped_cuts
 
 
 class Histogram(NamedTuple):
@@ -141,19 +141,14 @@ def histogram_cuts(histogram: Histogram) -> Cuts:
     edges = cell_edges(low, width, index)
     upper = jnp.where(index > 0, jnp.nextafter(edges, jnp.inf), low)
     valid = counts > 0
-    top = jnp.where(valid, cell_edges(low, width, index + 1), -jnp.inf)
-    below = jnp.concatenate([top[:, 1:], jnp.full_like(upper[:, :1], -jnp.inf)], axis=1)
-    return Cuts(
-        upper=upper,
-        lower=jax.lax.cummax(below, axis=1, reverse=True),
-        predicted=jnp.cumsum(counts, axis=1),
-        true_positives=jnp.cumsum(positives, axis=1),
-        valid=valid,
-        added=counts,
-        added_positives=positives,
+    return grouped_cuts(
+        upper,
+        jnp.where(valid, cell_edges(low, width, index + 1), -jnp.inf),
+        counts,
+        positives,
         # Predicting nothing takes a threshold above the highest score itself.
-        highest=jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
-        keys=descending_keys(cell_centres(histogram)[:, ::-1]),
+        jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
+        descending_keys(cell_centres(histogram)[:, ::-1]),
     )
 
 

@@ -254,12 +254,11 @@ def _fit(
             ),
             lambda: ascent(autodiff),
         )
-    else:
-        # Built once per fold under vmap (it does not depend on the other hyperparameters);
-        # the epochs then run one fit at a time.
-        histogram = score_histogram(scores, labels, row_weights, bins=bins)
-        static = {"epochs": epochs, "learn_slope": learn_slope, "average": average}
-        return _histogram_fit(**static)(histogram, init, slope, learning_rate, beta)
+    # Built once per fold under vmap (it does not depend on the other hyperparameters); the
+    # epochs then run one fit at a time.
+    histogram = score_histogram(scores, labels, row_weights, bins=bins)
+    static = {"epochs": epochs, "learn_slope": learn_slope, "average": average}
+    return _histogram_fit(**static)(histogram, init, slope, learning_rate, beta)
 
 
 def _adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: int) -> SGLResult:

@@ -18,13 +18,16 @@ def _grid_problem(seed, rows=300, classes=4):
 def test_histogram_counts_every_row_in_its_cell():
     scores, labels = random_problem(0, rows=500, classes=3)
     histogram = streaming.histogram_pass(scores, labels, bins=16, chunk_rows=37)
-    low, high = scores.min(0), scores.max(0)
-    cell = np.clip(np.floor((scores - low) / ((high - low) / 16)), 0, 15).astype(int)
+    low, width = np.asarray(histogram.low), np.asarray(histogram.width)
+    edges = 2 * (low / 2 + np.arange(17, dtype=np.float32)[:, None] * (width / 2))
     for c in range(3):
-        np.testing.assert_array_equal(histogram.counts[c], np.bincount(cell[:, c], minlength=16))
+        # Cell k holds (edge_k, edge_k+1]; cell 0 also holds the lowest score.
+        cell = np.searchsorted(edges[1:16, c], scores[:, c], side="left")
+        np.testing.assert_array_equal(histogram.counts[c], np.bincount(cell, minlength=16))
         np.testing.assert_array_equal(
-            histogram.positives[c], np.bincount(cell[labels[:, c], c], minlength=16)
+            histogram.positives[c], np.bincount(cell[labels[:, c]], minlength=16)
         )
+    np.testing.assert_array_equal(histogram.high, scores.max(0))
 
 
 def test_npy_files_memmaps_arrays_and_chunk_sizes_agree(tmp_path):
