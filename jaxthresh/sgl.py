@@ -19,7 +19,7 @@ import optax
 from jaxthresh import _validation, fused
 from jaxthresh._fitting import fit_all_rows
 from jaxthresh.histogram import Histogram, cell_centres, score_histogram
-from jaxthresh.metrics import Counts, _row_weights, fbeta_from_counts, weighted_counts
+from jaxthresh.metrics import Counts, fbeta_from_counts, weighted_counts
 from jaxthresh.progress import report
 from jaxthresh.surrogate import heaviside
 
@@ -99,9 +99,7 @@ def _sum_path(counts_at, gradient_at, positives, average, beta):
 
 def _fused_path(scores, labels, row_weights, average, beta, learn_slope):
     """``(value, value_and_grad)`` on rows, every sum one pass over the scores."""
-    masked, positive_scores = fused.masked_scores(scores, labels, row_weights)
-    positive_weights, _ = _row_weights(labels, row_weights)
-    positives = jnp.sum(positive_weights, axis=0, dtype=jnp.int32)
+    masked, positive_scores, positives = fused.masked_rows(scores, labels, row_weights)
     labels = labels.astype(jnp.float32)
 
     def gradient_at(thresholds, slopes, tp_weight, pp_weight):
