@@ -6,9 +6,10 @@
     python experiments/benchmark.py --path=histogram --scores_npy=DIR/scores.npy \\
         --labels_npy=DIR/labels.npy --score_range=0,1
 
-Paths: ``fused`` (the default exact path: one pass per sum, see ``jaxthresh.fused``),
-``autodiff`` (the reference: autodiff through ``heaviside``) and ``histogram`` (one pass
-builds per-class histograms, ``jaxthresh.streaming``; epochs then cost O(classes x cells)).
+Paths: ``rows`` (every epoch reads every score; ``--kernel`` picks the epoch kernel:
+the one for the backend by default, or ``cpu``, ``generic``, ``autodiff``, see
+``jaxthresh.methods.sgl_kernels``) and ``histogram`` (one pass builds per-class
+histograms, ``jaxthresh.streaming``; epochs then cost O(classes x cells)).
 Prints and saves (JSON): compile seconds, warm fit seconds (median of --repeats runs),
 milliseconds per epoch, and the ratio of the per-epoch time to a floor measured in the same
 run (one jitted reduction over the same scores). On the histogram path also the pass's
@@ -24,24 +25,32 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import paper
 from absl import flags
 
 import jaxthresh
-from jaxthresh import _cli, benchmarks, streaming
-from jaxthresh.io import check_writable, write_atomic, write_json_atomic
+from jaxthresh import streaming
+from jaxthresh.cli import runner
+from jaxthresh.cli.files import check_writable, write_atomic, write_json_atomic
 
 _ROWS = flags.DEFINE_integer("rows", 20371, "Rows (clips).")
 _CLASSES = flags.DEFINE_integer("classes", 527, "Classes.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs of the fit.")
 _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "float16", "bfloat16"], "Scores.")
-_PATH = flags.DEFINE_enum("path", "fused", ["fused", "autodiff", "histogram"], "Fit path.")
+_PATH = flags.DEFINE_enum("path", "rows", ["rows", "histogram"], "Fit path.")
+_KERNEL = flags.DEFINE_enum(
+    "kernel",
+    None,
+    ["cpu", "generic", "autodiff"],
+    "Rows path: the epoch kernel (default: the backend's).",
+)
 _BINS = flags.DEFINE_integer("bins", streaming.DEFAULT_BINS, "Histogram cells per class.")
 _CHUNK_ROWS = flags.DEFINE_integer("chunk_rows", 8192, "Rows per chunk of the histogram pass.")
 _SCORE_RANGE = flags.DEFINE_list("score_range", None, "low,high of every class's cells.")
 _SCORES_NPY = flags.DEFINE_string("scores_npy", None, "Read scores from this .npy, in chunks.")
 _LABELS_NPY = flags.DEFINE_string("labels_npy", None, "Labels .npy that goes with --scores_npy.")
 _WRITE_NPY = flags.DEFINE_string("write_npy", None, "Write synthetic scores.npy/labels.npy here.")
-_FOLDS = flags.DEFINE_integer("folds", 0, "Also time k-fold cross_validate (fused, histogram).")
+_FOLDS = flags.DEFINE_integer("folds", 0, "Also time k-fold cross_validate.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Warm runs; the median is reported.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic data.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the figures as JSON to this path.")
@@ -73,7 +82,7 @@ def _write_npy(folder: str) -> dict:
             }
             np.lib.format.write_array_header_1_0(stream, header)
             for index, start in enumerate(range(0, rows, chunk_rows)):
-                chunk = benchmarks.synthetic_problem(
+                chunk = paper.synthetic_problem(
                     jax.random.key(_SEED.value),
                     rows=min(chunk_rows, rows - start),
                     classes=classes,
@@ -111,7 +120,7 @@ def _histogram_figures(source) -> dict:
     )
 
     def fit():
-        return streaming.fit_histogram("sgl", built, init=0.3, epochs=_EPOCHS.value).thresholds
+        return jaxthresh.fit_histogram("sgl", built, init=0.3, epochs=_EPOCHS.value).thresholds
 
     fit_first, fit_seconds = _median_seconds(fit)
     return {
@@ -146,6 +155,7 @@ def main(argv: list[str]) -> None:
         "device": str(jax.devices()[0]),
         "epochs": _EPOCHS.value,
         "path": _PATH.value,
+        "kernel": _KERNEL.value or "backend's",
         **figures,
     }
     for name, value in figures.items():
@@ -155,7 +165,7 @@ def main(argv: list[str]) -> None:
 
 
 def _in_memory_figures() -> dict:
-    scores, labels = benchmarks.synthetic_problem(
+    scores, labels = paper.synthetic_problem(
         jax.random.key(_SEED.value),
         rows=_ROWS.value,
         classes=_CLASSES.value,
@@ -175,20 +185,11 @@ def _in_memory_figures() -> dict:
         figures.update(_histogram_figures((np.asarray(scores), np.asarray(labels))))
         fit_seconds = figures["fit_seconds_median"]
     else:
-        weights = jnp.ones(_ROWS.value, jnp.int32)
-        arrays, static = jaxthresh.sgl.sgl_hyperparameters(
-            _CLASSES.value, init=0.3, epochs=_EPOCHS.value
-        )
 
         def fit():
-            return jaxthresh.sgl_fit_weighted(
-                scores,
-                labels,
-                weights,
-                **arrays,
-                **static,
-                fused_epoch=_PATH.value == "fused",
-            )
+            return jaxthresh.fit_sgl(
+                scores, labels, init=0.3, epochs=_EPOCHS.value, kernel=_KERNEL.value
+            ).thresholds
 
         first, fit_seconds = _median_seconds(fit)
         figures["compile_seconds"] = round(first - fit_seconds, 4)
@@ -197,8 +198,6 @@ def _in_memory_figures() -> dict:
     figures["ms_per_epoch"] = round(epoch_ms, 4)
     figures["epoch_to_floor_ratio"] = round(epoch_ms / (1000 * floor_seconds), 2)
     if _FOLDS.value:
-        if _PATH.value == "autodiff":
-            raise ValueError("folds: cross-validation is timed on the fused and histogram paths")
         bins = _BINS.value if _PATH.value == "histogram" else None
 
         def cross_validate():
@@ -210,7 +209,8 @@ def _in_memory_figures() -> dict:
                 init=0.3,
                 epochs=_EPOCHS.value,
                 bins=bins,
-            ).heldout_f1
+                kernel=_KERNEL.value,
+            ).heldout_score
 
         first, cv_seconds = _median_seconds(cross_validate)
         figures["folds"] = _FOLDS.value
@@ -220,4 +220,4 @@ def _in_memory_figures() -> dict:
 
 
 if __name__ == "__main__":
-    _cli.run(main, report_progress=False)
+    runner.run(main)

@@ -13,17 +13,18 @@ import pathlib
 import time
 
 import jax
+import paper
 from absl import flags
 
 import jaxthresh
-from jaxthresh import _cli, _validation, benchmarks, plots
-from jaxthresh.io import check_writable, float32_list, write_json_atomic
-from jaxthresh.methods import hyperparameter_names
-from jaxthresh.report import markdown_sweep
+from jaxthresh.cli import plots, runner
+from jaxthresh.cli.files import check_writable, float32_list, write_json_atomic
+from jaxthresh.cli.report import markdown_sweep
+from jaxthresh.core import validation
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-_DATASET = flags.DEFINE_enum("dataset", "dcase2017", list(benchmarks.BENCHMARKS), "Benchmark.")
+_DATASET = flags.DEFINE_enum("dataset", "dcase2017", list(paper.BENCHMARKS), "Benchmark.")
 _METHOD = flags.DEFINE_string("method", "sgl", "Method whose hyperparameters are swept.")
 _SLOPE = flags.DEFINE_list("slope", ["5", "20", "50", "100", "500"], "Slopes to sweep.")
 _LEARNING_RATE = flags.DEFINE_list(
@@ -56,9 +57,9 @@ def main(argv: list[str]) -> None:
         check_writable(_OUTPUT.value)
     if _PLOT_DIR.value:
         plots.require_matplotlib()
-    folder = benchmarks.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
-    benchmark = benchmarks.load_benchmark(_DATASET.value, folder)
-    paper_init = benchmarks.PAPER_SETTINGS[benchmark.name]["sgl"]["init"]
+    folder = paper.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
+    benchmark = paper.load_benchmark(_DATASET.value, folder)
+    paper_init = paper.PAPER_SETTINGS[benchmark.name]["sgl"]["init"]
     given = {
         "slope": _numbers(_SLOPE) if _SLOPE.value else None,
         "learning_rate": _numbers(_LEARNING_RATE) if _LEARNING_RATE.value else None,
@@ -66,20 +67,24 @@ def main(argv: list[str]) -> None:
         "epochs": _EPOCHS.value,
         "bins": _BINS.value or None,
     }
-    names = hyperparameter_names(_METHOD.value)
+    names = (
+        jaxthresh.METHODS[_METHOD.value].hyperparameters()
+        if _METHOD.value in jaxthresh.METHODS
+        else {}
+    )
     hyperparameters = {k: v for k, v in given.items() if k in names and v is not None}
     start = time.perf_counter()
     result = jaxthresh.sweep(
         benchmark.valid_scores,
         benchmark.valid_labels,
-        method=_METHOD.value,
+        _METHOD.value,
         n_folds=_N_FOLDS.value,
-        seed=_validation.whole_number(_SEED.value, "seed"),
+        fold_key=jax.random.key(validation.positive_int(_SEED.value, "seed", minimum=0)),
         **hyperparameters,
     )
     jax.block_until_ready(result)
     seconds = time.perf_counter() - start
-    points, folds = result.heldout_f1.shape
+    points, folds = result.heldout_score.shape
     print(markdown_sweep(result))
     print(f"\n{points} points x {folds} folds in one compiled call: {seconds:.2f} s")
     if _OUTPUT.value:
@@ -92,14 +97,14 @@ def main(argv: list[str]) -> None:
                 "seed": _SEED.value,
                 "fixed": {k: v for k, v in hyperparameters.items() if k not in result.grid},
                 "grid": {k: v.tolist() for k, v in result.grid.items()},
-                "fit_f1": float32_list(result.fit_f1),
-                "heldout_f1": float32_list(result.heldout_f1),
+                "fit_score": float32_list(result.fit_score),
+                "heldout_score": float32_list(result.heldout_score),
                 "seconds": round(seconds, 3),
             },
         )
     if _PLOT_DIR.value:
-        plots.sweep_curves(result.grid, result.heldout_f1, _PLOT_DIR.value, benchmark.name)
+        plots.sweep_curves(result.grid, result.heldout_score, _PLOT_DIR.value, benchmark.name)
 
 
 if __name__ == "__main__":
-    _cli.run(main)
+    runner.run(main)

@@ -1,45 +1,44 @@
-"""jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier."""
+"""jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier.
 
-from jaxthresh.auto import CANDIDATES, AutoResult, auto_fit_weighted, fit_auto
-from jaxthresh.crossval import (
-    CVResult,
-    SweepResult,
-    cross_validate,
-    fold_ids,
-    fold_weights,
-    sweep,
-)
-from jaxthresh.dicho import DichoResult, dicho_fit_weighted, fit_dicho
-from jaxthresh.exact import ExactResult, exact_fit_histogram, exact_fit_weighted, fit_exact
-from jaxthresh.histogram import Histogram, score_histogram
-from jaxthresh.methods import METHODS, Method, fit, get_method
-from jaxthresh.metrics import (
+Layers, each importing only those above it in this list:
+
+* :mod:`jaxthresh.core`: the surrogate step, exact counts and F-beta, cuts of sorted scores,
+  histograms, folds, batching per backend, progress, input checks;
+* :mod:`jaxthresh.methods`: every method declared once, and the fits derived from it;
+* :mod:`jaxthresh.selection`: cross-validation and sweeps; :mod:`jaxthresh.streaming`:
+  histograms of data larger than memory; :mod:`jaxthresh.sharding`: rows over devices;
+* :mod:`jaxthresh.cli`: the ``jaxthresh`` tool, its files, reports and plots.
+"""
+
+from jaxthresh.core.histogram import Histogram
+from jaxthresh.core.metrics import (
     Counts,
     confusion_counts,
     f1_score,
     fbeta_from_counts,
     surrogate_fbeta,
-    thresholded_fbeta,
-    weighted_counts,
 )
-from jaxthresh.numerical import (
-    NumericalResult,
-    fit_numerical,
-    numerical_fit_histogram,
-    numerical_fit_weighted,
-)
-from jaxthresh.sgl import SGLResult, fit_sgl, sgl_fit_histogram, sgl_fit_weighted
-from jaxthresh.sharding import ShardedRows, row_mesh, shard_rows
-from jaxthresh.streaming import NpyChunks, fit_histogram, histogram_of_chunks, histogram_pass
-from jaxthresh.surrogate import heaviside
-from jaxthresh.thresholding import (
-    DefaultResult,
-    apply_thresholds,
-    best_global_threshold,
-    fit_default,
-)
+from jaxthresh.core.surrogate import heaviside
+from jaxthresh.core.thresholds import apply_thresholds
+from jaxthresh.methods import METHODS, fit, fit_histogram, public_fit
+from jaxthresh.methods.auto import CANDIDATES, AutoResult
+from jaxthresh.methods.dicho import DichoResult
+from jaxthresh.methods.exact import ExactResult
+from jaxthresh.methods.global_threshold import DefaultResult
+from jaxthresh.methods.numerical import NumericalResult
+from jaxthresh.methods.sgl import SGLResult
+from jaxthresh.selection import CVResult, SweepResult, cross_validate, sweep
+from jaxthresh.sharding import shard_rows
+from jaxthresh.streaming import histogram_of_chunks, histogram_pass
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+fit_default = public_fit("default")
+fit_dicho = public_fit("dicho")
+fit_numerical = public_fit("numerical")
+fit_sgl = public_fit("sgl")
+fit_exact = public_fit("exact")
+fit_auto = public_fit("auto")
 
 __all__ = [
     "CANDIDATES",
@@ -51,20 +50,12 @@ __all__ = [
     "DichoResult",
     "ExactResult",
     "Histogram",
-    "Method",
-    "NpyChunks",
     "NumericalResult",
     "SGLResult",
-    "ShardedRows",
     "SweepResult",
     "apply_thresholds",
-    "auto_fit_weighted",
-    "best_global_threshold",
     "confusion_counts",
     "cross_validate",
-    "dicho_fit_weighted",
-    "exact_fit_histogram",
-    "exact_fit_weighted",
     "f1_score",
     "fbeta_from_counts",
     "fit",
@@ -75,21 +66,10 @@ __all__ = [
     "fit_histogram",
     "fit_numerical",
     "fit_sgl",
-    "fold_ids",
-    "fold_weights",
-    "get_method",
     "heaviside",
     "histogram_of_chunks",
     "histogram_pass",
-    "numerical_fit_histogram",
-    "numerical_fit_weighted",
-    "row_mesh",
-    "score_histogram",
-    "sgl_fit_histogram",
-    "sgl_fit_weighted",
     "shard_rows",
     "surrogate_fbeta",
     "sweep",
-    "thresholded_fbeta",
-    "weighted_counts",
 ]

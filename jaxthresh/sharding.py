@@ -1,11 +1,12 @@
 """Rows sharded over many devices: the per-class sums are reduced across devices by XLA.
 
 :func:`shard_rows` pads the rows to a multiple of the number of devices with rows of weight
-0 (which count for nothing, see :func:`jaxthresh.confusion_counts`) and places them on a
-``jax.sharding.Mesh`` with the rows split along its axis. Every ``*_fit_weighted`` function
-then runs unchanged under ``jit``: XLA partitions the reductions over rows and adds the
-per-device partial sums. Multi-host: call ``jax.distributed.initialize()`` on every host
-first; ``jax.devices()`` then lists the devices of all hosts (see the README).
+0 (which count for nothing) and places them on a ``jax.sharding.Mesh`` with the rows split
+along its axis. Every fit then runs unchanged:
+``jaxthresh.fit_sgl(*jaxthresh.shard_rows(scores, labels), init=0.3)``; XLA partitions the
+reductions over rows and adds the per-device partial sums. Multi-host: call
+``jax.distributed.initialize()`` on every host first; ``jax.devices()`` then lists the
+devices of all hosts (see the README).
 """
 
 from __future__ import annotations
@@ -13,26 +14,28 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxthresh import _validation
+from jaxthresh.core import validation
 
 ROWS = "rows"
 
 
 class ShardedRows(NamedTuple):
-    """Inputs of the ``*_fit_weighted`` functions, rows split over devices.
+    """``(scores, labels, sample_weight)`` with the rows split over devices.
 
     Attributes:
       scores: float32[padded_n, classes].
       labels: bool[padded_n, classes].
-      row_weights: int32[padded_n]: the given weights (default 1), then 0 for padding.
+      sample_weight: ``[padded_n]``: the given weights (bool True where none were
+        given), then 0 (False) for the padding.
     """
 
     scores: jax.Array
     labels: jax.Array
-    row_weights: jax.Array
+    sample_weight: jax.Array
 
 
 def row_mesh(devices=None) -> Mesh:
@@ -41,35 +44,27 @@ def row_mesh(devices=None) -> Mesh:
     return Mesh(np.asarray(devices), (ROWS,))
 
 
-def shard_rows(scores, labels, row_weights=None, *, mesh: Mesh | None = None) -> ShardedRows:
-    """Validates, pads and places ``scores``, ``labels`` and row weights on ``mesh``.
+def shard_rows(scores, labels, sample_weight=None, *, mesh: Mesh | None = None) -> ShardedRows:
+    """Checks, pads and places a problem on ``mesh``, rows split over its devices.
 
     Args:
-      scores: float[n, classes].
-      labels: 0/1 ``[n, classes]``.
-      row_weights: optional non-negative int[n] (default all 1).
+      scores: real ``[n, classes]``.
+      labels: 0/1 or bool ``[n, classes]``.
+      sample_weight: None, or ``[n]`` non-negative row weights.
       mesh: a mesh with a ``"rows"`` axis (default :func:`row_mesh`).
 
     Returns:
-      :class:`ShardedRows`, ready for e.g. ``sgl_fit_weighted(*sharded, **hyperparameters)``.
+      :class:`ShardedRows`, to pass on as ``fit_*(*sharded, **hyperparameters)``.
     """
-    scores, labels = _validation.as_scores_and_labels(scores, labels)
-    n = scores.shape[0]
-    if row_weights is None:
-        row_weights = np.ones(n, np.int32)
-    row_weights = np.asarray(row_weights)
-    if row_weights.shape != (n,) or not np.issubdtype(row_weights.dtype, np.integer):
-        raise ValueError(f"row_weights: expected {n} whole numbers, got {row_weights.shape}")
-    if (row_weights < 0).any():
-        raise ValueError("row_weights: must be >= 0")
+    rows = validation.as_rows(scores, labels, sample_weight)
     mesh = row_mesh() if mesh is None else mesh
     if ROWS not in mesh.axis_names:
         raise ValueError(f"mesh: needs an axis named {ROWS!r}, has {mesh.axis_names}")
-    padding = -n % mesh.shape[ROWS]
-    rows = NamedSharding(mesh, PartitionSpec(ROWS))
+    padding = -rows.scores.shape[0] % mesh.shape[ROWS]
+    by_rows = NamedSharding(mesh, PartitionSpec(ROWS))
     matrix = NamedSharding(mesh, PartitionSpec(ROWS, None))
     return ShardedRows(
-        jax.device_put(np.pad(scores, ((0, padding), (0, 0))), matrix),
-        jax.device_put(np.pad(labels, ((0, padding), (0, 0))), matrix),
-        jax.device_put(np.pad(row_weights.astype(np.int32), (0, padding)), rows),
+        jax.device_put(jnp.pad(rows.scores, ((0, padding), (0, 0))), matrix),
+        jax.device_put(jnp.pad(rows.labels, ((0, padding), (0, 0))), matrix),
+        jax.device_put(jnp.pad(rows.weights, (0, padding)), by_rows),
     )

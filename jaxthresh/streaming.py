@@ -6,13 +6,16 @@ file reads, so resident memory holds about one chunk), from any array that slice
 score range ``[low, high]`` is cut into ``cells`` equal cells, and one pass counts, per class
 and cell, all rows and positive rows (a jitted scatter-add per chunk, exact ``int32``
 counts) into a :class:`jaxthresh.histogram.Histogram`, the same tables the in-memory
-``bins=`` option builds. Whatever the number of rows, :func:`fit_histogram` then fits
-``sgl``, ``exact`` or ``numerical`` on them at cell resolution (each cell's rows at its
-centre), every SGLThresh epoch costing O(classes x cells).
+``bins=`` option builds. Whatever the number of rows, :func:`jaxthresh.fit_histogram`
+then fits ``sgl``, ``exact`` or ``numerical`` on them at cell resolution, every SGLThresh
+epoch costing O(classes x cells).
 
 The range comes from a first, cheaper pass (per-class minimum and maximum) unless
 ``score_range`` is given (``(0.0, 1.0)`` for sigmoid outputs); a one-shot iterator needs it.
-Scores outside a given range count in the end cells.
+A score outside a given range is an error.
+
+Every chunk is checked as the in-memory fits check their inputs (finite scores, 0/1
+labels), with the chunk's rows named in the message.
 """
 
 from __future__ import annotations
@@ -25,29 +28,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxthresh import _validation
-from jaxthresh.exact import ExactResult, exact_fit_histogram, exact_hyperparameters
-from jaxthresh.histogram import Histogram, cell_counts, cells_of
-from jaxthresh.methods import check_hyperparameter_names
-from jaxthresh.numerical import NumericalResult, numerical_fit_histogram, numerical_hyperparameters
-from jaxthresh.sgl import SGLResult, sgl_fit_histogram, sgl_hyperparameters
+from jaxthresh.core import validation
+from jaxthresh.core.histogram import Histogram, cell_counts, cells_of
 
 DEFAULT_BINS = 1024
 DEFAULT_CHUNK_ROWS = 8192
 
 
 @jax.jit
-def _chunk_range(scores: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(per-class minimum, maximum, all finite) of float32[rows, classes]."""
-    return jnp.min(scores, axis=0), jnp.max(scores, axis=0), jnp.all(jnp.isfinite(scores))
+def _chunk_range(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(per-class minimum, maximum) of float32[rows, classes]."""
+    return jnp.min(scores, axis=0), jnp.max(scores, axis=0)
 
 
 @functools.partial(jax.jit, static_argnames=("bins",))
 def _chunk_histogram(scores, labels, low, width, *, bins):
-    """One chunk's ``(counts, positives, lowest score, highest score, all finite)``."""
+    """One chunk's ``(counts, positives, lowest score, highest score)``."""
     counts, positives = cell_counts(scores, labels, None, low, width, cells=bins)
-    lowest, highest, finite = _chunk_range(scores)
-    return counts, positives, lowest, highest, finite
+    return counts, positives, *_chunk_range(scores)
 
 
 class NpyChunks:
@@ -63,7 +61,7 @@ class NpyChunks:
     """
 
     def __init__(self, scores, labels, chunk_rows: int = DEFAULT_CHUNK_ROWS):
-        self.chunk_rows = _validation.positive_int(chunk_rows, "chunk_rows")
+        self.chunk_rows = validation.positive_int(chunk_rows, "chunk_rows")
         self._scores = _open(scores, "scores")
         self._labels = _open(labels, "labels")
         if self._labels.shape != self._scores.shape:
@@ -136,16 +134,16 @@ def _open(source, name: str) -> _Rows:
     return _Rows(name, tuple(array.shape), np.dtype(array.dtype), array=array)
 
 
-def _checked_chunk(chunk, classes, start):
-    """``(scores float32, labels bool, where)`` of one chunk, or a ``ValueError``."""
+def _checked_chunk(chunk, classes: int | None, start: int):
+    """``(scores float32, labels bool, where)`` of one chunk, or a ``ValueError`` naming
+    its rows."""
     try:
         scores, labels = chunk
     except (TypeError, ValueError):
         raise ValueError(
             f"chunks: expected (scores, labels) pairs, got {type(chunk).__name__}"
         ) from None
-    scores = np.asarray(scores)
-    labels = np.asarray(labels)
+    scores, labels = np.asarray(scores), np.asarray(labels)
     where = f"rows {start}..{start + len(scores) - 1}"
     if scores.ndim != 2 or scores.shape[1] == 0 or scores.shape[1] != (classes or scores.shape[1]):
         expected = f"[rows, {classes}]" if classes else "[rows, classes >= 1]"
@@ -154,39 +152,42 @@ def _checked_chunk(chunk, classes, start):
         raise ValueError(
             f"labels: chunk at {where} has shape {labels.shape}, scores {scores.shape}"
         )
-    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(
-        scores.dtype, np.complexfloating
-    ):
-        raise ValueError(f"scores: expected real numbers, got dtype {scores.dtype}")
-    if labels.dtype != np.bool_:
-        if not np.isin(labels, (0, 1)).all():
-            raise ValueError(f"labels: values other than 0 and 1 at {where}")
-        labels = labels.astype(bool)
-    return scores.astype(np.float32, copy=False), labels, where
+    try:
+        rows = validation.as_rows(scores, labels) if len(scores) else None
+    except ValueError as error:
+        raise ValueError(f"{error}, counting rows from the chunk at {where}") from None
+    return rows, where
 
 
-def _scan(chunks: Iterable, visit) -> int:
-    """Calls ``visit(scores, labels, where)`` on every checked chunk; returns the row count."""
+def _chunks(chunks: Iterable) -> Iterator[tuple[validation.Rows, str]]:
+    """The checked, non-empty chunks of ``chunks`` with the rows they hold; refuses no rows
+    at all and 2**31 rows or more."""
     try:
         iterator = iter(chunks)
     except TypeError:
         raise ValueError(f"chunks: expected an iterable, got {type(chunks).__name__}") from None
     classes, rows = None, 0
     for chunk in iterator:
-        scores, labels, where = _checked_chunk(chunk, classes, rows)
-        classes = scores.shape[1]
-        if len(scores):
-            visit(scores, labels, where)
-        rows += len(scores)
+        checked, where = _checked_chunk(chunk, classes, rows)
+        if checked is None:
+            continue
+        classes = checked.scores.shape[1]
+        rows += checked.scores.shape[0]
         if rows >= 2**31:
             raise ValueError("scores: 2**31 rows or more; the int32 counts would overflow")
+        yield checked, where
     if rows == 0:
         raise ValueError("scores: no rows")
-    return rows
 
 
-def _not_finite(where: str):
-    return ValueError(f"scores: NaN or infinite values (in float32) at {where}")
+def _score_range(chunks: Iterable) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class lowest and highest scores, from a first pass over the chunks."""
+    low, high = None, None
+    for rows, _ in _chunks(chunks):
+        chunk_low, chunk_high = jax.device_get(_chunk_range(rows.scores))
+        low = chunk_low if low is None else np.minimum(low, chunk_low)
+        high = chunk_high if high is None else np.maximum(high, chunk_high)
+    return low, high
 
 
 def histogram_of_chunks(
@@ -208,21 +209,11 @@ def histogram_of_chunks(
     Returns:
       :class:`Histogram`.
     """
-    _validation.bins(bins, 1)
+    validation.bins(bins, 1)
     if score_range is None:
         if iter(chunks) is chunks:
             raise ValueError("score_range: required when chunks is a one-shot iterator")
-        ranges = []
-
-        def visit_range(scores, labels, where):
-            low, high, finite = _chunk_range(scores)
-            if not finite:
-                raise _not_finite(where)
-            ranges.append((np.asarray(low), np.asarray(high)))
-
-        _scan(chunks, visit_range)
-        low = np.min([r[0] for r in ranges], axis=0)
-        high = np.max([r[1] for r in ranges], axis=0)
+        low, high = _score_range(chunks)
     else:
         try:
             low, high = (np.float32(v) for v in score_range)
@@ -230,34 +221,26 @@ def histogram_of_chunks(
             raise ValueError(f"score_range: expected (low, high), got {score_range!r}") from None
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
             raise ValueError(f"score_range: expected finite low < high, got {score_range!r}")
-    totals = {}
-
-    def visit(scores, labels, where):
-        if not totals:
-            classes = scores.shape[1]
-            _validation.bins(bins, classes)
-            low_high = (np.broadcast_to(np.float32(v), (classes,)) for v in (low, high))
-            totals["cells"] = cells_of(*low_high, bins)
-            totals["tables"] = (0, 0, -np.inf)
-        counts, positives, lowest, highest, finite = _chunk_histogram(
-            scores, labels, *totals["cells"], bins=bins
+    cells, counts, positives, highest = None, 0, 0, -np.inf
+    for rows, where in _chunks(chunks):
+        if cells is None:
+            classes = rows.scores.shape[1]
+            validation.bins(bins, classes)
+            cells = cells_of(
+                *(np.broadcast_to(np.float32(v), (classes,)) for v in (low, high)), bins
+            )
+        chunk_counts, chunk_positives, lowest, chunk_highest = _chunk_histogram(
+            rows.scores, rows.labels, *cells, bins=bins
         )
-        if not finite:
-            raise _not_finite(where)
-        if score_range is not None and (np.any(lowest < low) or np.any(highest > high)):
+        if score_range is not None and bool(jnp.any(lowest < low) | jnp.any(chunk_highest > high)):
             raise ValueError(
                 f"score_range: scores at {where} lie outside {score_range!r} "
-                f"(from {float(np.min(lowest))} to {float(np.max(highest))})"
+                f"(from {float(jnp.min(lowest))} to {float(jnp.max(chunk_highest))})"
             )
-        total_counts, total_positives, total_highest = totals["tables"]
-        totals["tables"] = (
-            total_counts + counts,
-            total_positives + positives,
-            jnp.maximum(total_highest, highest),
-        )
-
-    _scan(chunks, visit)
-    return Histogram(*totals["cells"], *totals["tables"])
+        counts = counts + chunk_counts
+        positives = positives + chunk_positives
+        highest = jnp.maximum(highest, chunk_highest)
+    return Histogram(*cells, counts, positives, highest)
 
 
 def histogram_pass(
@@ -283,40 +266,4 @@ def histogram_pass(
     )
 
 
-_FITS = {
-    "exact": (exact_hyperparameters, exact_fit_histogram),
-    "numerical": (numerical_hyperparameters, numerical_fit_histogram),
-    "sgl": (sgl_hyperparameters, sgl_fit_histogram),
-}
-
-
-def fit_histogram(
-    method: str, histogram: Histogram, **hyperparameters
-) -> ExactResult | NumericalResult | SGLResult:
-    """Fits thresholds on a :class:`Histogram`, at cell resolution.
-
-    Args:
-      method: "exact", "numerical" or "sgl".
-      histogram: from :func:`histogram_pass` or :func:`histogram_of_chunks`.
-      **hyperparameters: the method's, as for ``fit_exact``, ``fit_numerical`` or
-        ``fit_sgl`` (``init`` is required for the last two).
-
-    Returns:
-      The method's result. Scores in it (``score``, ``history``) are at cell resolution.
-    """
-    if method not in _FITS:
-        raise ValueError(f"method: must be one of {', '.join(_FITS)}; got {method!r}")
-    if not isinstance(histogram, Histogram):
-        raise ValueError(
-            f"histogram: expected a jaxthresh.Histogram, got {type(histogram).__name__}"
-        )
-    if "bins" in hyperparameters:
-        raise ValueError("bins: not a hyperparameter of a histogram fit (its cells are fixed)")
-    check_hyperparameter_names(method, hyperparameters)
-    validate, fit = _FITS[method]
-    arrays, static = validate(histogram.counts.shape[0], **hyperparameters)
-    static.pop("bins", None)
-    return fit(histogram, **arrays, **static)
-
-
-__all__ = ["NpyChunks", "fit_histogram", "histogram_of_chunks", "histogram_pass"]
+__all__ = ["NpyChunks", "histogram_of_chunks", "histogram_pass"]

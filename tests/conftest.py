@@ -1,4 +1,10 @@
-"""Shared fixtures: the benchmark data folder and small random problems."""
+"""Shared fixtures: the benchmark data folder and small random problems.
+
+Speed: every distinct (static configuration, array shapes) pair compiles once per test
+process, so tests share a few shapes. Property tests draw problems of varying size and pad
+them to one fixed shape with rows of weight 0 (``padded_problem``), so that hypothesis
+examples reuse one compiled fit instead of compiling one per example.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,22 @@ def random_problem(seed: int, rows: int = 60, classes: int = 5, ties: bool = Fal
     if ties:
         scores = np.round(scores * 8) / 8
     return scores.astype(np.float32), labels
+
+
+def padded_problem(seed: int, rows: int, classes: int, *, max_rows: int, ties: bool = False):
+    """``random_problem(seed, rows, classes)`` padded to ``max_rows`` rows of weight 0.
+
+    Returns:
+      ``(scores, labels, weights, kept)``: the padded arrays, bool weights (False for the
+      padding, whose scores are random) and the unpadded ``(scores, labels)``.
+    """
+    scores, labels = random_problem(seed, rows, classes, ties=ties)
+    rng = np.random.default_rng(seed + 1)
+    padding = max_rows - rows
+    padded_scores = np.concatenate([scores, rng.random((padding, classes), np.float32)])
+    padded_labels = np.concatenate([labels, rng.random((padding, classes)) < 0.5])
+    weights = np.arange(max_rows) < rows
+    return padded_scores, padded_labels, weights, (scores, labels)
 
 
 def candidate_thresholds(values) -> np.ndarray:

@@ -18,6 +18,9 @@ def _grid_problem(seed, rows=300, classes=4):
 def test_histogram_counts_every_row_in_its_cell():
     scores, labels = random_problem(0, rows=500, classes=3)
     histogram = streaming.histogram_pass(scores, labels, bins=16, chunk_rows=37)
+    assert isinstance(histogram, jaxthresh.Histogram)
+    assert jaxthresh.histogram_pass is streaming.histogram_pass
+    assert jaxthresh.histogram_of_chunks is streaming.histogram_of_chunks
     low, width = np.asarray(histogram.low), np.asarray(histogram.width)
     edges = 2 * (low / 2 + np.arange(17, dtype=np.float32)[:, None] * (width / 2))
     for c in range(3):
@@ -62,7 +65,7 @@ def test_one_shot_iterators_need_a_score_range():
 def test_exact_on_an_exact_histogram_is_the_exact_optimum(average):
     scores, labels = _grid_problem(3)
     histogram = streaming.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))
-    got = streaming.fit_histogram("exact", histogram, average=average)
+    got = jaxthresh.fit_histogram("exact", histogram, average=average)
     expected = jaxthresh.fit_exact(scores, labels, average=average)
     assert float(got.score) == pytest.approx(float(expected.score), abs=1e-6)
     applied = jaxthresh.f1_score(labels, scores > np.asarray(got.thresholds), average=average)
@@ -72,11 +75,16 @@ def test_exact_on_an_exact_histogram_is_the_exact_optimum(average):
 def test_sgl_and_numerical_on_an_exact_histogram_match_the_row_fits():
     scores, labels = _grid_problem(4)
     histogram = streaming.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))
-    sgl = streaming.fit_histogram("sgl", histogram, init=0.42, epochs=60)
+    sgl = jaxthresh.fit_histogram("sgl", histogram, init=0.42, epochs=60)
     rows = jaxthresh.fit_sgl(scores, labels, init=0.42, epochs=60)
     np.testing.assert_allclose(sgl.thresholds, rows.thresholds, atol=1e-5)
     np.testing.assert_allclose(sgl.history, rows.history, atol=1e-6)
-    numerical = streaming.fit_histogram("numerical", histogram, init=0.42, epochs=30)
+    # Without init both start at the best single threshold, the same on an exact histogram.
+    sgl = jaxthresh.fit_histogram("sgl", histogram, epochs=60)
+    rows = jaxthresh.fit_sgl(scores, labels, epochs=60)
+    np.testing.assert_allclose(sgl.thresholds, rows.thresholds, atol=1e-5)
+    np.testing.assert_allclose(sgl.history, rows.history, atol=1e-6)
+    numerical = jaxthresh.fit_histogram("numerical", histogram, init=0.42, epochs=30)
     numerical_rows = jaxthresh.fit_numerical(scores, labels, init=0.42, epochs=30)
     np.testing.assert_allclose(numerical.history, numerical_rows.history, atol=1e-6)
 
@@ -84,10 +92,10 @@ def test_sgl_and_numerical_on_an_exact_histogram_match_the_row_fits():
 def test_fine_histograms_track_the_row_fits():
     scores, labels = random_problem(5, rows=3000, classes=6)
     histogram = streaming.histogram_pass(scores, labels, bins=2048)
-    sgl = streaming.fit_histogram("sgl", histogram, init=0.4)
+    sgl = jaxthresh.fit_histogram("sgl", histogram, init=0.4)
     rows = jaxthresh.fit_sgl(scores, labels, init=0.4)
     np.testing.assert_allclose(sgl.thresholds, rows.thresholds, atol=2e-3)
-    exact = streaming.fit_histogram("exact", histogram)
+    exact = jaxthresh.fit_histogram("exact", histogram)
     assert float(exact.score) == pytest.approx(
         float(jaxthresh.fit_exact(scores, labels).score), abs=2e-3
     )
@@ -97,9 +105,18 @@ def test_bad_inputs_are_named(tmp_path):
     scores, labels = random_problem(6, rows=30, classes=2)
     broken = scores.copy()
     broken[17, 1] = np.nan
-    with pytest.raises(ValueError, match=r"scores: NaN or infinite values .*at rows 10\.\.19"):
+    with pytest.raises(
+        ValueError,
+        match=r"scores: 1 value\(s\) are NaN or infinite .*\(first at row 7, class 1: nan\), "
+        r"counting rows from the chunk at rows 10\.\.19",
+    ):
         streaming.histogram_pass(broken, labels, chunk_rows=10)
-    with pytest.raises(ValueError, match="labels: values other than 0 and 1"):
+    row, column = np.argwhere(labels)[0]
+    with pytest.raises(
+        ValueError,
+        match=rf"labels: values must be 0 or 1, found 2 at row {row}, class {column} "
+        rf"\({labels.sum()} such values\), counting rows from the chunk at rows 0\.\.29",
+    ):
         streaming.histogram_pass(scores, labels.astype(np.int8) * 2)
     with pytest.raises(ValueError, match="labels: shape"):
         streaming.histogram_pass(scores, labels[:, :1])
@@ -108,10 +125,12 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match="scores: cannot read"):
         streaming.histogram_pass(tmp_path / "missing.npy", labels)
     histogram = streaming.histogram_pass(scores, labels, bins=8)
-    with pytest.raises(ValueError, match="method: must be one of"):
-        streaming.fit_histogram("dicho", histogram)
+    with pytest.raises(ValueError, match="method: 'dicho' has no histogram path; use one of"):
+        jaxthresh.fit_histogram("dicho", histogram)
+    with pytest.raises(ValueError, match="method: unknown method 'magic'"):
+        jaxthresh.fit_histogram("magic", histogram)
     with pytest.raises(ValueError, match="bins: not a hyperparameter"):
-        streaming.fit_histogram("sgl", histogram, init=0.5, bins=4)
+        jaxthresh.fit_histogram("sgl", histogram, init=0.5, bins=4)
     with pytest.raises(ValueError, match="score_range: expected finite low < high"):
         streaming.histogram_pass(scores, labels, score_range=(1.0, 0.0))
     with pytest.raises(ValueError, match=r"score_range: scores at rows 0\.\.29 lie outside"):
@@ -130,8 +149,8 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"scores: .* is shorter than its header says"):
         streaming.histogram_pass(truncated, labels)
     with pytest.raises(ValueError, match=r"histogram: expected a jaxthresh\.Histogram"):
-        streaming.fit_histogram("exact", (1, 2, 3))
-    with pytest.raises(ValueError, match="hyperparameters: method 'sgl' needs init"):
-        streaming.fit_histogram("sgl", histogram)
+        jaxthresh.fit_histogram("exact", (1, 2, 3))
     with pytest.raises(ValueError, match="hyperparameters: method 'exact' does not take slope"):
-        streaming.fit_histogram("exact", histogram, slope=3.0)
+        jaxthresh.fit_histogram("exact", histogram, slope=3.0)
+    with pytest.raises(ValueError, match="epochs: must be >= 1"):
+        jaxthresh.fit_histogram("sgl", histogram, epochs=0)

@@ -1,0 +1,119 @@
+"""Per-class precision, recall, F1 and support of thresholded scores, as a table."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from jaxthresh.core import validation
+from jaxthresh.core.metrics import confusion_counts, fbeta_ratio
+from jaxthresh.core.thresholds import apply_thresholds
+
+
+class ReportRow(NamedTuple):
+    """One row of :func:`classification_report`; ``threshold`` is None for micro and macro."""
+
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    threshold: float | None
+
+
+_counts = jax.jit(confusion_counts)
+
+
+def _ratio(numerator, denominator, empty):
+    return np.where(denominator > 0, numerator / np.maximum(denominator, 1), empty)
+
+
+def classification_report(labels, scores, thresholds, class_names=None) -> list[ReportRow]:
+    """Per-class precision, recall, F1 and support of ``scores > thresholds``, then a micro
+    and a macro row.
+
+    Precision of a class with no predictions is 1 if it has no positives either, else 0;
+    recall of a class with no positives is 1 if it has no predictions either, else 0; F1
+    follows :func:`jaxthresh.f1_score` (1 with nothing to find and nothing predicted).
+
+    Args:
+      labels: 0/1 ``[n, classes]``.
+      scores: float[n, classes].
+      thresholds: float[classes] or scalar.
+      class_names: optional ``classes`` names (default ``class_0``, ...).
+
+    Returns:
+      ``classes + 2`` :class:`ReportRow`, the last two named "micro" and "macro".
+    """
+    scores, labels, _ = validation.as_rows(scores, labels)
+    thresholds = validation.per_class(thresholds, scores.shape[1], "thresholds")
+    names = class_names or [f"class_{i}" for i in range(scores.shape[1])]
+    # Predictions as jaxthresh makes them (XLA flushes subnormal scores to zero).
+    predictions = apply_thresholds(scores, thresholds)
+    counts = _counts(labels, predictions)
+    tp, pp, pos = (np.asarray(c, np.int64) for c in counts)
+    precision = _ratio(tp, pp, (pos == 0).astype(float))
+    recall = _ratio(tp, pos, (pp == 0).astype(float))
+    f1 = fbeta_ratio(tp, pp, pos, 1.0, 1.0, np)
+    rows = [
+        ReportRow(str(name), float(p), float(r), float(f), int(s), float(t))
+        for name, p, r, f, s, t in zip(names, precision, recall, f1, pos, thresholds, strict=True)
+    ]
+    total_tp, total_pp, total_pos = tp.sum(), pp.sum(), pos.sum()
+    rows.append(
+        ReportRow(
+            "micro",
+            float(_ratio(total_tp, total_pp, float(total_pos == 0))),
+            float(_ratio(total_tp, total_pos, float(total_pp == 0))),
+            float(fbeta_ratio(total_tp, total_pp, total_pos, 1.0, 1.0, np)),
+            int(total_pos),
+            None,
+        )
+    )
+    rows.append(
+        ReportRow(
+            "macro",
+            float(precision.mean()),
+            float(recall.mean()),
+            float(np.mean(f1)),
+            int(total_pos),
+            None,
+        )
+    )
+    return rows
+
+
+def markdown_report(rows: list[ReportRow]) -> str:
+    """The rows of :func:`classification_report` as a Markdown table (scores in percent)."""
+    lines = [
+        "| class | precision | recall | F1 | support | threshold |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        threshold = "" if row.threshold is None else f"{row.threshold:.4g}"
+        lines.append(
+            f"| {row.name} | {100 * row.precision:.2f} | {100 * row.recall:.2f} | "
+            f"{100 * row.f1:.2f} | {row.support} | {threshold} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown_sweep(result) -> str:
+    """A :class:`jaxthresh.SweepResult` as a Markdown table: each point's hyperparameters,
+    mean fit F-beta, and mean (standard deviation) held-out F-beta over folds, in percent."""
+    names = list(result.grid)
+    fit = 100 * np.asarray(result.fit_score)
+    held = 100 * np.asarray(result.heldout_score)
+    lines = [
+        "| " + " | ".join(names) + " | fit F1 | held-out F1 (sd) |",
+        "|" + "---:|" * (len(names) + 2),
+    ]
+    for point in range(fit.shape[0]):
+        values = " | ".join(f"{result.grid[name][point]:g}" for name in names)
+        spread = held[point].std(ddof=1) if held.shape[1] > 1 else 0.0
+        lines.append(
+            f"| {values} | {fit[point].mean():.2f} | {held[point].mean():.2f} ({spread:.2f}) |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Per-class score histograms on equal cells: fits whose epochs cost O(classes x bins).
+
+Each class's score range ``[low, high]`` (over the rows that count) is cut into ``bins``
+equal cells; one pass over the rows counts, per class and cell, all rows and positive rows
+(exact ``int32``). Cell ``k`` holds the scores in ``(edge_k, edge_k+1]`` (cell 0 also holds
+``low``), and every edge is computed one way (:func:`cell_edges`), for placing rows and
+thresholds alike. So a threshold on an edge separates exactly the rows of the cells below
+it from those above: ``fit_exact`` and ``fit_numerical`` (``bins=``) look counts up in the
+cuts between cells (:func:`histogram_cuts`), and the counts, scores and thresholds they
+report hold on the rows themselves. ``fit_sgl`` (``bins=``) puts a cell's rows at its centre
+(:func:`cell_centres`). Rows in one cell, of width ``(high - low) / bins``, are never
+separated: that is the only approximation. The same tables are built chunk by chunk from
+data larger than memory by :mod:`jaxthresh.streaming`.
+
+Counts are int32 for rows of bool or int weights, float32 sums for float weights.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxthresh.core.cuts import Cuts, descending_keys, grouped_cuts
+from jaxthresh.core.metrics import count_dtype
+from jaxthresh.core.validation import Rows
+
+
+class Histogram(NamedTuple):
+    """Per-class histograms on equal cells: cell ``k`` of class ``c`` holds the scores in
+    ``(edge_k, edge_k+1]`` with ``edge_k = low[c] + k * width[c]`` (:func:`cell_edges`);
+    cell 0 also holds ``low[c]``.
+
+    Attributes:
+      low: float32[classes], the lower edge of cell 0.
+      width: float32[classes], the cells' width (> 0).
+      counts: ``[classes, cells]``, the weight of the rows in each cell (int32, or
+        float32 for float row weights).
+      positives: ``[classes, cells]``, the weight of the positive rows in each cell.
+      high: float32[classes], the highest score counted (``-inf`` if none): a threshold
+        at or above it predicts nothing.
+    """
+
+    low: jax.Array
+    width: jax.Array
+    counts: jax.Array
+    positives: jax.Array
+    high: jax.Array
+
+
+def cells_of(low: jax.Array, high: jax.Array, cells: int) -> tuple[jax.Array, jax.Array]:
+    """``(low, width)``, float32[classes], of ``cells`` equal cells spanning ``[low, high]``
+    (computed in halves, so that no span of finite float32 scores overflows). A class with
+    one distinct score, or none (``low`` infinite), gets a width too small to move off it."""
+    finite = jnp.isfinite(low) & jnp.isfinite(high)
+    low = jnp.where(finite, low, 0.0).astype(jnp.float32)
+    high = jnp.where(finite, high, low).astype(jnp.float32)
+    half_span = high / 2 - low / 2
+    tiny = jnp.maximum(jnp.abs(low), jnp.finfo(jnp.float32).tiny) * 2.0**-30
+    width = jnp.where(half_span > 0, (half_span / cells) * 2, tiny)
+    return low, width.astype(jnp.float32)
+
+
+def cell_edges(low: jax.Array, width: jax.Array, index: jax.Array) -> jax.Array:
+    """``low + index * width``, the lower edge of cell ``index`` (broadcasting), computed
+    in halves so that it cannot overflow; the one formula for rows and thresholds."""
+    return 2 * (low / 2 + index * (width / 2))
+
+
+def cell_of(scores: jax.Array, low: jax.Array, width: jax.Array, cells: int) -> jax.Array:
+    """int32 cell of each score: ``k`` where ``edge_k < score <= edge_k+1`` by
+    :func:`cell_edges` (an estimate from one division, corrected by the two edges)."""
+    estimate = jnp.floor((scores / 2 - low / 2) / (width / 2))
+    cell = jnp.clip(estimate, 0, cells - 1)
+    cell = jnp.where((cell > 0) & (scores <= cell_edges(low, width, cell)), cell - 1, cell)
+    above = (cell < cells - 1) & (scores > cell_edges(low, width, cell + 1))
+    return jnp.where(above, cell + 1, cell).astype(jnp.int32)
+
+
+def cell_counts(
+    scores: jax.Array,
+    labels: jax.Array,
+    weights: jax.Array | None,
+    low: jax.Array,
+    width: jax.Array,
+    *,
+    cells: int,
+) -> tuple[jax.Array, jax.Array]:
+    """The ``(counts, positives)`` tables, ``[classes, cells]``, of some rows.
+
+    Args:
+      scores: float32[rows, classes], finite.
+      labels: bool[rows, classes].
+      weights: ``[rows]`` row weights (bool, int or float), or None for weight 1.
+      low, width: float32[classes], the cells.
+      cells: cells per class (static).
+    """
+    classes = scores.shape[1]
+    cell = cell_of(scores, low, width, cells)
+    index = cell + cells * jnp.arange(classes, dtype=jnp.int32) + classes * cells * labels
+    if weights is None:
+        table = jnp.zeros(2 * classes * cells, jnp.int32).at[index.ravel()].add(1, mode="drop")
+    else:
+        dtype = count_dtype(weights.dtype)
+        values = jnp.broadcast_to(weights.astype(dtype)[:, None], scores.shape)
+        table = (
+            jnp.zeros(2 * classes * cells, dtype).at[index.ravel()].add(values.ravel(), mode="drop")
+        )
+    negatives, positives = table.reshape(2, classes, cells)
+    return negatives + positives, positives
+
+
+@functools.partial(jax.jit, static_argnames=("bins",))
+def score_histogram(rows: Rows, *, bins: int) -> Histogram:
+    """:class:`Histogram` of in-memory rows, cells spanning each class's range over the rows
+    of weight > 0; works inside ``jit`` and ``vmap``.
+
+    Args:
+      rows: :class:`jaxthresh.core.validation.Rows`.
+      bins: equal cells per class (static).
+    """
+    scores = rows.scores
+    kept = rows.weights[:, None] > 0
+    high = jnp.max(jnp.where(kept, scores, -jnp.inf), axis=0)
+    low, width = cells_of(jnp.min(jnp.where(kept, scores, jnp.inf), axis=0), high, bins)
+    counts, positives = cell_counts(scores, rows.labels, rows.weights, low, width, cells=bins)
+    return Histogram(low, width, counts, positives, high)
+
+
+def histogram_cuts(histogram: Histogram) -> Cuts:
+    """The cuts of a histogram (:class:`jaxthresh._cuts.Cuts`) that hold on the rows: the
+    cut above cell ``k`` predicts exactly the rows of cells ``k`` and up. Its ``upper`` is
+    the float just above ``edge_k`` (every row of cell ``k`` is at least that; for cell 0,
+    ``low``), its ``lower`` the upper edge of the next non-empty cell below, so
+    ``threshold_between`` picks a threshold in ``[lower, edge_k]``. ``keys`` are those of
+    the cell centres: ``counts_above`` at any threshold counts the cells whose centre is
+    above it (as SGLThresh sees them), which on such a threshold is exactly its cut."""
+    counts = histogram.counts[:, ::-1]
+    positives = histogram.positives[:, ::-1]
+    cells = counts.shape[1]
+    index = jnp.arange(cells - 1, -1, -1, dtype=jnp.float32)
+    low, width = histogram.low[:, None], histogram.width[:, None]
+    edges = cell_edges(low, width, index)
+    upper = jnp.where(index > 0, jnp.nextafter(edges, jnp.inf), low)
+    valid = counts > 0
+    return grouped_cuts(
+        upper,
+        jnp.where(valid, cell_edges(low, width, index + 1), -jnp.inf),
+        counts,
+        positives,
+        # Predicting nothing takes a threshold above the highest score itself.
+        jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
+        descending_keys(cell_centres(histogram)[:, ::-1]),
+    )
+
+
+def cell_centres(histogram: Histogram) -> jax.Array:
+    """float32[classes, cells], the centre of every cell (ascending)."""
+    index = jnp.arange(histogram.counts.shape[1], dtype=jnp.float32) + 0.5
+    return cell_edges(histogram.low[:, None], histogram.width[:, None], index)

@@ -1,0 +1,316 @@
+"""Checks at the public boundary, so that bad input fails early with a clear message.
+
+Two kinds of check, kept apart so that every public function also works inside a caller's
+``jax.jit`` and ``jax.vmap``:
+
+* **shapes and dtypes** (:func:`as_rows`, :func:`per_class`): known at trace time, always
+  checked;
+* **values** (NaN or infinite scores, labels outside {0, 1}, negative weights): checked only
+  on concrete inputs. NumPy arrays are checked with NumPy; concrete JAX arrays with one
+  jitted reduction whose few scalars come back to the host (the arrays never do). Under
+  tracing the values are unknown and checking them is the caller's duty.
+
+Every failure is a ``ValueError`` whose message starts with the argument's name and says
+what is wrong, so that command-line tools can print it as one line.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+AVERAGES = ("micro", "macro")
+
+
+class Rows(NamedTuple):
+    """Weighted rows: the data every method fits on (a pytree).
+
+    Attributes:
+      scores: float32[n, classes].
+      labels: bool[n, classes].
+      weights: the weight of each row, ``[n]``. Its dtype says what kind of weights they
+        are, which kernels may use statically: bool (each row in or out: folds, padding,
+        no weights given), int32 (multiplicities: weight k is the row repeated k times)
+        or float32 (real weights). Counts are int32 for bool and int32 weights, float32
+        sums for float32 ones.
+    """
+
+    scores: jax.Array
+    labels: jax.Array
+    weights: jax.Array
+
+
+def is_traced(*values) -> bool:
+    """Whether any of ``values`` is a tracer (inside ``jit``, ``vmap``, ``grad``...)."""
+    return any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(values))
+
+
+def _dtype_of(value, name: str) -> np.dtype:
+    """The dtype of an array-like, refusing objects, strings and complex numbers."""
+    dtype = getattr(value, "dtype", None)
+    dtype = np.dtype(np.asarray(value).dtype if dtype is None else dtype)
+    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise ValueError(f"{name}: expected a numeric array, got dtype {dtype}")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name}: expected real numbers, got dtype {dtype}")
+    return dtype
+
+
+def _array(value, name: str):
+    """``value`` as a NumPy array (NumPy input and Python lists) or as it is (JAX arrays
+    and tracers), after the dtype check."""
+    if not isinstance(value, jax.Array):
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name}: expected an array, got {type(value).__name__}") from error
+    _dtype_of(value, name)
+    return value
+
+
+def _matrix(value, name: str):
+    value = _array(value, name)
+    if value.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array [rows, classes], got {value.ndim}-D shape {value.shape}"
+        )
+    return value
+
+
+def _not_finite(array, xp):
+    return ~xp.isfinite(array.astype(xp.float32))
+
+
+def _not_binary(array, xp):
+    return (array != 0) & (array != 1)
+
+
+def _negative_or_not_finite(array, xp):
+    return (array < 0) | ~xp.isfinite(array.astype(xp.float32))
+
+
+def _first_of(bad, xp):
+    return xp.sum(bad), xp.argmax(bad.ravel())
+
+
+_JITTED = {
+    predicate: jax.jit(lambda array, predicate=predicate: _first_of(predicate(array, jnp), jnp))
+    for predicate in (_not_finite, _not_binary, _negative_or_not_finite)
+}
+
+
+def _bad_values(array, predicate) -> tuple[int, tuple[int, ...]]:
+    """``(how many, index of the first)`` elements of a concrete array where ``predicate``
+    holds: with NumPy for NumPy arrays, else with one jitted reduction (only two scalars
+    reach the host)."""
+    if array.size == 0:
+        return 0, ()
+    if isinstance(array, np.ndarray):
+        with np.errstate(over="ignore", invalid="ignore"):
+            count, first = _first_of(predicate(array, np), np)
+    else:
+        count, first = jax.device_get(_JITTED[predicate](array))
+    return int(count), tuple(int(i) for i in np.unravel_index(int(first), array.shape))
+
+
+def _value_at(array, index):
+    return np.asarray(array[index]).item()
+
+
+def _checked_scores(scores):
+    scores = _matrix(scores, "scores")
+    if 0 in scores.shape:
+        raise ValueError(
+            f"scores: is empty (shape {scores.shape}); need at least one row and class"
+        )
+    if not is_traced(scores) and np.issubdtype(scores.dtype, np.floating):
+        count, first = _bad_values(scores, _not_finite)
+        if count:
+            raise ValueError(
+                f"scores: {count} value(s) are NaN or infinite as float32 (first at row "
+                f"{first[0]}, class {first[1]}: {_value_at(scores, first)})"
+            )
+    return scores
+
+
+def as_scores(scores) -> jax.Array:
+    """Checks a score matrix: real, ``[n, classes]`` with n, classes >= 1, finite as
+    float32 (when concrete). Returns float32[n, classes]."""
+    return jnp.asarray(_checked_scores(scores), jnp.float32)
+
+
+def as_labels(
+    labels, *, shape: tuple[int, ...] | None = None, name: str = "labels", against: str = "scores"
+) -> jax.Array:
+    """Checks 0/1 labels (bool or numbers) of ``shape`` (that of ``against``); 0 or 1 when
+    concrete. Returns bool[n, classes]."""
+    labels = _matrix(labels, name)
+    if shape is not None and labels.shape != tuple(shape):
+        raise ValueError(
+            f"{name}: shape {labels.shape} does not match {against} shape {tuple(shape)}"
+        )
+    if not is_traced(labels) and labels.dtype != np.bool_:
+        count, first = _bad_values(labels, _not_binary)
+        if count:
+            raise ValueError(
+                f"{name}: values must be 0 or 1, found {_value_at(labels, first)!r} at row "
+                f"{first[0]}, class {first[1]} ({count} such values)"
+            )
+    return jnp.asarray(labels).astype(bool)
+
+
+def as_weights(sample_weight, n_rows: int) -> jax.Array:
+    """The weights of :class:`Rows` from ``sample_weight``: None (every row in), or
+    ``[n_rows]`` non-negative bool, integer or float weights (finite, when concrete)."""
+    if sample_weight is None:
+        return jnp.ones(n_rows, bool)
+    sample_weight = _array(sample_weight, "sample_weight")
+    if sample_weight.shape != (n_rows,):
+        raise ValueError(
+            f"sample_weight: expected shape ({n_rows},), one weight per row, got "
+            f"{sample_weight.shape}"
+        )
+    if not is_traced(sample_weight) and sample_weight.dtype != np.bool_:
+        count, first = _bad_values(sample_weight, _negative_or_not_finite)
+        if count:
+            raise ValueError(
+                f"sample_weight: must be finite and >= 0, found "
+                f"{_value_at(sample_weight, first)!r} at row {first[0]} ({count} such values)"
+            )
+    return row_weights(sample_weight)
+
+
+def row_weights(sample_weight) -> jax.Array:
+    """Row weights in the dtype :class:`Rows` gives them: bool stays bool, integers become
+    int32, floats float32."""
+    sample_weight = jnp.asarray(sample_weight)
+    if sample_weight.dtype == jnp.bool_:
+        return sample_weight
+    if jnp.issubdtype(sample_weight.dtype, jnp.integer):
+        return sample_weight.astype(jnp.int32)
+    return sample_weight.astype(jnp.float32)
+
+
+def as_rows(scores, labels, sample_weight=None) -> Rows:
+    """Checks and converts a problem to :class:`Rows`.
+
+    Args:
+      scores: real ``[n, classes]`` (NumPy or JAX; converted to float32), n, classes >= 1.
+      labels: bool or 0/1 numbers, the shape of ``scores``.
+      sample_weight: None (every row once), or ``[n]`` non-negative weights: bool (row in
+        or out), integers (multiplicities) or floats.
+
+    Returns:
+      :class:`Rows`. Shapes and dtypes are checked always; values only on concrete inputs.
+    """
+    scores = as_scores(scores)
+    labels = as_labels(labels, shape=scores.shape)
+    return Rows(scores, labels, as_weights(sample_weight, scores.shape[0]))
+
+
+def per_class(value, n_classes: int, name: str, *, positive: bool = False) -> jax.Array:
+    """A scalar or ``[classes]`` real value as float32[classes]; finite (and > 0 where
+    ``positive``) when concrete."""
+    try:
+        dtype = _dtype_of(value, name)
+    except ValueError:
+        raise ValueError(
+            f"{name}: expected a real number or array of them, got {value!r}"
+        ) from None
+    if dtype == np.bool_:
+        raise ValueError(f"{name}: expected a real number or array of them, got {value!r}")
+    shape = np.shape(value)
+    if len(shape) > 1 or (len(shape) == 1 and shape[0] != n_classes):
+        raise ValueError(
+            f"{name}: expected a scalar or one value per class ({n_classes}), got shape {shape}"
+        )
+    if not is_traced(value):
+        with np.errstate(over="ignore", invalid="ignore"):
+            single = np.asarray(value).astype(np.float32)
+        if not np.isfinite(single).all():
+            raise ValueError(f"{name}: must be finite as float32, got {value!r}")
+        if positive and (single <= 0).any():
+            raise ValueError(f"{name}: must be > 0, got {value!r}")
+    return jnp.broadcast_to(jnp.asarray(value, jnp.float32), (n_classes,))
+
+
+def scalar(value, name: str, *, positive: bool = True) -> jax.Array:
+    """A real scalar as float32: finite (and > 0 where ``positive``) when concrete."""
+    wanted = "a positive number" if positive else "a real number"
+    if isinstance(value, bool) or np.shape(value) != ():
+        raise ValueError(f"{name}: expected {wanted}, got {value!r}")
+    try:
+        _dtype_of(value, name)
+    except ValueError:
+        raise ValueError(f"{name}: expected {wanted}, got {value!r}") from None
+    if not is_traced(value):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            single = np.float32(value)
+        if not np.isfinite(single) or (positive and single <= 0):
+            condition = "finite and > 0" if positive else "finite"
+            raise ValueError(f"{name}: must be {condition} as float32, got {value!r}")
+    return jnp.asarray(value, jnp.float32)
+
+
+def positive_int(value, name: str, *, minimum: int = 1) -> int:
+    """A Python int in ``[minimum, 2**31)``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: expected a whole number >= {minimum}, got {value!r}")
+    if not minimum <= value < 2**31:
+        raise ValueError(f"{name}: must be >= {minimum} and < 2**31, got {value!r}")
+    return int(value)
+
+
+def boolean(value, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def choice(value, choices: tuple[str, ...], name: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def unit_interval(value, name: str) -> float:
+    """A Python float in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def prng_key(key, name: str = "key") -> jax.Array:
+    """One ``jax.random`` key: a typed key (``jax.random.key(0)``) or a legacy ``uint32[2]``
+    one (``jax.random.PRNGKey(0)``), returned typed."""
+    if isinstance(key, jax.Array):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+            return key
+        if key.dtype == np.uint32 and key.shape == (2,):
+            return jax.random.wrap_key_data(key)
+    raise ValueError(f"{name}: expected one jax.random key, e.g. jax.random.key(0), got {key!r}")
+
+
+def n_folds_for(n_folds, n_rows: int, name: str = "n_folds") -> int:
+    """An int with 2 <= n_folds <= n_rows."""
+    n_folds = positive_int(n_folds, name, minimum=2)
+    if n_folds > n_rows:
+        raise ValueError(f"{name}: {n_folds} folds need at least {n_folds} rows, got {n_rows}")
+    return n_folds
+
+
+def bins(value, n_classes: int, name: str = "bins") -> int | None:
+    """None, or the number of histogram cells per class: an int in [1, 2**20] such that
+    the ``2 * n_classes * cells`` counters of a histogram stay int32-addressable."""
+    if value is None:
+        return None
+    cells = positive_int(value, name)
+    if cells > 2**20:
+        raise ValueError(f"{name}: at most 2**20 cells per class, got {value!r}")
+    if 2 * n_classes * cells >= 2**31:
+        raise ValueError(f"{name}: {cells} cells x {n_classes} classes is too many counters")
+    return cells

@@ -1,0 +1,161 @@
+"""fit_auto: the method that generalizes best, chosen by inner cross-validation.
+
+Candidates (all fitted on the same inner folds of the data given, never on anything else):
+
+* ``default``: the best single threshold for every class (exact search);
+* ``exact``: the per-class thresholds that maximize F-beta on the fitting rows;
+* ``shrunk_k``: the exact thresholds shrunk toward the best single threshold by class size,
+  ``(P_c * exact_c + k * global) / (P_c + k)`` with ``P_c`` the weight of the class's
+  positive rows: a class with few positives, whose exact threshold over-fits most, stays
+  near the global one (``k`` in :data:`SHRINK_STRENGTHS`);
+* ``sgl_a{slope}_lr{rate}``: SGLThresh from the best single threshold, over a small grid of
+  slopes and learning rates, on the histogram path (1024 equal cells per class).
+
+Each candidate is scored by its mean held-out F-beta over ``inner_folds`` folds. The
+winner is chosen by the one-standard-error rule: the most regularized candidate (first in
+:data:`CANDIDATES`) whose mean is within one standard error (over the inner folds) of the
+best mean; it is then refitted on all the rows given. Everything, inner folds and refits
+included, is one traceable function of the rows, so ``auto`` also runs inside
+:func:`jaxthresh.cross_validate`. Inner folds run one after the other on CPU
+(:func:`jaxthresh.core.batching.map_batch`), so memory does not grow with their number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxthresh.core import batching, counting, folds
+from jaxthresh.core.metrics import element_weights
+from jaxthresh.core.validation import Rows
+from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
+from jaxthresh.methods.exact import Exact
+from jaxthresh.methods.global_threshold import best_global_threshold
+from jaxthresh.methods.sgl import SGL
+
+SHRINK_STRENGTHS = (100.0, 30.0, 10.0)
+SGL_GRID = ((20.0, 1e-2), (50.0, 1e-2), (200.0, 1e-2), (50.0, 3e-2))
+SGL_BINS = 1024
+SGL_EPOCHS = 100
+
+#: The candidates, from the most regularized to the least (the order the
+#: one-standard-error rule prefers).
+CANDIDATES = (
+    "default",
+    *(f"shrunk_{int(k)}" for k in SHRINK_STRENGTHS),
+    *(f"sgl_a{int(a)}_lr{rate:g}" for a, rate in SGL_GRID),
+    "exact",
+)
+
+
+class AutoResult(NamedTuple):
+    """Result of :func:`jaxthresh.fit_auto`.
+
+    Attributes:
+      thresholds: float32[classes], the winner refitted on all the rows given.
+      winner: int32 scalar, the winner's index in :data:`CANDIDATES`.
+      estimates: float32[candidates], each candidate's mean held-out F-beta over the inner
+        folds (the winner's is the estimate of its F-beta on new data).
+    """
+
+    thresholds: jax.Array
+    winner: jax.Array
+    estimates: jax.Array
+
+
+def candidate_thresholds(rows: Rows, *, average: str, beta) -> jax.Array:
+    """Every candidate's thresholds fitted on ``rows``: float32[candidates, classes]."""
+    n_classes = rows.scores.shape[1]
+    global_threshold, _ = best_global_threshold(
+        rows.scores, rows.labels, rows.weights[:, None], average=average, beta=beta
+    )
+    shared = jnp.full((n_classes,), global_threshold)
+    exact = Exact(average=average, beta=beta, bins=None).fit_rows(rows).thresholds
+    positives = jnp.sum(element_weights(rows.labels, rows.weights)[0], axis=0)
+    positives = positives.astype(jnp.float32)
+    # A class without positives keeps exact's "predict nothing": shrinking it toward the
+    # global threshold would only add false positives.
+    shrunk = [
+        jnp.where(positives > 0, (positives * exact + k * shared) / (positives + k), exact)
+        for k in SHRINK_STRENGTHS
+    ]
+    grid = SGL(
+        init=jnp.broadcast_to(shared, (len(SGL_GRID), n_classes)),
+        slope=jnp.asarray([[a] * n_classes for a, _ in SGL_GRID], jnp.float32),
+        learning_rate=jnp.asarray([rate for _, rate in SGL_GRID], jnp.float32),
+        epochs=SGL_EPOCHS,
+        learn_slope=True,
+        average=average,
+        beta=jnp.broadcast_to(jnp.asarray(beta, jnp.float32), (len(SGL_GRID),)),
+        bins=SGL_BINS,
+        kernel=None,
+    )
+    sgl = jax.vmap(lambda config: config.fit(rows).thresholds)(grid)
+    return jnp.concatenate([jnp.stack([shared, *shrunk]), sgl, exact[None]])
+
+
+@register
+@dataclasses.dataclass(frozen=True, eq=False)
+class Auto(Method):
+    """Chooses among defThresh, shrunk exact thresholds, an SGLThresh grid and the exact
+    optimum by inner cross-validation on the data given, then refits the winner on all of
+    it. Only the data given is used: pass validation data, keep evaluation data out."""
+
+    name = "auto"
+    result_type = AutoResult
+
+    inner_folds: int = hyperparameter(
+        "count", 5, minimum=2, help="Inner cross-validation folds (at least 2)."
+    )
+    key: jax.Array = hyperparameter(
+        "key", None, help="The jax.random key of the inner fold shuffle."
+    )
+    average: str = average_field()
+    beta: jax.Array = beta_field()
+
+    def check_rows(self, n_rows: int) -> None:
+        if n_rows < self.inner_folds:
+            raise ValueError(
+                f"inner_folds: {self.inner_folds} inner folds need at least {self.inner_folds} "
+                f"fitting rows, got {n_rows}"
+            )
+
+    def fit_rows(self, rows: Rows) -> AutoResult:
+        n_rows, k = rows.scores.shape[0], self.inner_folds
+        # Masks of the rows each fit uses: one per inner fold, then all rows (the refit), so
+        # that one loop body (and one compiled program) serves every fit.
+        masks = jnp.concatenate(
+            [
+                folds.fitting_masks(folds.fold_ids(self.key, n_rows, k), k),
+                jnp.ones((1, n_rows), bool),
+            ]
+        )
+
+        def fitted_and_scored(fitting):
+            fit_rows = rows._replace(weights=folds.masked_weights(rows.weights, fitting))
+            held_rows = rows._replace(weights=folds.masked_weights(rows.weights, ~fitting))
+            fitted = candidate_thresholds(fit_rows, average=self.average, beta=self.beta)
+            held_out = counting.fbeta_of_thresholds(
+                held_rows, fitted, average=self.average, beta=self.beta
+            )
+            return fitted, held_out
+
+        fitted, held_out = batching.map_batch(fitted_and_scored, masks)
+        per_fold = held_out[:k]  # [folds, candidates]; the refit holds nothing out
+        estimates = jnp.mean(per_fold, axis=0)
+        best = jnp.argmax(estimates)
+        # One-standard-error rule: the most regularized candidate within one standard error
+        # of the best one's mean (candidates are ordered from most to least regularized).
+        standard_error = jnp.std(per_fold[:, best], ddof=1) / jnp.sqrt(k)
+        winner = jnp.argmax(estimates >= estimates[best] - standard_error).astype(jnp.int32)
+        return AutoResult(fitted[k, winner], winner, estimates)
+
+    def summary(self, result: AutoResult) -> dict:
+        winner = int(result.winner)
+        return {
+            "winner": CANDIDATES[winner],
+            "inner_cv_score": round(float(result.estimates[winner]), 6),
+        }

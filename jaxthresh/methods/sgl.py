@@ -1,0 +1,213 @@
+"""SGLThresh: per-class thresholds learned by surrogate-gradient ascent on F-beta.
+
+Pellegrini & Masquelier (ICASSP 2021). The forward pass uses the exact step
+``1[score > threshold]``; the backward pass the derivative of a sigmoid of slope ``a``
+(:func:`jaxthresh.heaviside`). Adam (optax), full batch, every epoch inside one
+``lax.scan``. Each epoch's counts and gradient come from a kernel of
+:mod:`jaxthresh.methods.sgl_kernels`, chosen per backend (``kernel=None``) or by name;
+``kernel="autodiff"`` differentiates through :func:`jaxthresh.heaviside` instead, the
+reference the kernels are tested against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxthresh.core import batching
+from jaxthresh.core.histogram import Histogram
+from jaxthresh.core.metrics import Counts, element_weights, fbeta_from_counts, weighted_counts
+from jaxthresh.core.progress import report
+from jaxthresh.core.surrogate import heaviside
+from jaxthresh.core.validation import Rows
+from jaxthresh.methods import sgl_kernels
+from jaxthresh.methods.base import (
+    Method,
+    average_field,
+    beta_field,
+    bins_field,
+    hyperparameter,
+    register,
+)
+from jaxthresh.methods.global_threshold import StartsAtGlobalThreshold
+
+
+class SGLResult(NamedTuple):
+    """Result of :func:`jaxthresh.fit_sgl`.
+
+    Attributes:
+      thresholds: float32[classes], the learned thresholds.
+      slopes: float32[classes], the surrogate slopes (learned if ``learn_slope``).
+      history: float32[epochs], the F-beta of ``scores > thresholds`` on the fitting data
+        after every epoch (``history[-1]`` is the final thresholds' score). On the
+        histogram path (``bins``), at cell resolution: each cell's rows count as at its
+        centre, so ``history[-1]`` can differ slightly from the thresholds' exact score.
+    """
+
+    thresholds: jax.Array
+    slopes: jax.Array
+    history: jax.Array
+
+
+def adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: int) -> SGLResult:
+    """SGLThresh's loop: ``epochs`` full-batch Adam steps up F-beta, in one ``lax.scan``.
+
+    Args:
+      value: ``(thresholds, slopes) -> F-beta``.
+      value_and_grad: ``(thresholds, slopes) -> (F-beta, (d/d thresholds, d/d slopes))``.
+      init: float32[classes], initial thresholds.
+      slope: float32[classes], initial slopes.
+      learning_rate: Adam's step size.
+      epochs: number of steps (static).
+    """
+    optimizer = optax.adam(learning_rate)
+    params = (init, slope)
+
+    def epoch(carry, step):
+        params, state = carry
+        score, grads = value_and_grad(params)  # the score of the previous epoch's thresholds
+        grads = jax.tree.map(jnp.negative, grads)  # ascent on F-beta
+        updates, state = optimizer.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        report("sgl", step + 1, epochs, score)
+        return (params, state), score
+
+    (params, _), scores_before = jax.lax.scan(
+        epoch, (params, optimizer.init(params)), jnp.arange(epochs)
+    )
+    history = jnp.concatenate([scores_before[1:], value(params)[None]])
+    return SGLResult(params[0], params[1], history)
+
+
+def kernel_objective(kernel: sgl_kernels.Kernel, *, average: str, beta, learn_slope: bool):
+    """``(value, value_and_grad)`` of F-beta in ``(thresholds, slopes)`` from a kernel:
+    exact counts, then the gradient from two weighted sums."""
+    del learn_slope  # the kernel was built for it
+
+    def fbeta(true_positives, predicted_positives):
+        counts = Counts(true_positives, predicted_positives, kernel.positives)
+        return fbeta_from_counts(counts, average=average, beta=beta)
+
+    def value(params):
+        return fbeta(*kernel.counts_at(params[0]))
+
+    def value_and_grad(params):
+        thresholds, slopes = params
+        counts = kernel.counts_at(thresholds)
+        as_float = [count.astype(jnp.float32) for count in counts]
+        tp_weight, pp_weight = jax.grad(fbeta, argnums=(0, 1))(*as_float)
+        return fbeta(*counts), kernel.gradient_at(thresholds, slopes, tp_weight, pp_weight)
+
+    return value, value_and_grad
+
+
+def autodiff_objective(rows: Rows, *, average: str, beta, learn_slope: bool):
+    """``(value, value_and_grad)`` of F-beta: exact counts for the value, autodiff through
+    :func:`jaxthresh.heaviside` for the gradient (the reference)."""
+    positive_weights, weights = element_weights(rows.labels, rows.weights)
+
+    def fbeta(thresholds, slopes):
+        if slopes is None:
+            predictions = rows.scores > thresholds
+        else:
+            predictions = heaviside(rows.scores - thresholds, slopes)
+        counts = weighted_counts(predictions, positive_weights, weights)
+        return fbeta_from_counts(counts, average=average, beta=beta)
+
+    def objective(params):
+        thresholds, slopes = params
+        if not learn_slope:
+            slopes = jax.lax.stop_gradient(slopes)
+        return fbeta(thresholds, slopes)
+
+    def value(params):
+        return fbeta(params[0], None)
+
+    return value, lambda params: (value(params), jax.grad(objective)(params))
+
+
+@register
+@dataclasses.dataclass(frozen=True, eq=False)
+class SGL(StartsAtGlobalThreshold, Method):
+    """SGLThresh: learns one threshold per class that maximizes F-beta (Pellegrini &
+    Masquelier, ICASSP 2021): the exact step forward, the derivative of a sigmoid of slope
+    ``a`` backward, Adam, full batch."""
+
+    name = "sgl"
+    result_type = SGLResult
+
+    init: jax.Array | None = hyperparameter(
+        "per_class",
+        None,
+        help="Initial thresholds, one number or one per class; None for the best single "
+        "threshold (found exactly).",
+    )
+    slope: jax.Array = hyperparameter(
+        "positive_per_class", 50.0, help="Initial slope a of the surrogate, one or one per class."
+    )
+    learning_rate: jax.Array = hyperparameter("positive", 1e-2, help="Adam's step size.")
+    epochs: int = hyperparameter("count", 100, help="Full-batch Adam steps.")
+    learn_slope: bool = hyperparameter(
+        "flag", True, help="Learn the slope per class alongside the thresholds."
+    )
+    average: str = average_field()
+    beta: jax.Array = beta_field()
+    bins: int | None = bins_field()
+    kernel: str | None = hyperparameter(
+        "choice",
+        None,
+        choices=(*batching.VARIANTS, "autodiff"),
+        tool=False,
+        help="Epoch kernel: None for the one made for the backend, 'cpu', 'generic' or "
+        "'autodiff' (the reference); the thresholds are the same up to float32 rounding.",
+    )
+
+    def _ascent(self, objective) -> SGLResult:
+        value, value_and_grad = objective
+        init = jnp.asarray(self.init, jnp.float32)
+        return adam_ascent(
+            value, value_and_grad, init, self.slope, self.learning_rate, epochs=self.epochs
+        )
+
+    def _objective(self, kernel):
+        return kernel_objective(
+            kernel, average=self.average, beta=self.beta, learn_slope=self.learn_slope
+        )
+
+    def _rows_fit(self, rows: Rows, variant: str) -> SGLResult:
+        kernel = sgl_kernels.rows_kernel(rows, learn_slope=self.learn_slope, variant=variant)
+        return self._ascent(self._objective(kernel))
+
+    def fit_rows(self, rows: Rows) -> SGLResult:
+        if self.kernel == "autodiff":
+            objective = autodiff_objective(
+                rows, average=self.average, beta=self.beta, learn_slope=self.learn_slope
+            )
+            return self._ascent(objective)
+        if rows.weights.dtype != jnp.bool_:  # the cpu kernel takes rows in or out only
+            return self._rows_fit(rows, "generic")
+        fit = batching.by_platform(
+            self.kernel,
+            cpu=batching.one_at_a_time(lambda config, rows: config._rows_fit(rows, "cpu")),
+            generic=lambda config, rows: config._rows_fit(rows, "generic"),
+        )
+        return fit(self, rows)
+
+    def _histogram_fit(self, histogram: Histogram, variant: str) -> SGLResult:
+        kernel = sgl_kernels.histogram_kernel(
+            histogram, learn_slope=self.learn_slope, variant=variant
+        )
+        return self._ascent(self._objective(kernel))
+
+    def fit_histogram(self, histogram: Histogram) -> SGLResult:
+        variant = None if self.kernel == "autodiff" else self.kernel
+        fit = batching.by_platform(
+            variant,
+            cpu=batching.one_at_a_time(lambda config, h: config._histogram_fit(h, "cpu")),
+            generic=lambda config, h: config._histogram_fit(h, "generic"),
+        )
+        return fit(self, histogram)

@@ -1,0 +1,223 @@
+"""Model selection: k-fold cross-validation of a method, and sweeps of its hyperparameters.
+
+Folds are per-row weights over one shared copy of the data (:mod:`jaxthresh.core.folds`):
+for each fold the method is fitted on the other folds and scored on it, from exact counts.
+A sweep stacks the configurations of every combination of hyperparameter values along a
+batch axis (their traced fields; the static ones must agree) and cross-validates each on
+the same folds; cross-validation is a sweep of one point. Everything is one compiled call.
+Points and folds run one after the other on CPU, where memory then holds one fold's work
+at a time, and as one ``vmap`` elsewhere (:func:`jaxthresh.core.batching.map_batch`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxthresh.core import batching, counting, folds, validation
+from jaxthresh.core import progress as progress_reports
+from jaxthresh.core.validation import Rows
+from jaxthresh.methods import configure, get_method
+
+
+class CVResult(NamedTuple):
+    """Result of :func:`cross_validate`.
+
+    Attributes:
+      thresholds: float32[folds, classes], the thresholds fitted with each fold held out.
+      fit_score: float32[folds], F-beta (the method's ``average`` and ``beta``) on the
+        rows each fold's thresholds were fitted on.
+      heldout_score: float32[folds], F-beta on the held-out fold.
+      fold_ids: int32[n], the fold each row belongs to.
+      fits: the method's own result (e.g. :class:`jaxthresh.SGLResult`), every field with a
+        leading ``folds`` axis.
+    """
+
+    thresholds: jax.Array
+    fit_score: jax.Array
+    heldout_score: jax.Array
+    fold_ids: jax.Array
+    fits: Any
+
+
+class SweepResult(NamedTuple):
+    """Result of :func:`sweep`: ``points`` hyperparameter settings, each cross-validated.
+
+    Attributes:
+      grid: ``{name: values[points]}``, the swept hyperparameters of each point (as
+        ``thresholds.json`` records them: keys as their key data).
+      fit_score: float32[points, folds], F-beta on each fold's fitting rows.
+      heldout_score: float32[points, folds], F-beta on each held-out fold.
+      thresholds: float32[points, folds, classes].
+      fold_ids: int32[n], the fold of each row (the same folds for every point).
+    """
+
+    grid: dict[str, np.ndarray]
+    fit_score: jax.Array
+    heldout_score: jax.Array
+    thresholds: jax.Array
+    fold_ids: jax.Array
+
+
+def _score(config, rows: Rows, thresholds: jax.Array) -> jax.Array:
+    return counting.fbeta_of_thresholds(
+        rows, thresholds[None], average=config.average, beta=config.beta
+    )[0]
+
+
+@functools.partial(jax.jit, static_argnames=("n_folds", "progress"))
+def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, progress: bool):
+    """Every point (the leading axis of ``configs``) times every fold."""
+    masks = folds.fitting_masks(ids, n_folds)
+
+    def one_point(config):
+        def one_fold(fitting):
+            fit_rows = rows._replace(weights=folds.masked_weights(rows.weights, fitting))
+            held_rows = rows._replace(weights=folds.masked_weights(rows.weights, ~fitting))
+            fitted = config.fit(fit_rows)
+            thresholds = fitted.thresholds
+            return (
+                fitted,
+                _score(config, fit_rows, thresholds),
+                _score(config, held_rows, thresholds),
+            )
+
+        return batching.map_batch(one_fold, masks)
+
+    with progress_reports.reporting(progress):
+        return batching.map_batch(one_point, configs)
+
+
+def _prepared(scores, labels, sample_weight, method, n_folds, fold_key):
+    """The checks and the shuffled folds shared by :func:`cross_validate` and
+    :func:`sweep`: ``(rows, fold ids, n_folds)``."""
+    rows = validation.as_rows(scores, labels, sample_weight)
+    get_method(method)
+    n_rows = rows.scores.shape[0]
+    n_folds = validation.n_folds_for(n_folds, n_rows)
+    key = jax.random.key(0) if fold_key is None else validation.prng_key(fold_key, "fold_key")
+    return rows, folds.fold_ids(key, n_rows, n_folds), n_folds
+
+
+def _smallest_fit(n_rows: int, n_folds: int) -> int:
+    return n_rows - folds.largest_fold(n_rows, n_folds)
+
+
+def cross_validate(
+    scores,
+    labels,
+    method: str = "sgl",
+    sample_weight=None,
+    *,
+    n_folds: int = 3,
+    fold_key=None,
+    progress: bool = False,
+    **hyperparameters,
+) -> CVResult:
+    """k-fold cross-validation of a fitting method, all folds in one compiled call.
+
+    Rows are shuffled with ``fold_key`` and dealt into ``n_folds`` folds of sizes that
+    differ by at most one. For each fold, the method is fitted on the other folds and
+    scored on it. Works inside ``jit`` and ``vmap``.
+
+    Args:
+      scores: real ``[n, classes]``, NumPy or JAX.
+      labels: 0/1 or bool ``[n, classes]``.
+      method: a registered method name (see :data:`jaxthresh.METHODS`).
+      sample_weight: None, or ``[n]`` non-negative row weights (see ``fit_sgl``).
+      n_folds: number of folds, 2 <= n_folds <= n.
+      fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
+      progress: log the progress of long loops.
+      **hyperparameters: the method's keyword arguments (e.g. ``init=0.3`` for "sgl");
+        its ``average`` and ``beta`` also choose the reported score.
+
+    Returns:
+      :class:`CVResult`.
+    """
+    rows, ids, n_folds = _prepared(scores, labels, sample_weight, method, n_folds, fold_key)
+    n_rows, n_classes = rows.scores.shape
+    config = configure(method, n_classes, _smallest_fit(n_rows, n_folds), **hyperparameters)
+    configs = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], config)
+    fits, fit_score, heldout_score = _cross_validate_points(
+        configs, rows, ids, n_folds, bool(progress)
+    )
+    fits = jax.tree.map(lambda leaf: leaf[0], fits)
+    return CVResult(fits.thresholds, fit_score[0], heldout_score[0], ids, fits)
+
+
+def sweep(
+    scores,
+    labels,
+    method: str = "sgl",
+    sample_weight=None,
+    *,
+    n_folds: int = 3,
+    fold_key=None,
+    progress: bool = False,
+    **hyperparameters,
+) -> SweepResult:
+    """Cross-validates every combination of hyperparameter values, in one compiled call.
+
+    A hyperparameter given as a Python list or tuple is swept; anything else (a scalar,
+    or an array such as per-class initial thresholds) is fixed. Every combination of the
+    swept values, times every fold, runs in one compiled call; all points share the same
+    folds. Hyperparameters that shape the compiled program (``epochs``, ``average``,
+    ``bins``...) cannot be swept. For SGLThresh on large data, ``bins=1024`` (the
+    histogram path) makes each point cost O(classes x bins) per epoch.
+
+    Example: ``sweep(s, y, init=0.3, slope=[10, 50, 200], learning_rate=[1e-3, 1e-2])``.
+
+    Args:
+      scores: real ``[n, classes]``.
+      labels: 0/1 or bool ``[n, classes]``.
+      method: a registered method name.
+      sample_weight: None, or ``[n]`` non-negative row weights.
+      n_folds: number of folds.
+      fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
+      progress: log the progress of long loops.
+      **hyperparameters: the method's keyword arguments, swept (lists) or fixed.
+
+    Returns:
+      :class:`SweepResult`.
+    """
+    rows, ids, n_folds = _prepared(scores, labels, sample_weight, method, n_folds, fold_key)
+    n_rows, n_classes = rows.scores.shape
+    swept = {
+        name: list(values)
+        for name, values in hyperparameters.items()
+        if isinstance(values, list | tuple)
+    }
+    if not swept:
+        raise ValueError("hyperparameters: nothing to sweep; give at least one as a list")
+    for name, values in swept.items():
+        if not values:
+            raise ValueError(f"{name}: the list of values to sweep is empty")
+    fixed = {k: v for k, v in hyperparameters.items() if k not in swept}
+    points = [
+        dict(zip(swept, combination, strict=True))
+        for combination in itertools.product(*swept.values())
+    ]
+    smallest = _smallest_fit(n_rows, n_folds)
+    configs = [configure(method, n_classes, smallest, **fixed, **point) for point in points]
+    declared = get_method(method).hyperparameters()
+    for name, values in swept.items():
+        if declared[name].static:
+            raise ValueError(
+                f"{name}: cannot be swept (it fixes the compiled program); got {values}"
+            )
+        if len({jax.tree.structure(getattr(config, name)) for config in configs}) > 1:
+            raise ValueError(f"{name}: cannot sweep None beside values; got {values}")
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *configs)
+    fits, fit_score, heldout_score = _cross_validate_points(
+        stacked, rows, ids, n_folds, bool(progress)
+    )
+    grid = {
+        name: np.asarray([declared[name].record(getattr(config, name)) for config in configs])
+        for name in swept
+    }
+    return SweepResult(grid, fit_score, heldout_score, fits.thresholds, ids)

@@ -1,0 +1,482 @@
+"""The `jaxthresh` tool, end to end: fit, apply and evaluate on .npy, .npz and .csv files.
+
+Most runs call the tool's ``main`` in this process (``tests.cli.inprocess``): the same
+code as the console script, sharing this process's compiled fits instead of importing
+JAX and compiling again for every run. The installed console script itself runs in a
+new process for ``--help`` and for a run that must not see matplotlib (and, in
+``test_plots``, for a whole fit).
+
+Where a test compares the tool with the library it fits with ``progress=True``, as the
+tool does: the same compiled program (progress only adds logging), so the comparison
+compiles nothing more.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import jaxthresh
+from jaxthresh.cli import method_flags, tool
+from jaxthresh.methods import configure
+from tests.cli.inprocess import run_main
+from tests.conftest import random_problem
+
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "jaxthresh")
+NAMES = ["dog", "cat", "speech", "music"]
+
+
+def cli(*args):
+    """The tool run with these arguments: ``Ran(returncode, stdout, stderr)``."""
+    return run_main(tool.main, ["jaxthresh", *map(str, args)])
+
+
+def script(*args, env=None):
+    """The installed console script run in a new process."""
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def library_fit(method, scores, labels, **hyperparameters):
+    return jaxthresh.fit(method, scores, labels, progress=True, **hyperparameters)
+
+
+def key_data(seed):
+    return np.asarray(jax.random.key_data(jax.random.key(seed))).tolist()
+
+
+def _write_csv(path, header, values):
+    lines = [",".join(header)] + [",".join(repr(float(v)) for v in row) for row in values]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """The same fitting and new data as .npy, .npz and .csv files."""
+    folder = tmp_path_factory.mktemp("inputs")
+    scores, labels = random_problem(21, rows=150, classes=4)
+    new_scores, new_labels = random_problem(22, rows=60, classes=4)
+    np.save(folder / "scores.npy", scores)
+    np.save(folder / "labels.npy", labels.astype(np.uint8))
+    np.save(folder / "new_scores.npy", new_scores)
+    np.save(folder / "new_labels.npy", new_labels.astype(np.uint8))
+    np.savez(folder / "data.npz", s=scores, y=labels.astype(np.uint8), class_names=NAMES)
+    np.savez(folder / "new.npz", s=new_scores, y=new_labels.astype(np.uint8))
+    _write_csv(folder / "scores.csv", NAMES, scores)
+    _write_csv(folder / "labels.csv", NAMES, labels.astype(int))
+    _write_csv(folder / "new_scores.csv", NAMES, new_scores)
+    _write_csv(folder / "new_labels.csv", NAMES, new_labels.astype(int))
+    return folder, (scores, labels, new_scores, new_labels)
+
+
+def formats(folder, kind):
+    """(fit inputs, new scores, new labels) flags of one file kind."""
+    f = {name: folder / name for name in os.listdir(folder)}
+    return {
+        "npy": (
+            [f"--scores={f['scores.npy']}", f"--labels={f['labels.npy']}"],
+            [f"--scores={f['new_scores.npy']}"],
+            [f"--labels={f['new_labels.npy']}"],
+        ),
+        "npz": (
+            [
+                f"--scores={f['data.npz']}",
+                f"--labels={f['data.npz']}",
+                "--scores_key=s",
+                "--labels_key=y",
+            ],
+            [f"--scores={f['new.npz']}", "--scores_key=s"],
+            [f"--labels={f['new.npz']}", "--labels_key=y"],
+        ),
+        "csv": (
+            [f"--scores={f['scores.csv']}", f"--labels={f['labels.csv']}"],
+            [f"--scores={f['new_scores.csv']}"],
+            [f"--labels={f['new_labels.csv']}"],
+        ),
+    }[kind]
+
+
+# Flags given per method, and the hyperparameters they stand for.
+GIVEN = {"sgl": (["--init=0.4"], {"init": 0.4}), "exact": ([], {}), "auto": ([], {})}
+
+
+@pytest.mark.parametrize("kind", ["npy", "npz", "csv"])
+@pytest.mark.parametrize("method", ["sgl", "exact", "auto"])
+def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
+    folder, (scores, labels, new_scores, new_labels) = inputs
+    fit_inputs, new_inputs, new_labels_flag = formats(folder, kind)
+    flags_given, hyperparameters = GIVEN[method]
+    thresholds_path = tmp_path / "thresholds.json"
+    fitted = cli(
+        "fit", *fit_inputs, f"--method={method}", *flags_given, f"--output={thresholds_path}"
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(thresholds_path.read_text())
+    assert record["format"] == "jaxthresh.thresholds" and record["format_version"] == 1
+    assert record["method"] == method and record["n_rows"] == 150
+    assert record["class_names"] == (NAMES if kind != "npy" else [f"class_{i}" for i in range(4)])
+    assert record["average"] == "micro" and record["beta"] == 1.0
+    # Every hyperparameter the method records, the given ones with their given values.
+    assert record["hyperparameters"] == configure(method, 4, **hyperparameters).record()
+    for name, value in hyperparameters.items():
+        assert record["hyperparameters"][name] == value
+    thresholds = np.asarray(record["thresholds"], np.float32)
+    assert record["fit_f1"] == pytest.approx(jaxthresh.f1_score(labels, scores > thresholds))
+    assert (record["slopes"] is None) == (method != "sgl")
+    library = library_fit(method, scores, labels, **hyperparameters)
+    np.testing.assert_allclose(thresholds, library.thresholds, rtol=1e-6)
+    if method == "sgl":
+        np.testing.assert_allclose(record["slopes"], library.slopes, rtol=1e-6)
+        assert record["summary"] == {}
+    if method == "exact":
+        assert set(record["summary"]) == {"score", "steps"}
+        assert record["summary"]["score"] == pytest.approx(record["fit_f1"], abs=1e-6)
+        assert record["summary"]["steps"] == int(library.steps) >= 1
+    if method == "auto":
+        summary = record["summary"]
+        assert set(summary) == {"winner", "inner_cv_score"}
+        assert summary["winner"] == jaxthresh.CANDIDATES[int(library.winner)]
+        estimate = float(library.estimates[int(library.winner)])
+        assert summary["inner_cv_score"] == pytest.approx(estimate, abs=1e-6)
+        assert f"auto chose {summary['winner']}" in fitted.stdout
+
+    for suffix in ("npy", "csv"):
+        output = tmp_path / f"predictions.{suffix}"
+        applied = cli("apply", *new_inputs, f"--thresholds={thresholds_path}", f"--output={output}")
+        assert applied.returncode == 0, applied.stderr
+        if suffix == "npy":
+            predictions = np.load(output)
+        else:
+            predictions = np.loadtxt(output, delimiter=",", skiprows=1)
+            assert output.read_text().splitlines()[0].split(",") == record["class_names"]
+        np.testing.assert_array_equal(predictions, new_scores.astype(np.float32) > thresholds)
+
+    evaluated = cli(
+        "evaluate",
+        *new_inputs,
+        *new_labels_flag,
+        f"--thresholds={thresholds_path}",
+        "--format=json",
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    rows = {row["name"]: row for row in json.loads(evaluated.stdout)}
+    micro = jaxthresh.f1_score(new_labels, new_scores > thresholds)
+    macro = jaxthresh.f1_score(new_labels, new_scores > thresholds, average="macro")
+    assert rows["micro"]["f1"] == pytest.approx(micro)
+    assert rows["macro"]["f1"] == pytest.approx(macro)
+    assert rows[record["class_names"][0]]["support"] == int(new_labels[:, 0].sum())
+    markdown = cli("evaluate", *new_inputs, *new_labels_flag, f"--thresholds={thresholds_path}")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "| micro |" in markdown.stdout and "| precision |" in markdown.stdout
+
+
+@pytest.mark.parametrize("method", ["sgl", "exact", "numerical"])
+def test_fit_with_bins_records_them_and_matches_the_library(inputs, tmp_path, method):
+    """No other flag: the method's defaults (sgl and numerical start at the best single
+    threshold), on a 64-cell histogram."""
+    folder, (scores, labels, _, _) = inputs
+    output = tmp_path / "thresholds.json"
+    fitted = cli(
+        "fit",
+        f"--scores={folder / 'scores.npy'}",
+        f"--labels={folder / 'labels.npy'}",
+        f"--method={method}",
+        "--bins=64",
+        f"--output={output}",
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(output.read_text())
+    assert record["hyperparameters"]["bins"] == 64
+    assert record["hyperparameters"] == configure(method, 4, bins=64).record()
+    if method != "exact":
+        assert record["hyperparameters"]["init"] is None  # not given: the method's default
+    expected = library_fit(method, scores, labels, bins=64).thresholds
+    np.testing.assert_allclose(record["thresholds"], expected, rtol=1e-6)
+
+
+def test_seed_is_the_key_of_dicho_and_is_recorded(inputs, tmp_path):
+    folder, (scores, labels, _, _) = inputs
+    fit = ["fit", f"--scores={folder / 'scores.npy'}", f"--labels={folder / 'labels.npy'}"]
+    records = {}
+    for seed, flags_given in ((3, ["--seed=3"]), (0, [])):
+        output = tmp_path / f"seed_{seed}.json"
+        fitted = cli(*fit, "--method=dicho", *flags_given, f"--output={output}")
+        assert fitted.returncode == 0, fitted.stderr
+        records[seed] = json.loads(output.read_text())
+        assert records[seed]["hyperparameters"]["key"] == key_data(seed)
+        expected = library_fit("dicho", scores, labels, key=jax.random.key(seed))
+        np.testing.assert_allclose(records[seed]["thresholds"], expected.thresholds, rtol=1e-6)
+    assert records[3]["hyperparameters"] == configure("dicho", 4, key=jax.random.key(3)).record()
+
+
+def _bad_cases():
+    """{name: (arguments from (inputs folder, bad files folder, a good thresholds file),
+    message regex)}: inputs that must fail cleanly."""
+
+    def fit(f, *more):
+        return ["fit", f"--labels={f / 'labels.npy'}", *more]
+
+    return {
+        "truncated npz": (
+            lambda f, b, g: fit(f, f"--scores={b / 'truncated.npz'}"),
+            "scores: cannot read",
+        ),
+        "plot_dir is a file": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", f"--plot_dir={b / 'a_file'}"),
+            "plot_dir: cannot create",
+        ),
+        "seed too large": (
+            lambda f, b, g: fit(
+                f, f"--scores={f / 'scores.npy'}", "--method=dicho", "--seed=99999999999999999999"
+            ),
+            r"seed: must be in \[0, 2\*\*32\)",
+        ),
+        "seed for sgl": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=sgl", "--seed=3"),
+            "seed: method 'sgl' does not take --seed; it takes --init, ",
+        ),
+        "seed for the default method": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--seed=3"),
+            "seed: method 'sgl' does not take --seed",
+        ),
+        "init for exact": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=exact", "--init=0.4"),
+            "init: method 'exact' does not take --init; it takes --average, --beta, --bins",
+        ),
+        "epochs too large": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--epochs=100000000000"),
+            r"epochs: must be >= 1 and < 2\*\*31",
+        ),
+        "more inner folds than rows": (
+            lambda f, b, g: fit(
+                f, f"--scores={f / 'scores.npy'}", "--method=auto", "--inner_folds=200"
+            ),
+            "inner_folds: 200 inner folds need at least 200 fitting rows, got 150",
+        ),
+        "bins for default": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=default", "--bins=8"),
+            "bins: method 'default' does not take --bins; it takes --threshold, --average, --beta",
+        ),
+        "infinite threshold": (
+            lambda f, b, g: fit(
+                f, f"--scores={f / 'scores.npy'}", "--method=default", "--threshold=inf"
+            ),
+            "threshold: must be finite",
+        ),
+        "bins 0": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--bins=0"),
+            "bins: must be >= 1",
+        ),
+        "labels with other class names": (
+            lambda f, b, g: [
+                "evaluate",
+                f"--scores={f / 'new_scores.csv'}",
+                f"--labels={b / 'other_labels.csv'}",
+                f"--thresholds={g}",
+            ],
+            "labels: class 0 is 'x' in the labels but 'dog' in the scores",
+        ),
+        "missing file": (
+            lambda f, b, g: fit(f, f"--scores={b / 'missing.npy'}"),
+            "scores: file not found",
+        ),
+        "unknown file type": (
+            lambda f, b, g: fit(f, f"--scores={b / 'scores.txt'}"),
+            "scores: unknown file type '.txt'",
+        ),
+        "broken npy": (
+            lambda f, b, g: fit(f, f"--scores={b / 'broken.npy'}"),
+            "scores: cannot read",
+        ),
+        "NaN score": (lambda f, b, g: fit(f, f"--scores={b / 'nan.npy'}"), "scores: 1 value.* NaN"),
+        "labels of another shape": (
+            lambda f, b, g: [
+                "fit",
+                f"--scores={f / 'scores.npy'}",
+                f"--labels={b / 'short_labels.npy'}",
+            ],
+            "labels: shape",
+        ),
+        "unknown method": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=magic"),
+            "unknown method 'magic'",
+        ),
+        "unknown average": (
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--average=weighted"),
+            "average",
+        ),
+        "npz without the key": (
+            lambda f, b, g: ["fit", f"--scores={f / 'data.npz'}", f"--labels={f / 'labels.npy'}"],
+            "has no array 'scores'",
+        ),
+        "fewer classes than the file": (
+            lambda f, b, g: ["apply", f"--scores={b / 'three.npy'}", f"--thresholds={g}"],
+            "the file has 4 classes, the scores have 3",
+        ),
+        "renamed class": (
+            lambda f, b, g: ["apply", f"--scores={b / 'renamed.csv'}", f"--thresholds={g}"],
+            "class 1 is 'cat' in the file but 'cow' in the scores",
+        ),
+        "thresholds not json": (
+            lambda f, b, g: [
+                "apply",
+                f"--scores={f / 'scores.npy'}",
+                f"--thresholds={b / 'nan.npy'}",
+            ],
+            "thresholds: cannot read",
+        ),
+        "evaluate without labels": (
+            lambda f, b, g: ["evaluate", f"--scores={f / 'scores.npy'}", f"--thresholds={g}"],
+            "labels: --labels is required for evaluate",
+        ),
+        "unknown command": (
+            lambda f, b, g: ["frobnicate"],
+            "command: expected one of fit, apply, evaluate",
+        ),
+        "unknown flag": (lambda f, b, g: ["fit", "--no_such_flag=1"], "Unknown command line flag"),
+    }
+
+
+BAD_CASES = _bad_cases()
+
+
+@pytest.fixture(scope="module")
+def bad_files(inputs, tmp_path_factory):
+    """(inputs folder, a folder of bad files, a good thresholds file)."""
+    folder, _ = inputs
+    bad = tmp_path_factory.mktemp("bad")
+    nan_scores = np.load(folder / "scores.npy")
+    nan_scores[3, 1] = np.nan
+    np.save(bad / "nan.npy", nan_scores)
+    np.save(bad / "three.npy", np.load(folder / "scores.npy")[:, :3])
+    np.save(bad / "short_labels.npy", np.load(folder / "labels.npy")[:10])
+    (bad / "scores.txt").write_text("1 2 3\n")
+    (bad / "broken.npy").write_bytes(b"not a numpy file")
+    _write_csv(
+        bad / "renamed.csv", ["dog", "cow", "speech", "music"], np.load(folder / "new_scores.npy")
+    )
+    good = bad / "good.json"
+    fitted = cli(
+        "fit",
+        f"--scores={folder / 'scores.csv'}",
+        f"--labels={folder / 'labels.csv'}",
+        "--method=exact",
+        f"--output={good}",
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    (bad / "truncated.npz").write_bytes((folder / "data.npz").read_bytes()[:200])
+    (bad / "a_file").write_text("")
+    _write_csv(bad / "other_labels.csv", ["x", "y", "z", "w"], np.load(folder / "new_labels.npy"))
+    return folder, bad, good
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_bad_input_is_one_line_status_2_and_no_output(bad_files, tmp_path, case):
+    arguments, message = BAD_CASES[case]
+    arguments = arguments(*bad_files)
+    output = tmp_path / ("out.json" if arguments[0] == "fit" else "out.npy")
+    result = cli(*arguments, f"--output={output}")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, (arguments, result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("jaxthresh: error:"), (arguments, result.stderr)
+    assert re.search(message, lines[0]), (message, lines[0])
+    assert not output.exists(), arguments
+
+
+def test_plot_dir_without_matplotlib_is_one_line(inputs, tmp_path):
+    """The installed script, in a process that cannot import matplotlib."""
+    folder, _ = inputs
+    hide = tmp_path / "hide"
+    (hide / "matplotlib").mkdir(parents=True)
+    (hide / "matplotlib" / "__init__.py").write_text("raise ImportError('hidden for a test')\n")
+    env = dict(os.environ, PYTHONPATH=str(hide))
+    output = tmp_path / "t.json"
+    result = script(
+        "fit",
+        f"--scores={folder / 'scores.npy'}",
+        f"--labels={folder / 'labels.npy'}",
+        f"--output={output}",
+        f"--plot_dir={tmp_path / 'plots'}",
+        env=env,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "jaxthresh: error: plot_dir: plotting needs matplotlib; install the plot extra: "
+        "pip install 'jaxthresh[plot]'"
+    ]
+    assert not output.exists()
+
+
+def test_help_documents_every_flag():
+    result = script("--help")  # absl's --help exits with status 1 after printing
+    hyperparameter_flags = set(method_flags.declared())
+    assert {"init", "slope", "learning_rate", "epochs", "seed", "threshold", "bins"} <= (
+        hyperparameter_flags
+    )
+    expected = sorted(
+        hyperparameter_flags
+        | {
+            "scores",
+            "labels",
+            "scores_key",
+            "labels_key",
+            "class_names",
+            "method",
+            "average",
+            "thresholds",
+            "output",
+            "format",
+            "plot_dir",
+        }
+    )
+    missing = [
+        flag
+        for flag in expected
+        if f"--{flag}:" not in result.stdout and f"--[no]{flag}:" not in result.stdout
+    ]
+    assert missing == []
+    # Each hyperparameter flag names the methods that take it.
+    text = " ".join(result.stdout.split())
+    assert "Methods: dicho, auto;" in text.split("--seed:")[1].split(" --")[0]
+    assert "--kernel:" not in result.stdout  # sgl's kernel is not a tool flag
+
+
+def test_output_that_is_a_folder_is_refused_before_fitting(inputs, tmp_path):
+    folder, _ = inputs
+    result = cli(
+        "fit",
+        f"--scores={folder / 'scores.npy'}",
+        f"--labels={folder / 'labels.npy'}",
+        f"--output={tmp_path}",
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"jaxthresh: error: output: {tmp_path} is a folder; give a file name"
+    ]
+
+
+def test_integer_class_names_round_trip(inputs, tmp_path):
+    _, (scores, labels, _, _) = inputs  # the shape of the other fits: nothing to compile
+    names = np.array([1, 2, 3, 4])
+    np.savez(tmp_path / "d.npz", scores=scores, labels=labels, class_names=names)
+    fitted = cli(
+        "fit",
+        f"--scores={tmp_path / 'd.npz'}",
+        f"--labels={tmp_path / 'd.npz'}",
+        "--method=exact",
+        f"--output={tmp_path / 't.json'}",
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    assert json.loads((tmp_path / "t.json").read_text())["class_names"] == ["1", "2", "3", "4"]
+    applied = cli(
+        "apply",
+        f"--scores={tmp_path / 'd.npz'}",
+        f"--thresholds={tmp_path / 't.json'}",
+        f"--output={tmp_path / 'p.npy'}",
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert np.load(tmp_path / "p.npy").shape == (150, 4)
