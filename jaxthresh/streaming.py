@@ -36,16 +36,27 @@ DEFAULT_CHUNK_ROWS = 8192
 
 
 @jax.jit
-def _chunk_range(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(per-class minimum, maximum) of float32[rows, classes]."""
+def _chunk_range(scores: jax.Array):
+    """Per-class minimum and maximum of float32[rows, classes]. They also check the chunk:
+    a NaN makes both NaN, and an infinite score is one of them."""
     return jnp.min(scores, axis=0), jnp.max(scores, axis=0)
 
 
 @functools.partial(jax.jit, static_argnames=("bins",))
 def _chunk_histogram(scores, labels, low, width, *, bins):
-    """One chunk's ``(counts, positives, lowest score, highest score)``."""
+    """One chunk's ``(counts, positives)`` and :func:`_chunk_range`."""
     counts, positives = cell_counts(scores, labels, None, low, width, cells=bins)
     return counts, positives, *_chunk_range(scores)
+
+
+def _finite(scores: np.ndarray, lowest, highest, where: str) -> None:
+    """Raises the not-finite error of a chunk whose per-class ``lowest`` or ``highest``
+    score is not finite, rows counted from its start."""
+    if not np.all(np.isfinite(lowest) & np.isfinite(highest)):
+        count, first = validation.not_finite(np.asarray(scores), np)
+        index = np.unravel_index(int(first), scores.shape)
+        error = validation.not_finite_error(int(count), index, scores[index])
+        raise ValueError(f"{error}, counting rows from the chunk at {where}")
 
 
 class NpyChunks:
@@ -152,11 +163,14 @@ def _checked_chunk(chunk, classes: int | None, start: int):
         raise ValueError(
             f"labels: chunk at {where} has shape {labels.shape}, scores {scores.shape}"
         )
+    if not len(scores):
+        return None, where
     try:
-        rows = validation.as_rows(scores, labels) if len(scores) else None
+        scores = validation.as_scores(scores, check_values=False)  # checked in the pass
+        labels = validation.as_labels(labels, shape=scores.shape)
     except ValueError as error:
         raise ValueError(f"{error}, counting rows from the chunk at {where}") from None
-    return rows, where
+    return validation.Rows(scores, labels, None), where
 
 
 def _chunks(chunks: Iterable) -> Iterator[tuple[validation.Rows, str]]:
@@ -183,8 +197,9 @@ def _chunks(chunks: Iterable) -> Iterator[tuple[validation.Rows, str]]:
 def _score_range(chunks: Iterable) -> tuple[np.ndarray, np.ndarray]:
     """Per-class lowest and highest scores, from a first pass over the chunks."""
     low, high = None, None
-    for rows, _ in _chunks(chunks):
+    for rows, where in _chunks(chunks):
         chunk_low, chunk_high = jax.device_get(_chunk_range(rows.scores))
+        _finite(rows.scores, chunk_low, chunk_high, where)
         low = chunk_low if low is None else np.minimum(low, chunk_low)
         high = chunk_high if high is None else np.maximum(high, chunk_high)
     return low, high
@@ -232,6 +247,7 @@ def histogram_of_chunks(
         chunk_counts, chunk_positives, lowest, chunk_highest = _chunk_histogram(
             rows.scores, rows.labels, *cells, bins=bins
         )
+        _finite(rows.scores, lowest, chunk_highest, where)
         if score_range is not None and bool(jnp.any(lowest < low) | jnp.any(chunk_highest > high)):
             raise ValueError(
                 f"score_range: scores at {where} lie outside {score_range!r} "

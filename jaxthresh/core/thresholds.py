@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from jaxthresh.core import validation
 
@@ -17,7 +18,7 @@ def apply_thresholds(scores, thresholds) -> jax.Array:
     Returns:
       bool[n, classes]; a score equal to its threshold is predicted negative.
     """
-    scores = validation.as_scores(scores)
+    scores = jnp.asarray(validation.as_scores(scores))
     thresholds = validation.per_class(thresholds, scores.shape[1], "thresholds")
     return _apply(scores, thresholds)
 

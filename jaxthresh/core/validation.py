@@ -93,12 +93,18 @@ def _negative_or_not_finite(array, xp):
     return (array < 0) | ~xp.isfinite(array.astype(xp.float32))
 
 
-def _first_of(bad, xp):
+def first_of(bad, xp=jnp):
+    """``(how many, flat index of the first)`` True elements of the bool array ``bad``."""
     return xp.sum(bad), xp.argmax(bad.ravel())
 
 
+def not_finite(array, xp=jnp):
+    """``first_of`` the elements of a score array that are NaN or infinite as float32."""
+    return first_of(_not_finite(array, xp), xp)
+
+
 _JITTED = {
-    predicate: jax.jit(lambda array, predicate=predicate: _first_of(predicate(array, jnp), jnp))
+    predicate: jax.jit(lambda array, predicate=predicate: first_of(predicate(array, jnp), jnp))
     for predicate in (_not_finite, _not_binary, _negative_or_not_finite)
 }
 
@@ -111,7 +117,10 @@ def _bad_values(array, predicate) -> tuple[int, tuple[int, ...]]:
         return 0, ()
     if isinstance(array, np.ndarray):
         with np.errstate(over="ignore", invalid="ignore"):
-            count, first = _first_of(predicate(array, np), np)
+            bad = predicate(array, np)
+            if not bad.any():
+                return 0, ()
+            count, first = first_of(bad, np)
     else:
         count, first = jax.device_get(_JITTED[predicate](array))
     return int(count), tuple(int(i) for i in np.unravel_index(int(first), array.shape))
@@ -121,26 +130,36 @@ def _value_at(array, index):
     return np.asarray(array[index]).item()
 
 
-def _checked_scores(scores):
+def not_finite_error(count: int, first: tuple[int, int], value) -> ValueError:
+    """The error for ``count`` scores that are NaN or infinite, the first at ``first``."""
+    return ValueError(
+        f"scores: {count} value(s) are NaN or infinite as float32 (first at row "
+        f"{first[0]}, class {first[1]}: {value})"
+    )
+
+
+def _checked_scores(scores, check_values: bool = True):
     scores = _matrix(scores, "scores")
     if 0 in scores.shape:
         raise ValueError(
             f"scores: is empty (shape {scores.shape}); need at least one row and class"
         )
-    if not is_traced(scores) and np.issubdtype(scores.dtype, np.floating):
+    if check_values and not is_traced(scores) and np.issubdtype(scores.dtype, np.floating):
         count, first = _bad_values(scores, _not_finite)
         if count:
-            raise ValueError(
-                f"scores: {count} value(s) are NaN or infinite as float32 (first at row "
-                f"{first[0]}, class {first[1]}: {_value_at(scores, first)})"
-            )
+            raise not_finite_error(count, first, _value_at(scores, first))
     return scores
 
 
-def as_scores(scores) -> jax.Array:
+def as_scores(scores, *, check_values: bool = True):
     """Checks a score matrix: real, ``[n, classes]`` with n, classes >= 1, finite as
-    float32 (when concrete). Returns float32[n, classes]."""
-    return jnp.asarray(_checked_scores(scores), jnp.float32)
+    float32 (when concrete and ``check_values``; else the caller checks). Returns it as
+    float32: a NumPy array stays a NumPy array, anything else becomes a JAX array."""
+    scores = _checked_scores(scores, check_values)
+    if isinstance(scores, np.ndarray):
+        with np.errstate(over="ignore"):
+            return scores.astype(np.float32, copy=False)
+    return jnp.asarray(scores, jnp.float32)
 
 
 def as_labels(
@@ -207,7 +226,7 @@ def as_rows(scores, labels, sample_weight=None) -> Rows:
     Returns:
       :class:`Rows`. Shapes and dtypes are checked always; values only on concrete inputs.
     """
-    scores = as_scores(scores)
+    scores = jnp.asarray(as_scores(scores))
     labels = as_labels(labels, shape=scores.shape)
     return Rows(scores, labels, as_weights(sample_weight, scores.shape[0]))
 
