@@ -1,15 +1,52 @@
-"""Files written whole or not at all."""
+"""Files the tools read and write: inputs checked before use, outputs whole or not at all.
+
+Outputs (:func:`write_atomic`, used by every writer of the tools and experiments):
+
+* the content goes to a temporary file beside the output, which is then renamed over it:
+  a reader sees the old file or the whole new one, never a part;
+* a failure, or SIGTERM, SIGINT or SIGHUP during the write, removes the temporary file and
+  leaves the output as it was; the signal then takes its usual course (SIGTERM still ends
+  the process, SIGINT still raises ``KeyboardInterrupt``); an ignored signal stays ignored;
+* SIGKILL cannot be caught, so temporary files carry the host and process id of their
+  writer (``.<name>.jaxthresh-<host>-<pid>-<token>.tmp``): each write first removes the
+  temporary files in its folder left by writers of this host that are no longer alive;
+* a replaced file keeps its permission bits (and, where allowed, its owner and group); a
+  new one gets ``0o666`` less the umask;
+* a symbolic link is followed: its target is replaced and the link stays.
+
+Inputs: :func:`check_input_file` says what is wrong with a path that is not a readable
+regular file (missing, a folder, a FIFO or device, unreadable), and
+:func:`refuse_overwriting_inputs` refuses an output that names an input file, however
+spelled (symbolic links, ``./``, hard links), before any work.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
+import errno
 import json
 import os
-import tempfile
-from typing import Any, NamedTuple
+import re
+import secrets
+import signal
+import socket
+import stat
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, BinaryIO
 
 import numpy as np
+
+#: Signals that abandon a write cleanly (SIGKILL cannot be caught).
+_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
+_HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+_TEMPORARY = re.compile(
+    r"^\.(?P<name>.+)\.jaxthresh-(?P<host>[A-Za-z0-9_.]+)-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp$"
+)
+#: The temporary files this process is writing now (another thread may be writing one).
+_WRITING: set[str] = set()
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
@@ -26,29 +63,156 @@ def float32_list(array) -> list:
     return np.asarray(array, np.float32).astype(str).astype(float).tolist()
 
 
-def write_atomic(path: str | os.PathLike, write: Any) -> None:
+def temporary_name(path: str | os.PathLike) -> str:
+    """A new temporary file name beside ``path``, recognizable by :func:`stale_temporaries`."""
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    token = secrets.token_hex(4)
+    return os.path.join(folder, f".{name}.jaxthresh-{_HOST}-{os.getpid()}-{token}.tmp")
+
+
+def stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """The temporary files in ``folder`` whose writer, a process of this host, has ended
+    without removing them (killed by SIGKILL, or a crash of the machine)."""
+    stale = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return stale
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if not match or match["host"] != _HOST:
+            continue
+        pid = int(match["pid"])
+        if pid == os.getpid():
+            gone = entry.path not in _WRITING  # an earlier process that had this pid
+        else:
+            gone = not _alive(pid)
+        if gone and entry.is_file(follow_symlinks=False):
+            stale.append(entry.path)
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user's process
+        return True
+    return True
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
     """Calls ``write(stream)`` on a binary temporary file beside ``path``, then renames it
-    over ``path``; on any failure ``path`` is untouched and the temporary file removed."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
-    )
+    over ``path`` (see the module docstring): on any failure, or a SIGTERM, SIGINT or
+    SIGHUP meanwhile, ``path`` is untouched and the temporary file removed."""
+    path = os.path.realpath(os.fspath(path))  # a link's target is replaced, not the link
+    folder = os.path.dirname(path)
+    for stale in stale_temporaries(folder):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
     try:
-        with os.fdopen(descriptor, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    directory = os.open(folder, os.O_RDONLY)
+        previous = os.stat(path)
+    except FileNotFoundError:
+        previous = None
+    temporary = temporary_name(path)
+    _WRITING.add(temporary)
     try:
-        os.fsync(directory)  # the rename itself reaches the disk
+        with _SignalsAbandonWrite(path) as guard:
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                with os.fdopen(os.open(temporary, flags, 0o600), "wb") as stream:
+                    write(stream)
+                    stream.flush()
+                    os.fsync(stream.fileno())
+                _copy_mode(temporary, previous)
+                guard.check()  # a handler that returned: never replace after a signal
+                os.replace(temporary, path)
+                guard.written = True
+            except BaseException:
+                _remove(temporary)
+                raise
     finally:
-        os.close(directory)
+        _WRITING.discard(temporary)
+    with contextlib.suppress(OSError):  # the rename itself reaches the disk
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _copy_mode(temporary: str, previous: os.stat_result | None) -> None:
+    """The permissions (and owner and group, where allowed) of the file being replaced;
+    a new file's are 0o666 less the umask (mkstemp-like creation makes it 0o600)."""
+    if previous is None:
+        os.chmod(temporary, 0o666 & ~_umask())
+        return
+    with contextlib.suppress(OSError):
+        os.chown(temporary, previous.st_uid, previous.st_gid)
+    os.chmod(temporary, stat.S_IMODE(previous.st_mode))
+
+
+def _remove(temporary: str) -> None:
+    """Removes ``temporary`` (if it exists), even if a signal arrives meanwhile."""
+    for _ in range(2):  # the handler raises once; the second try runs undisturbed
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            return
+        except _Interrupted:
+            continue
+
+
+class _Interrupted(BaseException):
+    """Raised by the signal handler of :func:`write_atomic` to abandon the write."""
+
+
+class _SignalsAbandonWrite:
+    """While active (main thread only), SIGTERM, SIGINT and SIGHUP raise
+    :class:`_Interrupted` (once) instead of acting; on exit the previous handlers come back
+    and the first signal received is raised again, to act as it would have."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.received: list[int] = []
+        self.previous: dict[int, Any] = {}
+        self.written = False  # the rename was done (a signal may still come just after)
+
+    def _handler(self, signum, frame) -> None:
+        self.received.append(signum)
+        if len(self.received) == 1:
+            raise _Interrupted(signum)
+
+    def check(self) -> None:
+        if self.received:
+            raise _Interrupted(self.received[0])
+
+    def __enter__(self) -> _SignalsAbandonWrite:
+        if threading.current_thread() is threading.main_thread():
+            for signum in _SIGNALS:
+                handler = signal.getsignal(signum)
+                if handler is signal.SIG_IGN or handler is None:
+                    continue  # ignored (nohup), or set outside Python: left alone
+                self.previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if not self.received:
+            return False
+        signum = self.received[0]
+        signal.raise_signal(signum)  # the default action ends the process here
+        # A Python handler that returned: say whether the write was done.
+        if self.written and (kind is None or issubclass(kind, _Interrupted)):
+            return True
+        name = signal.Signals(signum).name
+        raise InterruptedError(
+            errno.EINTR, f"output: {name} while writing {self.path}; it was not written"
+        ) from None
 
 
 def _umask() -> int:
@@ -63,111 +227,85 @@ def check_writable(path: str | os.PathLike, name: str = "output") -> None:
     path = os.fspath(path)
     if os.path.isdir(path) or path.endswith(os.sep):
         raise ValueError(f"{name}: {path} is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ValueError(f"{name}: {path} is not a regular file ({_kind(os.stat(path))})")
+    folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{name}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise ValueError(f"{name}: folder {folder} is not writable")
 
 
-class Matrix(NamedTuple):
-    """A matrix read by :func:`load_matrix`.
+def _kind(status: os.stat_result) -> str:
+    mode = status.st_mode
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
 
-    Attributes:
-      values: the array, ``[rows, columns]``.
-      class_names: the column names (CSV header, or ``class_names`` in an .npz), or None.
-    """
 
-    values: np.ndarray
-    class_names: list[str] | None
+def check_input_file(path: str | os.PathLike, name: str) -> str:
+    """``path`` if it is a readable regular file, else ``ValueError`` naming ``name`` and
+    saying what it is instead (missing, a broken link, a folder, a FIFO, a device...)."""
+    path = os.fspath(path)
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            raise ValueError(f"{name}: {path} is a broken symbolic link (to {target})") from None
+        raise ValueError(f"{name}: file not found: {path}") from None
+    except OSError as error:  # permission denied on a folder, a loop of links, ...
+        raise ValueError(f"{name}: cannot read {path}: {error.strerror}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise ValueError(f"{name}: {path} is a folder, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise ValueError(f"{name}: {path} is not a regular file (it is {_kind(status)})")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{name}: cannot read {path}: permission denied")
+    return path
 
 
-def load_matrix(path: str | os.PathLike, *, name: str, key: str | None = None) -> Matrix:
-    """Reads a 2-D matrix from ``.npy``, ``.npz`` (array ``key``) or ``.csv`` (a header row of
-    class names, then one row of numbers per line).
+def same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same path once links and ``..`` are resolved,
+    or (both existing) the same file on disk (hard links, case-insensitive systems)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(
+    outputs: Iterable[tuple[str, str]], inputs: Iterable[tuple[str, str | None]]
+) -> None:
+    """``ValueError`` naming both flags if an output file is an input file, or if two
+    outputs are one file.
 
     Args:
-      path: the file.
-      name: what the matrix is ("scores", "labels"), for error messages.
-      key: the array's name inside an ``.npz`` file.
-
-    Raises:
-      ValueError: a missing, unreadable or malformed file, naming ``name`` and ``path``.
+      outputs: ``(flag, path)`` of each file that will be written.
+      inputs: ``(flag, path)`` of each input; a None path (flag not given) is skipped.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"{name}: file not found: {path}")
-    extension = os.path.splitext(path)[1].lower()
-    try:
-        if extension == ".npy":
-            return Matrix(np.load(path, allow_pickle=False), None)
-        if extension == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if key not in archive:
-                    raise ValueError(
-                        f"{name}: {path} has no array {key!r} (it has: "
-                        f"{', '.join(archive.files)}); choose one with --{name}_key"
-                    )
-                names = archive["class_names"] if "class_names" in archive else None
-                return Matrix(archive[key], None if names is None else class_name_list(names))
-        if extension == ".csv":
-            return _load_csv(path, name)
-    except ValueError as error:
-        if str(error).startswith(f"{name}:"):
-            raise
-        raise ValueError(f"{name}: cannot read {path}: {error}") from None
-    except Exception as error:  # a corrupt file can raise almost anything (BadZipFile, ...)
-        raise ValueError(f"{name}: cannot read {path}: {error!r}") from None
-    raise ValueError(f"{name}: unknown file type {extension!r} of {path}; use .npy, .npz or .csv")
-
-
-def class_name_list(names, name: str = "class_names") -> list[str]:
-    """Class names as a list of ``str`` (bytes decoded as UTF-8), from any 1-D sequence."""
-    array = np.asarray(names)
-    if array.ndim != 1:
-        raise ValueError(f"{name}: expected a list of names, got shape {array.shape}")
-    return [
-        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        for value in array.tolist()
-    ]
-
-
-def _load_csv(path: str, name: str) -> Matrix:
-    with open(path, newline="", encoding="utf-8-sig") as stream:
-        rows = list(csv.reader(stream))
-    if not rows:
-        raise ValueError(f"{name}: {path} is empty")
-    header, body = [cell.strip() for cell in rows[0]], [r for r in rows[1:] if r]
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(
-                f"{name}: {path} line {number} has {len(row)} values, the header has {len(header)}"
-            )
-    try:
-        values = np.array(body, dtype=np.float64).reshape(len(body), len(header))
-    except ValueError as error:
-        raise ValueError(f"{name}: {path} holds a value that is not a number ({error})") from None
-    return Matrix(values, header)
-
-
-def save_matrix(path: str | os.PathLike, values: np.ndarray, class_names=None) -> None:
-    """Writes ``values`` atomically as ``.npy`` or as ``.csv`` (with a header of
-    ``class_names``, or ``class_0, class_1, ...``)."""
-    extension = os.path.splitext(os.fspath(path))[1].lower()
-    values = np.asarray(values)
-    if extension == ".npy":
-        write_atomic(path, lambda stream: np.save(stream, values, allow_pickle=False))
-    elif extension == ".csv":
-        names = class_names or [f"class_{i}" for i in range(values.shape[1])]
-
-        def write(stream):
-            text = io.TextIOWrapper(stream, newline="")
-            writer = csv.writer(text)
-            writer.writerow(names)
-            writer.writerows(values.tolist())
-            text.flush()
-            text.detach()
-
-        write_atomic(path, write)
-    else:
-        raise ValueError(f"output: unknown file type {extension!r}; use .npy or .csv")
+    outputs = list(outputs)
+    inputs = [(flag, path) for flag, path in inputs if path]
+    for number, (out_flag, out_path) in enumerate(outputs):
+        for in_flag, in_path in inputs:
+            if same_file(out_path, in_path):
+                raise ValueError(
+                    f"{out_flag}: --{out_flag} ({out_path}) is the --{in_flag} file "
+                    f"({in_path}); writing it would destroy the input: choose another "
+                    "output file"
+                )
+        for other_flag, other_path in outputs[:number]:
+            if same_file(out_path, other_path):
+                raise ValueError(
+                    f"{out_flag}: --{out_flag} ({out_path}) is also written by "
+                    f"--{other_flag} ({other_path}): choose another output file"
+                )

@@ -44,7 +44,7 @@ def _help(flag: str, spec: Hyperparameter, methods: dict[str, Hyperparameter]) -
     if len(helps) == 1:
         text = spec.help
     else:
-        text = "; ".join(f"{method}: {s.help}" for method, s in methods.items())
+        text = "; ".join(f"{method}: {s.help.rstrip('.')}" for method, s in methods.items()) + "."
     if spec.kind == "key":
         return f"Seed of jax.random.key. {text} Methods: {', '.join(methods)}; default 0."
     defaults = {repr(s.default) for s in methods.values()}

@@ -1,15 +1,19 @@
-"""Per-class precision, recall, F1 and support of thresholded scores, as a table."""
+"""Per-class precision, recall, F1 and support of thresholded scores, as a table.
+
+The counts behind a report come from :func:`jaxthresh.cli.blocks.confusion_counts`, a block
+of rows at a time, so that a report on scores of any size needs memory for the scores and
+labels as given and little more; :func:`report_rows` turns counts into rows.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import numpy as np
 
+from jaxthresh.cli import blocks
 from jaxthresh.core import validation
-from jaxthresh.core.metrics import confusion_counts, fbeta_ratio
-from jaxthresh.core.thresholds import apply_thresholds
+from jaxthresh.core.metrics import fbeta_ratio
 
 
 class ReportRow(NamedTuple):
@@ -21,9 +25,6 @@ class ReportRow(NamedTuple):
     f1: float
     support: int
     threshold: float | None
-
-
-_counts = jax.jit(confusion_counts)
 
 
 def _ratio(numerator, denominator, empty):
@@ -38,6 +39,9 @@ def classification_report(labels, scores, thresholds, class_names=None) -> list[
     recall of a class with no positives is 1 if it has no predictions either, else 0; F1
     follows :func:`jaxthresh.f1_score` (1 with nothing to find and nothing predicted).
 
+    The scores and labels stay as given (NumPy arrays are not copied): checks, predictions
+    (:func:`jaxthresh.apply_thresholds`) and counts run a block of rows at a time.
+
     Args:
       labels: 0/1 ``[n, classes]``.
       scores: float[n, classes].
@@ -47,13 +51,18 @@ def classification_report(labels, scores, thresholds, class_names=None) -> list[
     Returns:
       ``classes + 2`` :class:`ReportRow`, the last two named "micro" and "macro".
     """
-    scores, labels, _ = validation.as_rows(scores, labels)
-    thresholds = validation.per_class(thresholds, scores.shape[1], "thresholds")
-    names = class_names or [f"class_{i}" for i in range(scores.shape[1])]
-    # Predictions as jaxthresh makes them (XLA flushes subnormal scores to zero).
-    predictions = apply_thresholds(scores, thresholds)
-    counts = _counts(labels, predictions)
-    tp, pp, pos = (np.asarray(c, np.int64) for c in counts)
+    scores = blocks.check_scores(np.asarray(scores))
+    labels = blocks.check_labels(np.asarray(labels), scores.shape)
+    thresholds = np.asarray(validation.per_class(thresholds, scores.shape[1], "thresholds"))
+    counts = blocks.confusion_counts(labels, scores, thresholds)
+    return report_rows(*counts, thresholds, class_names)
+
+
+def report_rows(tp, pp, pos, thresholds, class_names=None) -> list[ReportRow]:
+    """The rows of :func:`classification_report` from per-class counts of true positives
+    ``tp``, predicted positives ``pp`` and positives ``pos``."""
+    tp, pp, pos = (np.asarray(c, np.int64) for c in (tp, pp, pos))
+    names = class_names or [f"class_{i}" for i in range(len(tp))]
     precision = _ratio(tp, pp, (pos == 0).astype(float))
     recall = _ratio(tp, pos, (pp == 0).astype(float))
     f1 = fbeta_ratio(tp, pp, pos, 1.0, 1.0, np)

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxthresh.cli.files import class_name_list, float32_list, write_json_atomic
+from jaxthresh.cli.files import check_input_file, float32_list, write_json_atomic
 
 FORMAT = "jaxthresh.thresholds"
 FORMAT_VERSION = 1
@@ -89,57 +90,196 @@ def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord) -> None:
 def read_thresholds(path: str | os.PathLike) -> ThresholdsRecord:
     """Reads and checks a ``thresholds.json`` file.
 
+    Every key is checked for its type: numbers are JSON numbers (not strings, not
+    ``true``), lists are flat, thresholds and slopes finite as float32, ``format_version``
+    an integer; an object may not repeat a key.
+
     Raises:
-      ValueError: missing, unreadable, not this format, a newer version, or inconsistent
-        (thresholds and class names of different lengths, non-finite thresholds).
+      ValueError: missing, unreadable, not this format, a newer version, or a key of the
+        wrong type or value: one line naming the file and the key.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"thresholds: file not found: {path}")
+    path = check_input_file(path, "thresholds")
     try:
-        with open(path) as stream:
-            document = json.load(stream)
+        with open(path, encoding="utf-8") as stream:
+            document = json.load(stream, object_pairs_hook=_unique_keys)
     except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as error:
         raise ValueError(f"thresholds: cannot read {path}: {error}") from None
+    except _RepeatedKey as error:
+        raise ValueError(f"thresholds: {path} repeats the key {error.args[0]!r}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"thresholds: {path} is not a {FORMAT} file")
-    version = document.get("format_version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+    keys = _Keys(document, path)
+    version = keys.integer("format_version", required=True)
+    if not 1 <= version <= FORMAT_VERSION:
         raise ValueError(
-            f"thresholds: {path} has format version {version!r}; this jaxthresh reads up to "
+            f"thresholds: {path} has format version {version}; this jaxthresh reads up to "
             f"{FORMAT_VERSION}"
         )
-    try:
-        thresholds = np.asarray(document["thresholds"], np.float32)
-        names = class_name_list(document["class_names"])
-        slopes = document.get("slopes")
-        record = ThresholdsRecord(
-            method=str(document["method"]),
-            hyperparameters=dict(document.get("hyperparameters", {})),
-            average=str(document.get("average", "micro")),
-            beta=float(document.get("beta", 1.0)),
-            class_names=names,
-            thresholds=thresholds,
-            slopes=None if slopes is None else np.asarray(slopes, np.float32),
-            fit_f1=float(document.get("fit_f1", float("nan"))),
-            n_rows=int(document.get("n_rows", 0)),
-            summary=dict(document.get("summary", {})),
-            jaxthresh_version=str(document.get("jaxthresh_version", "")),
-            created=str(document.get("created", "")),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"thresholds: {path} is malformed: {error!r}") from None
-    if thresholds.ndim != 1 or len(names) != len(thresholds):
+    names = keys.names("class_names")
+    thresholds = keys.float32_list("thresholds", required=True)
+    if not len(thresholds):
+        raise ValueError(f"thresholds: {path} has no thresholds")
+    if len(names) != len(thresholds):
         raise ValueError(
-            f"thresholds: {path} has {thresholds.size} thresholds for {len(names)} class names"
+            f"thresholds: {path} has {len(thresholds)} thresholds for {len(names)} class names"
         )
-    if not np.isfinite(thresholds).all():
-        raise ValueError(f"thresholds: {path} holds non-finite thresholds")
-    if record.slopes is not None and record.slopes.shape != thresholds.shape:
+    slopes = keys.float32_list("slopes")
+    if slopes is not None and len(slopes) != len(thresholds):
         raise ValueError(
-            f"thresholds: {path} has {record.slopes.size} slopes for {len(names)} classes"
+            f"thresholds: {path} has {len(slopes)} slopes for {len(thresholds)} classes"
         )
-    return record
+    average = keys.string("average", "micro")
+    if average not in ("micro", "macro"):
+        raise ValueError(
+            f"thresholds: {path}: 'average' must be 'micro' or 'macro', got {average!r}"
+        )
+    beta = keys.number("beta", 1.0)
+    if not (math.isfinite(beta) and beta > 0):
+        raise ValueError(f"thresholds: {path}: 'beta' must be finite and > 0, got {beta!r}")
+    fit_f1 = keys.number("fit_f1", float("nan"))
+    if "fit_f1" in document and not 0 <= fit_f1 <= 1:
+        raise ValueError(f"thresholds: {path}: 'fit_f1' must be in [0, 1], got {fit_f1!r}")
+    n_rows = keys.integer("n_rows", 0)
+    if n_rows < 0:
+        raise ValueError(f"thresholds: {path}: 'n_rows' must be >= 0, got {n_rows}")
+    return ThresholdsRecord(
+        method=keys.string("method", required=True),
+        hyperparameters=keys.mapping("hyperparameters"),
+        average=average,
+        beta=beta,
+        class_names=names,
+        thresholds=thresholds,
+        slopes=slopes,
+        fit_f1=fit_f1,
+        n_rows=n_rows,
+        summary=keys.mapping("summary"),
+        jaxthresh_version=keys.string("jaxthresh_version", ""),
+        created=keys.string("created", ""),
+    )
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = {}
+    for key, value in pairs:
+        if key in document:
+            raise _RepeatedKey(key)
+        document[key] = value
+    return document
+
+
+def _described(value) -> str:
+    """A JSON value as a reader knows it: ``the string '0.6'``, ``true``, ``a list``..."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return _short(value)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Keys:
+    """Typed reads of the keys of a JSON object, each failure one line naming the key."""
+
+    def __init__(self, document: dict, path: str):
+        self.document, self.path = document, path
+
+    def _get(self, key: str, required: bool):
+        if key not in self.document:
+            if required:
+                raise ValueError(f"thresholds: {self.path} has no {key!r}")
+            return None
+        return self.document[key]
+
+    def _wrong(self, key: str, expected: str, value) -> ValueError:
+        return ValueError(
+            f"thresholds: {self.path}: {key!r} must be {expected}, got {_described(value)}"
+        )
+
+    def integer(self, key: str, default: int = 0, *, required: bool = False) -> int:
+        value = self._get(key, required)
+        if value is None and not required:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._wrong(key, "an integer", value)
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self._get(key, False)
+        if value is None and key not in self.document:
+            return default
+        if not _is_number(value):
+            raise self._wrong(key, "a number", value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            raise self._wrong(key, "a finite number", value) from None
+
+    def string(self, key: str, default: str = "", *, required: bool = False) -> str:
+        value = self._get(key, required)
+        if value is None and key not in self.document:
+            return default
+        if not isinstance(value, str):
+            raise self._wrong(key, "a string", value)
+        return value
+
+    def mapping(self, key: str) -> dict:
+        value = self._get(key, False)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self._wrong(key, "an object", value)
+        return value
+
+    def names(self, key: str) -> list[str]:
+        value = self._get(key, True)
+        if not isinstance(value, list):
+            raise self._wrong(key, "a list of strings", value)
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self._wrong(f"{key}[{index}]", "a string", item)
+        return list(value)
+
+    def float32_list(self, key: str, *, required: bool = False) -> np.ndarray | None:
+        """A flat list of numbers, each finite as float32, as float32[n]; None for null."""
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self._wrong(key, "a list of numbers", value)
+        result = np.empty(len(value), np.float32)
+        for index, item in enumerate(value):
+            if not _is_number(item):
+                raise self._wrong(f"{key}[{index}]", "a number (the list must be flat)", item)
+            try:
+                with np.errstate(over="ignore"):
+                    result[index] = item
+            except OverflowError:  # an integer beyond any float
+                result[index] = np.inf
+            if not np.isfinite(result[index]):
+                raise ValueError(
+                    f"thresholds: {self.path}: '{key}[{index}]' is {_short(item)}, not finite as "
+                    "float32 (largest: 3.4028235e+38)"
+                )
+        return result
 
 
 def check_classes(record: ThresholdsRecord, n_classes: int, class_names=None) -> None:

@@ -4,12 +4,16 @@ Usage:
   jaxthresh fit --scores=S --labels=L [--method=sgl] [--average=micro] --output=thresholds.json
   jaxthresh apply --scores=S --thresholds=thresholds.json --output=predictions.npy|.csv
   jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json [--format=markdown]
+  jaxthresh COMMAND --help: the flags of one command
 
 Inputs are .npy, .npz (arrays named by --scores_key and --labels_key) or .csv (a header row
-of class names, then one row per clip). Methods: default, dicho, numerical, sgl, exact,
-auto.
-Every bad input is one line on stderr and exit status 2; output files are written whole or
-not at all.
+of class names, then one row per clip; --no_header for CSV files without one). Methods:
+default, dicho, numerical, sgl, exact, auto.
+
+Every bad input is one line on stderr and exit status 2, before any work where it can be
+known then: a flag that is not one of the command's, an output file that is one of the
+inputs. Output files are written whole or not at all. Warnings (a class without positives,
+an init outside the scores...) are one line each on stderr; the exit status stays 0.
 """
 
 from __future__ import annotations
@@ -17,19 +21,33 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 
 import numpy as np
 from absl import flags
 
 import jaxthresh
-from jaxthresh.cli import method_flags, plots, runner
+from jaxthresh.cli import blocks, method_flags, plots, runner
 from jaxthresh.cli import thresholds_file as schema
-from jaxthresh.cli.files import check_writable, load_matrix, save_matrix
-from jaxthresh.cli.report import classification_report, markdown_report
-from jaxthresh.core import validation
+from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
+from jaxthresh.cli.matrices import load_matrix, write_matrix
+from jaxthresh.cli.report import markdown_report, report_rows
 from jaxthresh.methods import configure
 
-COMMANDS = ("fit", "apply", "evaluate")
+#: What each command does, for its --help.
+COMMANDS = {
+    "fit": "Fits per-class thresholds to scores and labels; writes them to a thresholds file.",
+    "apply": "Applies the thresholds of a thresholds file to scores; writes 0/1 predictions.",
+    "evaluate": "Per-class precision, recall and F1 of a thresholds file on scores and labels.",
+}
+_USAGE = {
+    "fit": "jaxthresh fit --scores=S --labels=L [--method=sgl] [hyperparameter flags] "
+    "--output=thresholds.json",
+    "apply": "jaxthresh apply --scores=S --thresholds=thresholds.json "
+    "--output=predictions.npy|.csv",
+    "evaluate": "jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json "
+    "[--format=markdown|json]",
+}
 
 _SCORES = flags.DEFINE_string("scores", None, "Scores file: .npy, .npz or .csv.")
 _LABELS = flags.DEFINE_string("labels", None, "Labels file (0/1): .npy, .npz or .csv.")
@@ -38,19 +56,108 @@ _LABELS_KEY = flags.DEFINE_string("labels_key", "labels", "Array name of the lab
 _CLASS_NAMES = flags.DEFINE_string(
     "class_names", None, "Text file, one class name per line (default: the CSV header)."
 )
-_METHOD = flags.DEFINE_string("method", "sgl", f"fit: one of {', '.join(jaxthresh.METHODS)}.")
-method_flags.define()
-_THRESHOLDS = flags.DEFINE_string("thresholds", None, "apply, evaluate: thresholds.json.")
-_OUTPUT = flags.DEFINE_string(
-    "output", None, "fit: thresholds.json to write; apply: predictions .npy or .csv."
+_NO_HEADER = flags.DEFINE_bool(
+    "no_header",
+    False,
+    "CSV inputs have no header row: every row is data, and classes are named class_0, "
+    "class_1, ... (or by --class_names). Without it, a CSV file whose first row is numbers "
+    "is refused.",
 )
-_FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "evaluate: output.")
+_METHOD = flags.DEFINE_string(
+    "method", "sgl", f"The fitting method: one of {', '.join(jaxthresh.METHODS)}."
+)
+method_flags.define()
+_THRESHOLDS = flags.DEFINE_string("thresholds", None, "The thresholds file that fit wrote.")
+_OUTPUT = flags.DEFINE_string(
+    "output",
+    None,
+    "fit: the thresholds file to write (JSON); apply: the predictions, .npy or .csv.",
+)
+_FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "The report's format.")
 _PLOT_DIR = flags.DEFINE_string(
     "plot_dir",
     None,
-    "fit: write PNG plots here (learning curve, thresholds against class frequency, F1 "
+    "Write PNG plots here (learning curve, thresholds against class frequency, F1 "
     "against threshold); needs the plot extra: pip install 'jaxthresh[plot]'.",
 )
+
+#: The plots that fit writes into --plot_dir.
+PLOTS = ("thresholds.png", "f1_against_threshold.png", "learning_curve.png")
+_INPUT_FLAGS = ("scores", "scores_key", "class_names", "no_header")
+#: The flags of each command (fit also takes every hyperparameter flag).
+FLAGS_OF = {
+    "fit": (*_INPUT_FLAGS, "labels", "labels_key", "method", "output", "plot_dir"),
+    "apply": (*_INPUT_FLAGS, "thresholds", "output"),
+    "evaluate": (*_INPUT_FLAGS, "labels", "labels_key", "thresholds", "format"),
+}
+
+
+def flags_of(command: str) -> tuple[str, ...]:
+    """Every flag ``command`` takes (for fit: with the method hyperparameter flags)."""
+    if command == "fit":
+        return (*FLAGS_OF["fit"], *method_flags.declared())
+    return FLAGS_OF[command]
+
+
+def tool_flags() -> tuple[str, ...]:
+    """Every flag of the tool, in the order of the help (absl's own flags aside)."""
+    names = dict.fromkeys(name for command in COMMANDS for name in FLAGS_OF[command])
+    return (*names, *method_flags.declared())
+
+
+def _refuse_foreign_flags(command: str) -> None:
+    """A flag given that ``command`` does not take is an error naming the command."""
+    taken = set(flags_of(command))
+    for name in tool_flags():
+        if flags.FLAGS[name].present and name not in taken:
+            takers = [c for c in COMMANDS if name in flags_of(c)]
+            raise ValueError(
+                f"{name}: --{name} is not a flag of {command} (only of "
+                f"{' and '.join(takers)}); see jaxthresh {command} --help"
+            )
+
+
+def _describe_flag(name: str) -> str:
+    flag = flags.FLAGS[name]
+    label = f"--[no]{name}" if flag.boolean else f"--{name}"
+    text = flag.help
+    if flag.default is not None:
+        text += f" (default: {flag.default_as_str})"
+    return "\n".join(
+        textwrap.wrap(f"{label}: {text}", width=88, initial_indent="  ", subsequent_indent="    ")
+    )
+
+
+def help_text(argv: list[str]) -> str:
+    """The help of ``--help``: of the command in ``argv`` if there is one, else of the
+    tool (each flag once, under the commands that take it)."""
+    given = [argument for argument in argv[1:] if not argument.startswith("-")]
+    command = given[0] if given and given[0] in COMMANDS else None
+    hyperparameters = list(method_flags.declared())
+    if command is not None:
+        sections = [
+            f"jaxthresh {command}: {COMMANDS[command]}",
+            f"Usage: {_USAGE[command]}",
+            "Flags:\n" + "\n".join(_describe_flag(name) for name in FLAGS_OF[command]),
+        ]
+        if command == "fit":
+            sections.append(
+                "Method hyperparameters (a flag that the chosen method does not take is an "
+                "error):\n" + "\n".join(_describe_flag(name) for name in hyperparameters)
+            )
+        return "\n\n".join(sections)
+    groups: dict[tuple[bool, tuple[str, ...]], list[str]] = {}
+    for name in tool_flags():
+        takers = tuple(c for c in COMMANDS if name in flags_of(c))
+        groups.setdefault((name in hyperparameters, takers), []).append(name)
+    sections = [__doc__.strip()]
+    for (hyperparameter, commands), names in sorted(groups.items(), key=lambda g: g[0][0]):
+        title = f"Flags of {' and '.join(commands)}"
+        if hyperparameter:
+            title = f"Method hyperparameters (flags of {' and '.join(commands)})"
+        sections.append(f"{title}:\n" + "\n".join(_describe_flag(name) for name in names))
+    sections.append("Run jaxthresh COMMAND --help for one command; --helpfull for absl's flags.")
+    return "\n\n".join(sections)
 
 
 def _required(flag, command: str) -> str:
@@ -60,17 +167,24 @@ def _required(flag, command: str) -> str:
 
 
 def _load(flag, command: str, key: str | None = None):
-    return load_matrix(_required(flag, command), name=flag.name, key=key)
+    return load_matrix(
+        _required(flag, command), name=flag.name, key=key, header=not _NO_HEADER.value
+    )
+
+
+def _inputs() -> list[tuple[str, str | None]]:
+    return [(flag.name, flag.value) for flag in (_SCORES, _LABELS, _THRESHOLDS, _CLASS_NAMES)]
 
 
 def _class_names(matrix, n_classes: int) -> list[str] | None:
     """--class_names, else the names the file carried; None if there are none."""
     if _CLASS_NAMES.value:
+        path = check_input_file(_CLASS_NAMES.value, "class_names")
         try:
-            with open(_CLASS_NAMES.value, encoding="utf-8-sig") as stream:
+            with open(path, encoding="utf-8-sig") as stream:
                 names = [line.strip() for line in stream if line.strip()]
         except (OSError, UnicodeDecodeError) as error:
-            raise ValueError(f"class_names: cannot read {_CLASS_NAMES.value}: {error}") from None
+            raise ValueError(f"class_names: cannot read {path}: {error}") from None
     else:
         names = matrix.class_names
     if names is not None and len(names) != n_classes:
@@ -106,6 +220,10 @@ def _checked_plot_dir() -> str | None:
 
 def _fit() -> None:
     output = _required(_OUTPUT, "fit")
+    outputs = [("output", output)]
+    if _PLOT_DIR.value:
+        outputs += [("plot_dir", os.path.join(_PLOT_DIR.value, name)) for name in PLOTS]
+    refuse_overwriting_inputs(outputs, _inputs())
     check_writable(output)
     plot_dir = _checked_plot_dir()
     method = _METHOD.value
@@ -113,17 +231,19 @@ def _fit() -> None:
     hyperparameters = method_flags.chosen_hyperparameters(method, method_flags.given(), strict=True)
     scores = _load(_SCORES, "fit", _SCORES_KEY.value)
     labels = _load(_LABELS, "fit", _LABELS_KEY.value)
-    rows = validation.as_rows(scores.values, labels.values)
-    n_rows, n_classes = rows.scores.shape
+    values = blocks.check_scores(scores.values)
+    blocks.check_labels(labels.values, values.shape)
+    n_rows, n_classes = values.shape
     names = _class_names(scores, n_classes)
     _check_same_classes(names, labels)
     names = names or schema.default_class_names(n_classes)
     config = configure(method, n_classes, n_rows, **hyperparameters)
-    result = jaxthresh.fit(method, rows.scores, rows.labels, progress=True, **hyperparameters)
+    # The values as loaded (float64 too): the library warns where float32 loses them.
+    result = jaxthresh.fit(method, values, labels.values, progress=True, **hyperparameters)
     thresholds = np.asarray(result.thresholds)
     fit_score = jaxthresh.f1_score(
-        rows.labels,
-        jaxthresh.apply_thresholds(rows.scores, thresholds),
+        labels.values,
+        jaxthresh.apply_thresholds(values, thresholds),
         average=config.average,
         beta=float(config.beta),
     )
@@ -141,7 +261,7 @@ def _fit() -> None:
         summary=summary,
     )
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
-        _plot_fit(plot_dir, method, result, np.asarray(rows.scores), np.asarray(rows.labels), names)
+        _plot_fit(plot_dir, method, result, values, labels.values, names)
     schema.write_thresholds(output, record)
     if method == "auto":
         print(
@@ -156,38 +276,48 @@ def _fit() -> None:
 
 def _plot_fit(folder, method, result, scores, labels, names) -> None:
     thresholds = np.asarray(result.thresholds)
-    plots.thresholds_by_frequency({method: thresholds}, labels, folder, "thresholds.png")
-    plots.f1_against_threshold(
-        scores, labels, thresholds, folder, "f1_against_threshold.png", class_names=names
-    )
+    plots.thresholds_by_frequency({method: thresholds}, labels, folder, PLOTS[0])
+    plots.f1_against_threshold(scores, labels, thresholds, folder, PLOTS[1], class_names=names)
     if hasattr(result, "history"):
-        plots.learning_curves({method: result.history}, folder, "learning_curve.png")
+        plots.learning_curves({method: result.history}, folder, PLOTS[2])
 
 
 def _scores_and_thresholds(command: str):
-    scores = _load(_SCORES, command, _SCORES_KEY.value)
-    values = np.asarray(validation.as_scores(scores.values))
+    """The thresholds file (read first: it is small), then the checked scores."""
     record = schema.read_thresholds(_required(_THRESHOLDS, command))
+    scores = _load(_SCORES, command, _SCORES_KEY.value)
+    values = blocks.check_scores(scores.values)
     schema.check_classes(record, values.shape[1], _class_names(scores, values.shape[1]))
     return scores._replace(values=values), record
 
 
 def _apply() -> None:
     output = _required(_OUTPUT, "apply")
+    refuse_overwriting_inputs([("output", output)], _inputs())
     check_writable(output)
+    extension = os.path.splitext(output)[1].lower()
+    if extension not in (".npy", ".csv"):
+        raise ValueError(f"output: unknown file type {extension!r} of {output}; use .npy or .csv")
     scores, record = _scores_and_thresholds("apply")
-    predictions = np.asarray(jaxthresh.apply_thresholds(scores.values, record.thresholds))
-    save_matrix(output, predictions.astype(np.uint8), record.class_names)
-    print(f"{int(predictions.sum())} positive predictions in {len(predictions)} rows -> {output}")
+    positives = 0
+
+    def predicted():
+        nonlocal positives
+        for _, block in blocks.predictions(scores.values, record.thresholds):
+            positives += int(np.count_nonzero(block))
+            yield block
+
+    write_matrix(output, scores.values.shape, np.uint8, predicted(), record.class_names)
+    print(f"{positives} positive predictions in {len(scores.values)} rows -> {output}")
 
 
 def _evaluate() -> None:
     scores, record = _scores_and_thresholds("evaluate")
     labels = _load(_LABELS, "evaluate", _LABELS_KEY.value)
     _check_same_classes(record.class_names, labels)
-    rows = classification_report(
-        labels.values, scores.values, record.thresholds, record.class_names
-    )
+    truth = blocks.check_labels(labels.values, scores.values.shape)
+    counts = blocks.confusion_counts(truth, scores.values, record.thresholds)
+    rows = report_rows(*counts, record.thresholds, record.class_names)
     if _FORMAT.value == "json":
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
@@ -198,16 +328,17 @@ def _main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[1] not in COMMANDS:
         given = argv[1] if len(argv) > 1 else "nothing"
         raise ValueError(f"command: expected one of {', '.join(COMMANDS)}, got {given}")
+    _refuse_foreign_flags(argv[1])
     {"fit": _fit, "apply": _apply, "evaluate": _evaluate}[argv[1]]()
 
 
 def main() -> None:
     """Console-script entry point."""
     sys.modules["__main__"].__doc__ = __doc__
-    # --help lists the key flags of the main module: make this module's flags those.
+    # --helpfull lists the key flags of the main module: make this module's flags those.
     for flag in flags.FLAGS.get_key_flags_for_module(__name__):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    runner.run(_main, positional=1)
+    runner.run(_main, positional=1, help_text=help_text)
 
 
 if __name__ == "__main__":

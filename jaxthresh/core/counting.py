@@ -44,7 +44,9 @@ LEFT_OUT = -jnp.inf
 # x * 2**126 is >= 1 for every normal float32 x > 0 (and overflows to inf beyond), so
 # -max(-max(x * 2**126, 0), -1) is 1.0 exactly where x > 0 and 0.0 elsewhere. A subnormal
 # x (|x| < 1.2e-38) gives a fraction where the device keeps subnormals; XLA on CPU flushes
-# them to zero, and there a subnormal difference counts as 0, as the comparison does.
+# them to zero. x is a difference score - threshold, subnormal only where both lie within
+# about 2**-103 of zero: the counts are exact outside that band (SGLThresh warns when its
+# thresholds end inside it, jaxthresh.core.diagnostics.near_zero_warnings).
 _STEP_SCALE = 2.0**126
 _BLOCK_ROWS = 2**23
 

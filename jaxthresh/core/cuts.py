@@ -55,21 +55,32 @@ class Cuts(NamedTuple):
     keys: jax.Array
 
 
+def order_keys(values: jax.Array) -> jax.Array:
+    """int32 keys in the order of the float32 ``values`` (NaN excluded): ``key(a) < key(b)``
+    exactly where ``a < b`` for the values themselves, subnormals included (XLA on CPU
+    flushes subnormals to zero in float comparisons and arithmetic; bit patterns it does
+    not touch). -0.0 and 0.0 share a key, as they compare equal."""
+    bits = jax.lax.bitcast_convert_type(jnp.asarray(values, jnp.float32), jnp.int32)
+    # Negative floats: flip the magnitude bits so that the order reverses, then shift by
+    # one so that -0.0 lands on 0.0's key and the keys stay contiguous.
+    return jnp.where(bits < 0, (bits ^ 0x7FFFFFFF) + 1, bits)
+
+
+def from_order_keys(keys: jax.Array) -> jax.Array:
+    """The float32 value of each key of :func:`order_keys` (0.0 for the key of ±0.0)."""
+    bits = jnp.where(keys < 0, (keys - 1) ^ 0x7FFFFFFF, keys)
+    return jax.lax.bitcast_convert_type(bits, jnp.float32)
+
+
 def descending_keys(scores: jax.Array) -> jax.Array:
     """int32 keys whose ascending order is the descending order of the finite float32
-    ``scores``, equal exactly where the scores compare equal (-0.0, 0.0 and subnormals
-    share a key)."""
-    # Comparisons treat -0.0 as 0.0 and (XLA on CPU flushes them) subnormals as 0.0 too:
-    # map them all to 0.0 so that keys are equal exactly where comparisons say so.
-    scores = jnp.where(jnp.abs(scores) < jnp.finfo(jnp.float32).tiny, 0.0, scores)
-    bits = jax.lax.bitcast_convert_type(scores.astype(jnp.float32), jnp.int32)
-    return -jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+    ``scores`` (:func:`order_keys`, negated)."""
+    return -order_keys(scores)
 
 
 def _scores_of(keys: jax.Array) -> jax.Array:
     """Inverse of :func:`descending_keys`."""
-    bits = -keys
-    return jax.lax.bitcast_convert_type(jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits), jnp.float32)
+    return from_order_keys(-keys)
 
 
 def score_ranks(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -113,8 +124,13 @@ def column_cuts(scores: jax.Array, labels: jax.Array, weights: jax.Array) -> Cut
     added = bin_by_rank(ranks, weights)
     added_positives = bin_by_rank(ranks, jnp.where(labels, weights, 0))
     weighted = jnp.where(added > 0, upper, -jnp.inf)
-    highest = jnp.max(weighted, axis=1)
-    return grouped_cuts(upper, weighted, added, added_positives, highest, sorted_keys)
+    return grouped_cuts(upper, weighted, added, added_positives, highest_of(weighted), sorted_keys)
+
+
+def highest_of(values: jax.Array, axis: int = 1) -> jax.Array:
+    """The highest of float32 ``values`` along ``axis``, exactly (on order keys: XLA's
+    ``max`` would compare subnormals as zero)."""
+    return from_order_keys(jnp.max(order_keys(values), axis=axis))
 
 
 def grouped_cuts(upper, tops, added, added_positives, highest, keys) -> Cuts:
@@ -131,9 +147,10 @@ def grouped_cuts(upper, tops, added, added_positives, highest, keys) -> Cuts:
       keys: int32[columns, m], ascending order keys for :func:`counts_above`.
     """
     below = jnp.concatenate([tops[:, 1:], jnp.full_like(tops[:, :1], -jnp.inf)], axis=1)
+    lower = from_order_keys(jax.lax.cummax(order_keys(below), axis=1, reverse=True))
     return Cuts(
         upper=upper,
-        lower=jax.lax.cummax(below, axis=1, reverse=True),
+        lower=lower,
         predicted=jnp.cumsum(added, axis=1),
         true_positives=jnp.cumsum(added_positives, axis=1),
         valid=added > 0,
@@ -173,16 +190,22 @@ def counts_above(cuts: Cuts, thresholds: jax.Array) -> Counts:
 
 
 def threshold_between(upper: jax.Array, lower: jax.Array) -> jax.Array:
-    """A threshold ``t`` with ``lower <= t < upper`` as XLA compares (subnormals flushed):
-    halfway where float32 allows, else ``lower``; where ``lower`` is ``-inf`` (every score
-    predicted), the next float below ``upper``, and never a subnormal one."""
+    """A threshold ``t`` with ``lower <= t < upper`` for the values themselves (subnormals
+    included): halfway where float32 allows, else halfway in the order of the floats, which
+    is ``lower`` only where the two are adjacent floats; where ``lower`` is ``-inf`` (every
+    score predicted), the float just below ``upper``. The comparisons are made on
+    :func:`order_keys`, which XLA does not flush."""
+    upper_key, lower_key = order_keys(upper), order_keys(lower)
     middle = lower + (upper - lower) / 2
-    tiny = jnp.finfo(jnp.float32).tiny
-    below = jnp.minimum(jnp.nextafter(upper, jnp.full_like(upper, -jnp.inf)), upper - tiny)
-    return jnp.where(jnp.isfinite(lower), jnp.where(middle < upper, middle, lower), below)
+    middle_key = order_keys(middle)
+    halfway = (lower_key & upper_key) + ((lower_key ^ upper_key) >> 1)  # no overflow
+    ordinal = from_order_keys(jnp.where(jnp.isneginf(lower), upper_key - 1, halfway))
+    fits = jnp.isfinite(lower) & (lower_key < middle_key) & (middle_key < upper_key)
+    return jnp.where(fits, middle, ordinal)
 
 
 def above_all(highest: jax.Array) -> jax.Array:
-    """A threshold that predicts nothing: the next float above the highest score, so that
-    float64 scores that round to ``highest`` are not above it either."""
-    return jnp.nextafter(highest, jnp.full_like(highest, jnp.inf))
+    """A threshold that predicts nothing: the next float above the highest score (in the
+    order of the floats, subnormals included), so that float64 scores that round to
+    ``highest`` are not above it either; ``-inf`` (no score) stays ``-inf``."""
+    return jnp.where(jnp.isneginf(highest), highest, from_order_keys(order_keys(highest) + 1))

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import Cuts, descending_keys, grouped_cuts
+from jaxthresh.core.cuts import Cuts, descending_keys, grouped_cuts, highest_of
 from jaxthresh.core.metrics import count_dtype
 from jaxthresh.core.validation import Rows
 
@@ -123,7 +123,7 @@ def score_histogram(rows: Rows, *, bins: int) -> Histogram:
     """
     scores = rows.scores
     kept = rows.weights[:, None] > 0
-    high = jnp.max(jnp.where(kept, scores, -jnp.inf), axis=0)
+    high = highest_of(jnp.where(kept, scores, -jnp.inf), axis=0)
     low, width = cells_of(jnp.min(jnp.where(kept, scores, jnp.inf), axis=0), high, bins)
     counts, positives = cell_counts(scores, rows.labels, rows.weights, low, width, cells=bins)
     return Histogram(low, width, counts, positives, high)

@@ -81,7 +81,26 @@ def _matrix(value, name: str):
     return value
 
 
+#: NumPy value checks run on blocks of rows of about this many bytes, so that their
+#: temporaries stay small whatever the size of the input.
+BLOCK_BYTES = 1 << 24
+
+
+def row_blocks(values, block_bytes: int | None = None):
+    """``(first row, values[first row:...])`` over consecutive blocks of rows (views) of
+    about ``block_bytes`` (default :data:`BLOCK_BYTES`), at least one row each."""
+    block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
+    row_bytes = max(1, int(np.prod(values.shape[1:], dtype=np.int64)) * values.dtype.itemsize)
+    step = max(1, block_bytes // row_bytes)
+    for start in range(0, values.shape[0], step):
+        yield start, values[start : start + step]
+
+
 def _not_finite(array, xp):
+    if xp is np and array.dtype in (np.float32, np.float64):
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(array) & (np.abs(array) <= np.finfo(np.float32).max)
+        return ~finite
     return ~xp.isfinite(array.astype(xp.float32))
 
 
@@ -115,15 +134,20 @@ def _bad_values(array, predicate) -> tuple[int, tuple[int, ...]]:
     reach the host)."""
     if array.size == 0:
         return 0, ()
-    if isinstance(array, np.ndarray):
-        with np.errstate(over="ignore", invalid="ignore"):
-            bad = predicate(array, np)
-            if not bad.any():
-                return 0, ()
-            count, first = first_of(bad, np)
-    else:
+    if not isinstance(array, np.ndarray):
         count, first = jax.device_get(_JITTED[predicate](array))
-    return int(count), tuple(int(i) for i in np.unravel_index(int(first), array.shape))
+        return int(count), tuple(int(i) for i in np.unravel_index(int(first), array.shape))
+    total, found = 0, ()
+    for start, block in row_blocks(array):
+        with np.errstate(over="ignore", invalid="ignore"):
+            bad = predicate(block, np)
+        if bad.any():
+            count, first = first_of(bad, np)
+            total += int(count)
+            if not found:
+                index = np.unravel_index(int(first), block.shape)
+                found = (start + int(index[0]), *(int(i) for i in index[1:]))
+    return total, found
 
 
 def _value_at(array, index):
@@ -136,6 +160,11 @@ def not_finite_error(count: int, first: tuple[int, int], value) -> ValueError:
         f"scores: {count} value(s) are NaN or infinite as float32 (first at row "
         f"{first[0]}, class {first[1]}: {value})"
     )
+
+
+def checked_scores(scores, check_values: bool = True):
+    """:func:`as_scores` without the conversion: the array itself, checked."""
+    return _checked_scores(scores, check_values)
 
 
 def _checked_scores(scores, check_values: bool = True):
@@ -151,6 +180,17 @@ def _checked_scores(scores, check_values: bool = True):
     return scores
 
 
+def check_label_values(labels, name: str = "labels") -> None:
+    """The value check of :func:`as_labels` alone: every label 0 or 1 (concrete input)."""
+    if labels.dtype != np.bool_:
+        count, first = _bad_values(labels, _not_binary)
+        if count:
+            raise ValueError(
+                f"{name}: values must be 0 or 1, found {_value_at(labels, first)!r} at row "
+                f"{first[0]}, class {first[1]} ({count} such values)"
+            )
+
+
 def as_scores(scores, *, check_values: bool = True):
     """Checks a score matrix: real, ``[n, classes]`` with n, classes >= 1, finite as
     float32 (when concrete and ``check_values``; else the caller checks). Returns it as
@@ -162,23 +202,26 @@ def as_scores(scores, *, check_values: bool = True):
     return jnp.asarray(scores, jnp.float32)
 
 
-def as_labels(
+def checked_labels(
     labels, *, shape: tuple[int, ...] | None = None, name: str = "labels", against: str = "scores"
-) -> jax.Array:
-    """Checks 0/1 labels (bool or numbers) of ``shape`` (that of ``against``); 0 or 1 when
-    concrete. Returns bool[n, classes]."""
+):
+    """:func:`as_labels` without the conversion: the array itself, checked."""
     labels = _matrix(labels, name)
     if shape is not None and labels.shape != tuple(shape):
         raise ValueError(
             f"{name}: shape {labels.shape} does not match {against} shape {tuple(shape)}"
         )
-    if not is_traced(labels) and labels.dtype != np.bool_:
-        count, first = _bad_values(labels, _not_binary)
-        if count:
-            raise ValueError(
-                f"{name}: values must be 0 or 1, found {_value_at(labels, first)!r} at row "
-                f"{first[0]}, class {first[1]} ({count} such values)"
-            )
+    if not is_traced(labels):
+        check_label_values(labels, name)
+    return labels
+
+
+def as_labels(
+    labels, *, shape: tuple[int, ...] | None = None, name: str = "labels", against: str = "scores"
+) -> jax.Array:
+    """Checks 0/1 labels (bool or numbers) of ``shape`` (that of ``against``); 0 or 1 when
+    concrete. Returns bool[n, classes]."""
+    labels = checked_labels(labels, shape=shape, name=name, against=against)
     return jnp.asarray(labels).astype(bool)
 
 

@@ -20,8 +20,8 @@ import functools
 
 import jax
 
+from jaxthresh.core import diagnostics, validation
 from jaxthresh.core import progress as progress_reports
-from jaxthresh.core import validation
 from jaxthresh.core.histogram import Histogram
 from jaxthresh.methods import auto, dicho, exact, global_threshold, numerical, sgl  # noqa: F401
 from jaxthresh.methods.base import METHODS, Method, docstring, get_method, signature
@@ -71,10 +71,22 @@ def fit(
 
     Returns:
       The method's result NamedTuple; every one has ``thresholds: float32[classes]``.
+      On concrete inputs, a :class:`jaxthresh.core.diagnostics.FitWarning` names the
+      classes where the fit cannot work as asked (no positives, init outside the scores,
+      steps coarser than the scores' range, float64 values float32 cannot tell apart...).
     """
     rows = validation.as_rows(scores, labels, sample_weight)
     config = configure(method, rows.scores.shape[1], rows.scores.shape[0], **hyperparameters)
-    return _fit_rows(config, rows, bool(progress))
+    result = _fit_rows(config, rows, bool(progress))
+    if not validation.is_traced(rows, config):
+        summary = diagnostics.class_summary(rows)
+        for message in [
+            *diagnostics.label_warnings(summary),
+            *config.diagnose(result, summary, rows),
+            *diagnostics.float64_warnings(scores, result.thresholds),
+        ]:
+            diagnostics.warn(message)
+    return result
 
 
 def public_fit(method: str):
@@ -118,4 +130,12 @@ def fit_histogram(method: str, histogram: Histogram, *, progress: bool = False, 
     if "bins" in hyperparameters:
         raise ValueError("bins: not a hyperparameter of a histogram fit (its cells are fixed)")
     config = configure(method, histogram.counts.shape[0], **hyperparameters)
-    return _fit_histogram(config, histogram, bool(progress))
+    result = _fit_histogram(config, histogram, bool(progress))
+    if not validation.is_traced(histogram, config):
+        summary = diagnostics.histogram_summary(histogram)
+        for message in [
+            *diagnostics.label_warnings(summary),
+            *config.diagnose(result, summary, None),
+        ]:
+            diagnostics.warn(message)
+    return result

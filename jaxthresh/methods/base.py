@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh.core import validation
+from jaxthresh.core.diagnostics import ClassSummary
 from jaxthresh.core.histogram import Histogram, score_histogram
 from jaxthresh.core.validation import Rows
 
@@ -204,6 +205,13 @@ class Method:
     def check_rows(self, n_rows: int) -> None:
         """``ValueError`` if ``n_rows`` fitting rows are too few for this configuration."""
         del n_rows
+
+    def diagnose(self, result, summary: ClassSummary, rows: Rows | None) -> list[str]:
+        """Warnings where this fit could not work as asked (see
+        :mod:`jaxthresh.core.diagnostics`), from its result, the per-class summary of
+        the rows and the rows themselves (None for a histogram fit); concrete values only."""
+        del result, summary, rows
+        return []
 
     def summary(self, result) -> dict:
         """JSON figures of a result worth recording beside the thresholds."""

@@ -24,7 +24,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import column_cuts, counts_above
+from jaxthresh.core import diagnostics
+from jaxthresh.core.cuts import column_cuts, counts_above, highest_of
 from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
@@ -66,8 +67,8 @@ def dicho_search(
     columns = jnp.arange(n_classes)
     cuts = column_cuts(rows.scores.T, rows.labels.T, rows.weights[None, :])
     weighted = rows.weights[:, None] > 0
-    low = jnp.min(jnp.where(weighted, rows.scores, jnp.inf))
-    high = jnp.max(cuts.highest)
+    low = -highest_of(jnp.where(weighted, -rows.scores, -jnp.inf).ravel(), axis=0)
+    high = highest_of(cuts.highest, axis=0)
 
     def score_all(thresholds):  # [m, classes] -> per-class [m, classes], micro [m]
         counts = jax.vmap(lambda t: counts_above(cuts, t))(thresholds)
@@ -138,6 +139,11 @@ class Dicho(Method):
     )
     average: str = average_field()
     beta: jax.Array = beta_field()
+
+    def diagnose(self, result: DichoResult, summary, rows: Rows) -> list[str]:
+        del result, rows
+        final_spread = float(self.spread) * float(self.shrink) ** (self.steps - 1)
+        return diagnostics.coarse_step_warnings(summary, final_spread, "spread", self.name)
 
     def fit_rows(self, rows: Rows) -> DichoResult:
         return dicho_search(

@@ -134,5 +134,14 @@ class Exact(Method):
     def fit_histogram(self, histogram: Histogram) -> ExactResult:
         return exact_from_cuts(histogram_cuts(histogram), self.beta, average=self.average)
 
+    def diagnose(self, result: ExactResult, summary, rows) -> list[str]:
+        del summary, rows
+        if int(result.steps) >= MAX_DINKELBACH_STEPS:
+            return [
+                f"exact: the micro search stopped after {MAX_DINKELBACH_STEPS} Dinkelbach "
+                "passes without converging: its thresholds may not be the optimum"
+            ]
+        return []
+
     def summary(self, result: ExactResult) -> dict:
         return {"score": round(float(result.score), 6), "steps": int(result.steps)}

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxthresh.core import diagnostics
 from jaxthresh.core.cuts import Cuts, column_cuts, counts_above
 from jaxthresh.core.histogram import Histogram, histogram_cuts
 from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
@@ -141,6 +142,12 @@ class Numerical(StartsAtGlobalThreshold, Method):
     average: str = average_field()
     beta: jax.Array = beta_field()
     bins: int | None = bins_field()
+
+    def diagnose(self, result: NumericalResult, summary, rows: Rows) -> list[str]:
+        return [
+            *diagnostics.coarse_step_warnings(summary, self.step, "step", self.name),
+            *diagnostics.start_warnings(summary, self.init, result.thresholds, self.name, rows),
+        ]
 
     def _from_cuts(self, cuts: Cuts) -> NumericalResult:
         return numerical_from_cuts(

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxthresh.core import batching
+from jaxthresh.core import batching, diagnostics
 from jaxthresh.core.histogram import Histogram
 from jaxthresh.core.metrics import Counts, element_weights, fbeta_from_counts, weighted_counts
 from jaxthresh.core.progress import report
@@ -165,6 +165,15 @@ class SGL(StartsAtGlobalThreshold, Method):
         help="Epoch kernel: None for the one made for the backend, 'cpu', 'generic' or "
         "'autodiff' (the reference); the thresholds are the same up to float32 rounding.",
     )
+
+    def diagnose(self, result: SGLResult, summary, rows: Rows) -> list[str]:
+        return [
+            *diagnostics.coarse_step_warnings(
+                summary, self.learning_rate, "learning_rate", self.name
+            ),
+            *diagnostics.start_warnings(summary, self.init, result.thresholds, self.name, rows),
+            *diagnostics.near_zero_warnings(summary, result.thresholds, self.name),
+        ]
 
     def _ascent(self, objective) -> SGLResult:
         value, value_and_grad = objective

@@ -1,8 +1,17 @@
+"""Atomic writes (temporary files, signals, modes, links) and checks of input paths."""
+
 import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 
+from jaxthresh.cli import files
 from jaxthresh.cli.files import float32_list, write_json_atomic
 
 
@@ -31,8 +40,6 @@ def test_float32_list_round_trips_float32():
 
 
 def test_written_files_follow_the_umask(tmp_path):
-    import os
-
     path = tmp_path / "out.json"
     previous = os.umask(0o022)
     try:
@@ -40,3 +47,175 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+# -- write_atomic: temporary files, signals, modes, links. --------------------------------
+
+FILES_PY = files.__file__
+
+# Loads files.py alone (it needs only NumPy), writes "new" over a file holding "old", and
+# sends itself a signal in the middle of the write.
+SIGNAL_SCRIPT = """
+import importlib.util, os, signal, sys
+spec = importlib.util.spec_from_file_location("files", sys.argv[1])
+files = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(files)
+path, signum, setting = sys.argv[2], getattr(signal, sys.argv[3]), sys.argv[4]
+if setting == "ignored":
+    signal.signal(signum, signal.SIG_IGN)
+if setting == "returning handler":
+    signal.signal(signum, lambda *args: None)
+before = signal.getsignal(signum)
+
+def write(stream):
+    stream.write(b"new, part 1;")
+    os.kill(os.getpid(), signum)
+    for _ in range(1000):
+        stream.write(b" new, part 2")
+
+try:
+    files.write_atomic(path, write)
+finally:
+    print("handler restored:", signal.getsignal(signum) == before, flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "signame, setting, returncode, written, said",
+    [
+        ("SIGTERM", "default", -signal.SIGTERM, False, ""),
+        ("SIGHUP", "default", -signal.SIGHUP, False, ""),
+        ("SIGINT", "default", -signal.SIGINT, False, "KeyboardInterrupt"),
+        ("SIGTERM", "returning handler", 1, False, "InterruptedError: [Errno 4] output: SIGTERM"),
+        ("SIGTERM", "ignored", 0, True, ""),
+    ],
+)
+def test_a_signal_during_a_write_removes_the_temporary_file(
+    tmp_path, signame, setting, returncode, written, said
+):
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"old")
+    ran = subprocess.run(
+        [sys.executable, "-c", SIGNAL_SCRIPT, FILES_PY, str(path), signame, setting],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == returncode, ran.stderr
+    assert said in ran.stderr
+    assert os.listdir(tmp_path) == ["out.csv"]  # no temporary file
+    assert path.read_bytes().startswith(b"new, part 1;") if written else path.read_bytes() == b"old"
+    if returncode >= 0:  # the process lived on: the handler it had is back
+        assert "handler restored: True" in ran.stdout
+
+
+def test_handlers_are_restored_after_a_write(tmp_path):
+    signals = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    before = [signal.getsignal(s) for s in signals]
+    write_json_atomic(tmp_path / "out.json", [1])
+    with pytest.raises(TypeError):
+        write_json_atomic(tmp_path / "out.json", [object()])
+    assert [signal.getsignal(s) for s in signals] == before
+
+
+def test_a_write_in_another_thread_works(tmp_path):
+    """Signal handlers can only be set in the main thread: other threads write without."""
+    errors = []
+
+    def work():
+        try:
+            write_json_atomic(tmp_path / "out.json", {"thread": True})
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert json.loads((tmp_path / "out.json").read_text()) == {"thread": True}
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temporary_files_are_removed_by_the_next_write(tmp_path):
+    """A writer killed by SIGKILL leaves its temporary file; the next write in the folder
+    removes it (its pid is gone), and leaves those of live writers, of other hosts, and
+    other files."""
+    host = files._HOST
+    live_writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = {
+            "dead": f".out.csv.jaxthresh-{host}-{_dead_pid()}-0123abcd.tmp",
+            "dead, other output": f".p.npy.jaxthresh-{host}-{_dead_pid()}-89abcdef.tmp",
+            "this pid, an earlier process": f".out.csv.jaxthresh-{host}-{os.getpid()}-00000000.tmp",
+            "live": f".out.csv.jaxthresh-{host}-{live_writer.pid}-0123abcd.tmp",
+            "other host": f".out.csv.jaxthresh-{host}x-{_dead_pid()}-0123abcd.tmp",
+            "not ours": ".out.csv.12345.tmp",
+        }
+        for name in names.values():
+            (tmp_path / name).write_text("partial")
+        assert sorted(files.stale_temporaries(tmp_path)) == sorted(
+            str(tmp_path / names[k])
+            for k in ("dead", "dead, other output", "this pid, an earlier process")
+        )
+        write_json_atomic(tmp_path / "out.csv", [1])
+    finally:
+        live_writer.kill()
+        live_writer.wait()
+    kept = {names[k] for k in ("live", "other host", "not ours")}
+    assert set(os.listdir(tmp_path)) == kept | {"out.csv"}
+
+
+def test_temporary_names_are_recognized():
+    name = os.path.basename(files.temporary_name("/some/folder/pre.dictions.csv"))
+    assert name.startswith(".pre.dictions.csv.jaxthresh-") and name.endswith(".tmp")
+    match = files._TEMPORARY.match(name)
+    assert match and int(match["pid"]) == os.getpid() and match["host"] == files._HOST
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "out.json"
+    path.write_text("old")
+    os.chmod(path, 0o604)
+    write_json_atomic(path, [1])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o604
+    assert json.loads(path.read_text()) == [1]
+
+
+def test_a_link_is_followed(tmp_path):
+    (tmp_path / "target.json").write_text("old")
+    os.symlink("target.json", tmp_path / "link.json")
+    write_json_atomic(tmp_path / "link.json", [2])
+    assert os.readlink(tmp_path / "link.json") == "target.json"
+    assert json.loads((tmp_path / "target.json").read_text()) == [2]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.mkdir(), "is a folder, not a file"),
+        (lambda p: os.mkfifo(p), r"is not a regular file \(it is a FIFO\)"),
+        (lambda p: os.symlink("nowhere", p), r"is a broken symbolic link \(to nowhere\)"),
+        (lambda p: None, "file not found"),
+    ],
+)
+def test_check_input_file(tmp_path, make, message):
+    path = tmp_path / "input"
+    make(path)
+    with pytest.raises(ValueError, match=f"^scores: .*{message}"):
+        files.check_input_file(path, "scores")
+
+
+def test_same_file(tmp_path):
+    (tmp_path / "a").write_text("a")
+    os.link(tmp_path / "a", tmp_path / "hard")
+    os.symlink("a", tmp_path / "soft")
+    (tmp_path / "sub").mkdir()
+    for other in ("a", "hard", "soft", "sub/../a", "./a"):
+        assert files.same_file(tmp_path / "a", os.path.join(tmp_path, other)), other
+    assert not files.same_file(tmp_path / "a", tmp_path / "b")
+    assert not files.same_file(tmp_path / "b", tmp_path / "c")

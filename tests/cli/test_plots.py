@@ -14,6 +14,11 @@ from jaxthresh.cli import plots
 from tests.cli.png import assert_valid_nonblank_png
 from tests.conftest import random_problem
 
+# The tool prints the library's FitWarnings as lines (what these tests check): let them
+# reach it as warnings, not as the errors the suite makes of them elsewhere.
+pytestmark = pytest.mark.filterwarnings("default::jaxthresh.core.diagnostics.FitWarning")
+
+
 pytest.importorskip("matplotlib.image")
 
 # One problem shape and one configuration for every fit here: sgl compiles once.

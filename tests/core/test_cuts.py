@@ -10,6 +10,8 @@ from jaxthresh.core.cuts import (
     column_cuts,
     counts_above,
     descending_keys,
+    from_order_keys,
+    order_keys,
     threshold_between,
 )
 from tests.conftest import padded_problem, random_problem
@@ -18,10 +20,7 @@ MAX_VALUES = 30
 MAX_ROWS = 16
 
 
-@jax.jit
-def _keys_and_comparisons(scores):
-    keys = descending_keys(scores)
-    return keys, scores[:, None] > scores[None, :], scores[:, None] == scores[None, :]
+_descending_keys = jax.jit(descending_keys)
 
 
 @settings(max_examples=50, deadline=None)
@@ -32,13 +31,28 @@ def _keys_and_comparisons(scores):
         max_size=MAX_VALUES,
     )
 )
-def test_keys_order_like_compiled_comparisons(values):
-    """Under jit, with -0.0 and subnormals: keys agree with XLA's own comparisons."""
+def test_keys_order_like_exact_comparisons(values):
+    """Under jit, with -0.0 and subnormals (which XLA on CPU compares as zero): keys
+    order the values as NumPy compares them, and invert exactly."""
     # Repeating the values up to one length keeps every pair and compiles once.
     scores = np.resize(np.asarray(values, np.float32), MAX_VALUES)
-    keys, greater, equal = (np.asarray(a) for a in _keys_and_comparisons(scores))
-    np.testing.assert_array_equal(keys[:, None] < keys[None, :], greater)
-    np.testing.assert_array_equal(keys[:, None] == keys[None, :], equal)
+    keys = np.asarray(_descending_keys(scores))
+    np.testing.assert_array_equal(keys[:, None] < keys[None, :], scores[:, None] > scores[None, :])
+    np.testing.assert_array_equal(
+        keys[:, None] == keys[None, :], scores[:, None] == scores[None, :]
+    )
+    back = np.asarray(jax.jit(from_order_keys)(-keys))
+    np.testing.assert_array_equal(back, scores)  # -0.0 comes back as 0.0, which is equal
+    assert np.all(back.view(np.int32)[scores == 0] == 0)
+
+
+def test_neighbouring_keys_are_neighbouring_floats():
+    values = np.array([-1e-45, 0.0, 1e-45, -1.0, 1.0, 3e-39], np.float32)
+    keys = np.asarray(order_keys(values))
+    for value, key in zip(values, keys, strict=True):
+        above, below = np.asarray(from_order_keys(np.array([key + 1, key - 1], np.int32)))
+        assert above == np.nextafter(value, np.float32(np.inf))
+        assert below == np.nextafter(value, np.float32(-np.inf))
 
 
 @jax.jit

@@ -87,6 +87,7 @@ def test_bool_and_float_weights():
     np.testing.assert_array_equal(halves.positives, np.asarray(as_int.positives, np.float32) / 2)
 
 
+@pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")
 def test_degenerate_and_extreme_ranges():
     # One distinct score per class: every row in cell 0, its centre the score itself.
     scores = np.full((6, 2), 0.3, np.float32)

@@ -105,6 +105,7 @@ def test_log_progress_throttles_per_label(monkeypatch, caplog):
     ]
 
 
+@pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")
 def test_fits_report_only_when_asked(logged):
     scores = np.linspace(0.05, 0.95, 24, dtype=np.float32).reshape(12, 2)
     labels = scores > 0.5

@@ -31,6 +31,7 @@ def _brute_force(scores, labels, average, beta):
 MAX_ROWS, MAX_CLASSES = 8, 3
 
 
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
 @settings(max_examples=200, deadline=None)
 @given(
     st.integers(0, 100_000),
@@ -90,6 +91,7 @@ def test_equal_scores_are_predicted_together():
 ROWS, CLASSES = 500, 20
 
 
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
 def test_class_without_positives_predicts_nothing():
     scores, labels = random_problem(12, rows=ROWS, classes=CLASSES)
     labels[:, 1] = False
@@ -128,6 +130,7 @@ def test_integer_weights_are_repeated_rows(average):
     assert reached == pytest.approx(float(expected.score), abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
 @pytest.mark.parametrize(
     "column, labels",
     [
@@ -152,6 +155,7 @@ def test_zero_signed_zero_and_subnormal_scores(column, labels):
             assert float(result.score) == pytest.approx(reached)
 
 
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
 def test_predict_nothing_holds_for_float64_scores():
     scores = np.array([[0.9], [0.2]])  # float64; 0.9 is above float32(0.9)
     labels = np.zeros((2, 1))

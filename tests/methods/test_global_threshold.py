@@ -38,6 +38,7 @@ def _brute_force_best(scores, labels, average, beta):
 MAX_ROWS, MAX_CLASSES = 8, 3
 
 
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
 @settings(max_examples=40, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -104,6 +105,7 @@ def test_integer_weights_are_repeated_rows(average):
     assert reached == pytest.approx(best, abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
 def test_best_global_threshold_can_predict_nothing():
     scores = np.array([[0.9], [0.8]], np.float32)
     labels = np.zeros((2, 1), bool)

@@ -49,8 +49,14 @@ def _kernel_counts(rows, thresholds, variant):
     return kernel.counts_at(thresholds), kernel.positives
 
 
+# The kernels count exactly where float32 arithmetic near the threshold is exact: away
+# from the band of |x| < 2**-100 around zero where XLA on CPU flushes subnormal results
+# (SGLThresh warns when its thresholds end there: test_thresholds_near_zero_are_warned).
+EXACT_THRESHOLDS = st.floats(-0.25, 1.25, width=32).filter(lambda t: t == 0 or abs(t) > 2**-100)
+
+
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), threshold=st.floats(-0.25, 1.25, width=32))
+@given(seed=st.integers(0, 10_000), threshold=EXACT_THRESHOLDS)
 def test_counts_are_the_exact_counts(seed, threshold):
     for variant, kind in KERNELS:
         scores, labels, weights = _inputs(seed, kind=kind)

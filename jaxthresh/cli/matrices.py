@@ -1,0 +1,324 @@
+"""Score and label matrices in files: ``.npy``, ``.npz`` and ``.csv``, read and written.
+
+Reading (:func:`load_matrix`) says plainly what is wrong with a file that is not what its
+name claims: a text or gzip file named ``.npy``, an archive that is not a zip, arrays of
+Python objects (which are never loaded: loading them could run code), a CSV whose first row
+is numbers (a missing header would silently turn the first row into class names, so it is
+refused unless ``header=False``), rows of different lengths, cells that are not numbers.
+Each problem is one ``ValueError`` naming the input and the file.
+
+Large matrices are read and written without copies of the whole: an ``.npy`` file is read
+into one array of its own dtype (float32 stays float32); a CSV file is parsed a block of
+rows at a time into one preallocated float64 array; :func:`write_matrix` writes ``.npy`` or
+``.csv`` from blocks of rows (0/1 predictions are formatted with NumPy, not as Python
+lists).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxthresh.cli.files import check_input_file, write_atomic
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive; an empty one
+#: Rows of CSV parsed at a time.
+CSV_BLOCK_ROWS = 4096
+
+
+class Matrix(NamedTuple):
+    """A matrix read by :func:`load_matrix`.
+
+    Attributes:
+      values: the array, ``[rows, columns]``.
+      class_names: the column names (CSV header, or ``class_names`` in an .npz), or None.
+    """
+
+    values: np.ndarray
+    class_names: list[str] | None
+
+
+def load_matrix(
+    path: str | os.PathLike, *, name: str, key: str | None = None, header: bool = True
+) -> Matrix:
+    """Reads a 2-D matrix from ``.npy``, ``.npz`` (array ``key``) or ``.csv`` (a header row of
+    class names, then one row of numbers per line).
+
+    Args:
+      path: the file.
+      name: what the matrix is ("scores", "labels"), for error messages.
+      key: the array's name inside an ``.npz`` file.
+      header: whether a CSV file starts with a header row of class names. With ``False``,
+        every row is data and the matrix has no class names.
+
+    Raises:
+      ValueError: a missing, unreadable or malformed file, naming ``name`` and ``path``.
+    """
+    path = check_input_file(path, name)
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (".npy", ".npz", ".csv"):
+        raise ValueError(
+            f"{name}: unknown file type {extension!r} of {path}; use .npy, .npz or .csv"
+        )
+    try:
+        if extension == ".npy":
+            _check_start(path, name, ".npy", (_NPY_MAGIC,))
+            return Matrix(_array(np.load(path, allow_pickle=False), path, name), None)
+        if extension == ".npz":
+            _check_start(path, name, ".npz", _ZIP_MAGICS)
+            return _load_npz(path, name, key)
+        return _load_csv(path, name, header)
+    except UnicodeDecodeError:
+        with open(path, "rb") as stream:
+            start = stream.read(16)
+        raise ValueError(
+            f"{name}: {path} is not a CSV text file in UTF-8 ({describe_start(start)})"
+        ) from None
+    except ValueError as error:
+        if str(error).startswith(f"{name}:"):
+            raise
+        raise ValueError(f"{name}: cannot read {path}: {_plain(error)}") from None
+    except MemoryError:
+        size = os.path.getsize(path)
+        raise ValueError(f"{name}: not enough memory to read {path} ({size} bytes)") from None
+    except Exception as error:  # a corrupt file can raise almost anything (BadZipFile, ...)
+        raise ValueError(f"{name}: cannot read {path}: {_plain(error)}") from None
+
+
+def _plain(error: Exception) -> str:
+    """An error of NumPy or zipfile as a message; never NumPy's advice to load pickles."""
+    text = str(error)
+    if "pickle" in text.lower():
+        return "it holds Python objects (dtype object), not numbers"
+    return text or repr(error)
+
+
+def _check_start(path: str, name: str, kind: str, magics: tuple[bytes, ...]) -> None:
+    """Refuses a file that does not start as a ``kind`` file must, saying what it starts
+    with instead."""
+    with open(path, "rb") as stream:
+        start = stream.read(16)
+    if any(start.startswith(magic) for magic in magics):
+        return
+    raise ValueError(f"{name}: {path} is not a NumPy {kind} file ({describe_start(start)})")
+
+
+def describe_start(start: bytes) -> str:
+    """What a file is, from its first bytes: empty, gzip, zip, .npy, text, or its bytes."""
+    if not start:
+        return "it is empty"
+    if start.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed; decompress it first"
+    if start.startswith(_ZIP_MAGICS):
+        return "it is a zip archive, like an .npz file"
+    if start.startswith(_NPY_MAGIC):
+        return "it is an .npy file"
+    try:
+        text = start.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if (
+        text is not None
+        and text.replace("\n", " ").replace("\r", " ").replace("\t", " ").isprintable()
+    ):
+        return f"it starts with the text {text!r}"
+    return f"it starts with the bytes {start[:8].hex(' ')}"
+
+
+def _array(value, path: str, name: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{name}: {path} does not hold a NumPy array")
+    if value.dtype.hasobject:
+        raise ValueError(f"{name}: {path} holds Python objects (dtype object), not numbers")
+    return value
+
+
+def _load_npz(path: str, name: str, key: str | None) -> Matrix:
+    with np.load(path, allow_pickle=False) as archive:
+        if key not in archive:
+            raise ValueError(
+                f"{name}: {path} has no array {key!r} (it has: "
+                f"{', '.join(archive.files) or 'none'}); choose one with --{name}_key"
+            )
+        values = _array(archive[key], f"{path} (array {key!r})", name)
+        names = None
+        if "class_names" in archive:
+            names = class_name_list(
+                _array(archive["class_names"], f"{path} (class_names)", name), name
+            )
+        return Matrix(values, names)
+
+
+def class_name_list(names, name: str = "class_names") -> list[str]:
+    """Class names as a list of ``str`` (bytes decoded as UTF-8), from any 1-D sequence."""
+    array = np.asarray(names)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a list of class names, got shape {array.shape}")
+    return [
+        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        for value in array.tolist()
+    ]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _line_count(path: str) -> int:
+    """The number of line breaks (``\\r\\n``, ``\\n`` or ``\\r``), plus one: at least the
+    number of CSV rows, whatever their line endings."""
+    count, previous = 1, b""
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 24):
+            count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            count -= previous == b"\r" and block[:1] == b"\n"  # a \r\n split between blocks
+            previous = block[-1:]
+    return count
+
+
+def _load_csv(path: str, name: str, header: bool) -> Matrix:
+    with open(path, newline="", encoding="utf-8-sig") as stream:
+        reader = csv.reader(stream)
+        first = next((row for row in reader if row), None)
+        if first is None:
+            raise ValueError(f"{name}: {path} is empty")
+        first = [cell.strip() for cell in first]
+        n_columns = len(first)
+        if header and all(_is_number(cell) for cell in first):
+            raise ValueError(
+                f"{name}: {path} has no header row (its first row is numbers); add a row "
+                "of class names, or pass --no_header"
+            )
+        values = np.empty((_line_count(path), n_columns), np.float64)
+        n_rows = 0
+        if not header:
+            values[0] = _parse_block([first], [reader.line_num], path, name)
+            n_rows = 1
+        block, lines = [], []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != n_columns:
+                raise ValueError(
+                    f"{name}: {path} line {reader.line_num} has {len(row)} values, "
+                    f"{'the header has' if header else 'the first row has'} {n_columns}"
+                )
+            block.append(row)
+            lines.append(reader.line_num)
+            if len(block) == CSV_BLOCK_ROWS:
+                values[n_rows : n_rows + len(block)] = _parse_block(block, lines, path, name)
+                n_rows += len(block)
+                block, lines = [], []
+        if block:
+            values[n_rows : n_rows + len(block)] = _parse_block(block, lines, path, name)
+            n_rows += len(block)
+    # The rows beyond n_rows were never written, so their memory was never touched.
+    return Matrix(values[:n_rows], first if header else None)
+
+
+def _parse_block(block: list[list[str]], lines: list[int], path: str, name: str) -> np.ndarray:
+    try:
+        return np.array(block, dtype=np.float64)
+    except ValueError:
+        pass
+    for row, line in zip(block, lines, strict=True):
+        for column, cell in enumerate(row):
+            if not _is_number(cell):
+                raise ValueError(
+                    f"{name}: {path} line {line}, column {column + 1} holds {cell.strip()!r}, "
+                    "which is not a number"
+                )
+    return np.array([[float(cell) for cell in row] for row in block], dtype=np.float64)
+
+
+def write_matrix(
+    path: str | os.PathLike,
+    shape: tuple[int, int],
+    dtype,
+    blocks: Iterable[np.ndarray],
+    class_names=None,
+) -> None:
+    """Writes a matrix atomically as ``.npy`` or ``.csv`` (a header of ``class_names``, or
+    ``class_0, class_1, ...``), from ``blocks`` of consecutive rows, so that the whole
+    matrix never needs to be in memory (nor, for CSV, as Python lists).
+
+    Args:
+      path: ``.npy`` or ``.csv``.
+      shape: the whole matrix's ``(rows, columns)``.
+      dtype: its dtype (``.npy``); bool or 0/1 integers are written to CSV as ``0`` and
+        ``1``.
+      blocks: arrays ``[some rows, columns]`` that together make ``shape[0]`` rows.
+      class_names: column names for the CSV header.
+    """
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    dtype = np.dtype(dtype)
+    if extension not in (".npy", ".csv"):
+        raise ValueError(f"output: unknown file type {extension!r}; use .npy or .csv")
+
+    def write(stream) -> None:
+        if extension == ".npy":
+            np.lib.format.write_array_header_1_0(
+                stream,
+                {
+                    "descr": np.lib.format.dtype_to_descr(dtype),
+                    "fortran_order": False,
+                    "shape": tuple(int(n) for n in shape),
+                },
+            )
+        else:
+            names = class_names or [f"class_{i}" for i in range(shape[1])]
+            header = io.StringIO()
+            csv.writer(header).writerow(names)
+            stream.write(header.getvalue().encode("utf-8"))
+        written = 0
+        for block in blocks:
+            block = np.asarray(block)
+            if block.ndim != 2 or block.shape[1] != shape[1]:
+                raise ValueError(f"output: a block of shape {block.shape} in a {shape} matrix")
+            written += block.shape[0]
+            if extension == ".npy":
+                stream.write(np.ascontiguousarray(block, dtype).data)
+            elif dtype == np.bool_ or np.issubdtype(dtype, np.integer):
+                stream.write(_csv_digits(block))
+            else:
+                text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+                csv.writer(text).writerows(block.tolist())
+                text.flush()
+                text.detach()
+        if written != shape[0]:
+            raise ValueError(f"output: {written} rows written of {shape[0]}")
+
+    write_atomic(path, write)
+
+
+def _csv_digits(block: np.ndarray) -> memoryview:
+    """CSV lines (``\\r\\n``-terminated, as :mod:`csv` writes them) of a 0/1 block."""
+    block = np.asarray(block)
+    if block.dtype != np.bool_ and ((block < 0) | (block > 1)).any():
+        raise ValueError("output: only 0/1 integers are written as CSV digits")
+    rows, columns = block.shape
+    line = np.empty((rows, 2 * columns + 1), np.uint8)
+    line[:, 0 : 2 * columns : 2] = block
+    line[:, 0 : 2 * columns : 2] += ord("0")
+    line[:, 1 : 2 * columns - 1 : 2] = ord(",")
+    line[:, 2 * columns - 1] = ord("\r")
+    line[:, 2 * columns] = ord("\n")
+    return line.data
+
+
+def save_matrix(path: str | os.PathLike, values: np.ndarray, class_names=None) -> None:
+    """Writes ``values`` atomically as ``.npy`` or ``.csv`` (see :func:`write_matrix`)."""
+    values = np.asarray(values)
+    step = max(1, (1 << 22) // max(1, values.shape[1] * values.itemsize))
+    blocks = (values[start : start + step] for start in range(0, values.shape[0], step))
+    write_matrix(path, values.shape, values.dtype, blocks, class_names)
