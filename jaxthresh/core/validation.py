@@ -16,8 +16,9 @@ what is wrong, so that command-line tools can print it as one line.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import numbers
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,22 +27,56 @@ import numpy as np
 AVERAGES = ("micro", "macro")
 
 
-class Rows(NamedTuple):
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["scores", "labels", "sample_weight"],
+    meta_fields=["max_positives"],
+)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Rows:
     """Weighted rows: the data every method fits on (a pytree).
 
     Attributes:
       scores: float32[n, classes].
       labels: bool[n, classes].
-      weights: the weight of each row, ``[n]``. Its dtype says what kind of weights they
-        are, which kernels may use statically: bool (each row in or out: folds, padding,
-        no weights given), int32 (multiplicities: weight k is the row repeated k times)
-        or float32 (real weights). Counts are int32 for bool and int32 weights, float32
-        sums for float32 ones.
+      sample_weight: None (every row once), or the weight of each row, ``[n]``. Its dtype
+        says what kind of weights they are, which kernels use statically: bool (each row
+        in or out: folds, padding), int32 (multiplicities: weight k is the row repeated k
+        times) or float32 (real weights). Counts are int32 for bool and int32 weights,
+        float32 sums for float32 ones.
+      max_positives: static: at least the number of rows of weight > 0 that are positive in
+        any one class (so that kernels can hold the positive rows of each class in that
+        many slots), or None where unknown (inside a caller's ``jit``).
     """
 
     scores: jax.Array
     labels: jax.Array
-    weights: jax.Array
+    sample_weight: jax.Array | None = None
+    max_positives: int | None = None
+
+    @property
+    def weights(self) -> jax.Array:
+        """The row weights, ``[n]``: ``sample_weight``, or bool ones where it is None (a
+        constant inside a jitted fit, which XLA folds away)."""
+        if self.sample_weight is None:
+            return jnp.ones(self.scores.shape[:1], bool)
+        return self.sample_weight
+
+    @property
+    def positive_slots(self) -> int:
+        """Slots enough for the positive rows of any class: ``max_positives``, at most n."""
+        n_rows = self.scores.shape[0]
+        return n_rows if self.max_positives is None else min(self.max_positives, n_rows)
+
+    def _replace(self, **changes) -> Rows:
+        """A copy with some fields changed (``weights=`` sets ``sample_weight``)."""
+        if "weights" in changes:
+            changes["sample_weight"] = changes.pop("weights")
+        return dataclasses.replace(self, **changes)
+
+    def __iter__(self):
+        """``scores, labels, weights = rows``."""
+        return iter((self.scores, self.labels, self.weights))
 
 
 def is_traced(*values) -> bool:
@@ -271,7 +306,23 @@ def as_rows(scores, labels, sample_weight=None) -> Rows:
     """
     scores = jnp.asarray(as_scores(scores))
     labels = as_labels(labels, shape=scores.shape)
-    return Rows(scores, labels, as_weights(sample_weight, scores.shape[0]))
+    weights = None if sample_weight is None else as_weights(sample_weight, scores.shape[0])
+    rows = Rows(scores, labels, weights)
+    if is_traced(rows):
+        return rows
+    return rows._replace(max_positives=_max_positives(rows))
+
+
+def _max_positives(rows: Rows) -> int:
+    """A bound on the positive rows of weight > 0 of any class, rounded up to a power of
+    two (so that problems of similar sizes share compiled programs), at most n."""
+    count = int(_largest_positive_count(rows.labels, rows.weights))
+    return min(rows.scores.shape[0], 1 << max(count - 1, 0).bit_length())
+
+
+@jax.jit
+def _largest_positive_count(labels, weights):
+    return jnp.max(jnp.sum(labels & (weights[:, None] > 0), axis=0, dtype=jnp.int32))
 
 
 def per_class(value, n_classes: int, name: str, *, positive: bool = False) -> jax.Array:
