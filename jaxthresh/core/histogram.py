@@ -6,11 +6,12 @@ equal cells; one pass over the rows counts, per class and cell, all rows and pos
 ``low``), and every edge is computed one way (:func:`cell_edges`), for placing rows and
 thresholds alike. So a threshold on an edge separates exactly the rows of the cells below
 it from those above: ``fit_exact`` and ``fit_numerical`` (``bins=``) look counts up in the
-cuts between cells (:func:`histogram_cuts`), and the counts, scores and thresholds they
-report hold on the rows themselves. ``fit_sgl`` (``bins=``) puts a cell's rows at its centre
-(:func:`cell_centres`). Rows in one cell, of width ``(high - low) / bins``, are never
-separated: that is the only approximation. The same tables are built chunk by chunk from
-data larger than memory by :mod:`jaxthresh.streaming`.
+cuts between cells (:func:`histogram_candidates`, :func:`histogram_sorted_keys`), and the
+counts, scores and thresholds they report hold on the rows themselves. ``fit_sgl``
+(``bins=``) puts a cell's rows at its centre (:func:`cell_centres`). Rows in one cell, of
+width ``(high - low) / bins``, are never separated: that is the only approximation. The
+same tables are built chunk by chunk from data larger than memory by
+:mod:`jaxthresh.streaming`.
 
 Counts are int32 for rows of bool or int weights, float32 sums for float weights.
 """
@@ -23,7 +24,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import Cuts, descending_keys, grouped_cuts, highest_of
+from jaxthresh.core.cuts import (
+    Candidates,
+    SortedKeys,
+    descending_keys,
+    from_order_keys,
+    highest_of,
+    order_keys,
+)
 from jaxthresh.core.metrics import count_dtype
 from jaxthresh.core.validation import Rows
 
@@ -129,30 +137,46 @@ def score_histogram(rows: Rows, *, bins: int) -> Histogram:
     return Histogram(low, width, counts, positives, high)
 
 
-def histogram_cuts(histogram: Histogram) -> Cuts:
-    """The cuts of a histogram (:class:`jaxthresh._cuts.Cuts`) that hold on the rows: the
-    cut above cell ``k`` predicts exactly the rows of cells ``k`` and up. Its ``upper`` is
-    the float just above ``edge_k`` (every row of cell ``k`` is at least that; for cell 0,
-    ``low``), its ``lower`` the upper edge of the next non-empty cell below, so
-    ``threshold_between`` picks a threshold in ``[lower, edge_k]``. ``keys`` are those of
-    the cell centres: ``counts_above`` at any threshold counts the cells whose centre is
-    above it (as SGLThresh sees them), which on such a threshold is exactly its cut."""
+def histogram_candidates(histogram: Histogram) -> Candidates:
+    """The cuts between the cells of a histogram (:class:`jaxthresh.core.cuts.Candidates`,
+    every non-empty cell), which hold on the rows: the cut above cell ``k`` predicts exactly
+    the rows of cells ``k`` and up. Its ``upper`` is the float just above ``edge_k`` (every
+    row of cell ``k`` is at least that; for cell 0, ``low``), its ``lower`` the upper edge
+    of the next non-empty cell below, so ``threshold_between`` picks a threshold in
+    ``[lower, edge_k]``."""
     counts = histogram.counts[:, ::-1]
     positives = histogram.positives[:, ::-1]
     cells = counts.shape[1]
     index = jnp.arange(cells - 1, -1, -1, dtype=jnp.float32)
     low, width = histogram.low[:, None], histogram.width[:, None]
     edges = cell_edges(low, width, index)
-    upper = jnp.where(index > 0, jnp.nextafter(edges, jnp.inf), low)
+    upper = jnp.where(index > 0, from_order_keys(order_keys(edges) + 1), low)
     valid = counts > 0
-    return grouped_cuts(
-        upper,
-        jnp.where(valid, cell_edges(low, width, index + 1), -jnp.inf),
-        counts,
-        positives,
+    tops = jnp.where(valid, cell_edges(low, width, index + 1), -jnp.inf)
+    below = jnp.concatenate([tops[:, 1:], jnp.full_like(tops[:, :1], -jnp.inf)], axis=1)
+    return Candidates(
+        upper=upper,
+        lower=from_order_keys(jax.lax.cummax(order_keys(below), axis=1, reverse=True)),
+        true_positives=jnp.cumsum(positives, axis=1),
+        predicted=jnp.cumsum(counts, axis=1),
+        valid=valid,
         # Predicting nothing takes a threshold above the highest score itself.
-        jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
-        descending_keys(cell_centres(histogram)[:, ::-1]),
+        highest=jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
+        positives=jnp.sum(histogram.positives, axis=1),
+    )
+
+
+def histogram_sorted_keys(histogram: Histogram) -> SortedKeys:
+    """The cells of a histogram as :class:`jaxthresh.core.cuts.SortedKeys`, each cell's
+    rows at its centre: ``counts_above`` at any threshold counts the rows of the cells
+    whose centre is above it (as SGLThresh sees them), which on a threshold between cells
+    is exactly the rows above it."""
+    keys = descending_keys(cell_centres(histogram)[:, ::-1])
+    return SortedKeys(
+        keys=keys,
+        positive_keys=keys,
+        cumulative=jnp.cumsum(histogram.counts[:, ::-1], axis=1),
+        positive_cumulative=jnp.cumsum(histogram.positives[:, ::-1], axis=1),
     )
 
 

@@ -33,7 +33,7 @@ from jaxthresh.core.metrics import element_weights
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
 from jaxthresh.methods.exact import Exact
-from jaxthresh.methods.global_threshold import best_global_threshold
+from jaxthresh.methods.global_threshold import best_threshold_of
 from jaxthresh.methods.sgl import SGL
 
 SHRINK_STRENGTHS = (100.0, 30.0, 10.0)
@@ -69,9 +69,7 @@ class AutoResult(NamedTuple):
 def candidate_thresholds(rows: Rows, *, average: str, beta) -> jax.Array:
     """Every candidate's thresholds fitted on ``rows``: float32[candidates, classes]."""
     n_classes = rows.scores.shape[1]
-    global_threshold, _ = best_global_threshold(
-        rows.scores, rows.labels, rows.weights[:, None], average=average, beta=beta
-    )
+    global_threshold, _ = best_threshold_of(rows, average=average, beta=beta)
     shared = jnp.full((n_classes,), global_threshold)
     exact = Exact(average=average, beta=beta, bins=None).fit_rows(rows).thresholds
     positives = jnp.sum(element_weights(rows.labels, rows.weights)[0], axis=0)

@@ -25,7 +25,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxthresh.core import diagnostics
-from jaxthresh.core.cuts import column_cuts, counts_above, highest_of
+from jaxthresh.core.cuts import (
+    SENTINEL,
+    counts_above,
+    from_order_keys,
+    highest_of,
+    sorted_keys,
+)
 from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
@@ -65,10 +71,11 @@ def dicho_search(
     """dichoThresh on weighted rows (see :class:`Dicho`); traceable."""
     n_classes = rows.scores.shape[1]
     columns = jnp.arange(n_classes)
-    cuts = column_cuts(rows.scores.T, rows.labels.T, rows.weights[None, :])
+    cuts = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
     weighted = rows.weights[:, None] > 0
     low = -highest_of(jnp.where(weighted, -rows.scores, -jnp.inf).ravel(), axis=0)
-    high = highest_of(cuts.highest, axis=0)
+    first = jnp.min(cuts.keys[:, 0])  # the highest score's key: the lowest key
+    high = jnp.where(first == SENTINEL, -jnp.inf, from_order_keys(-first))
 
     def score_all(thresholds):  # [m, classes] -> per-class [m, classes], micro [m]
         counts = jax.vmap(lambda t: counts_above(cuts, t))(thresholds)

@@ -1,8 +1,9 @@
 """The exact optimum: per-class thresholds that reach the global maximum of F-beta.
 
-Each class's scores are sorted once (descending); the counts at every cut between two distinct
-scores are cumulative sums (:mod:`jaxthresh.core.cuts`). With ``n`` rows there are at most
-``n + 1`` distinct predictions per class, so the search is exhaustive:
+Each class's scores are sorted once (descending, :mod:`jaxthresh.core.cuts`); the cuts
+worth trying are predicting nothing and the cuts just below each distinct positive score
+(any other cut adds negative rows only), each with its exact counts. The search over them
+is exhaustive:
 
 * macro: each class alone, the cut of highest F-beta;
 * micro: the classes are coupled only through the totals of the ratio
@@ -23,8 +24,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import Cuts, above_all, column_cuts, threshold_between
-from jaxthresh.core.histogram import Histogram, histogram_cuts
+from jaxthresh.core.cuts import Candidates, above_all, candidates, sorted_keys, threshold_between
+from jaxthresh.core.histogram import Histogram, histogram_candidates
 from jaxthresh.core.metrics import fbeta_ratio
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import Method, average_field, beta_field, bins_field, register
@@ -48,7 +49,7 @@ class ExactResult(NamedTuple):
     steps: jax.Array
 
 
-def _with_nothing_cut(cuts):
+def _with_nothing_cut(cuts: Candidates):
     """Prepends the cut that predicts nothing (position 0) to the counts of every column."""
     zeros = jnp.zeros_like(cuts.predicted[:, :1])
     predicted = jnp.concatenate([zeros, cuts.predicted], axis=1)
@@ -57,11 +58,14 @@ def _with_nothing_cut(cuts):
     return predicted, true_positives, valid
 
 
-def exact_from_cuts(cuts: Cuts, beta: jax.Array | float, *, average: str) -> ExactResult:
-    """The exact optimum over the cuts of every class (:class:`jaxthresh.core.cuts.Cuts`,
-    one row per class): of the rows themselves, or of a histogram's cells."""
+def exact_from_candidates(
+    cuts: Candidates, beta: jax.Array | float, *, average: str
+) -> ExactResult:
+    """The exact optimum over the candidate cuts of every class
+    (:class:`jaxthresh.core.cuts.Candidates`, one row per class): of the rows themselves,
+    or of a histogram's cells."""
     predicted, true_positives, valid = _with_nothing_cut(cuts)
-    positives = cuts.true_positives[:, -1]
+    positives = cuts.positives
     columns = jnp.arange(cuts.upper.shape[0])
     beta2 = beta * beta
 
@@ -128,11 +132,12 @@ class Exact(Method):
     bins: int | None = bins_field()
 
     def fit_rows(self, rows: Rows) -> ExactResult:
-        cuts = column_cuts(rows.scores.T, rows.labels.T, rows.weights[None, :])
-        return exact_from_cuts(cuts, self.beta, average=self.average)
+        sorted = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
+        return exact_from_candidates(candidates(sorted), self.beta, average=self.average)
 
     def fit_histogram(self, histogram: Histogram) -> ExactResult:
-        return exact_from_cuts(histogram_cuts(histogram), self.beta, average=self.average)
+        cuts = histogram_candidates(histogram)
+        return exact_from_candidates(cuts, self.beta, average=self.average)
 
     def diagnose(self, result: ExactResult, summary, rows) -> list[str]:
         del summary, rows

@@ -15,7 +15,19 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import above_all, column_cuts, descending_keys, threshold_between
+from jaxthresh.core.cuts import (
+    SENTINEL,
+    SortedKeys,
+    above_all,
+    candidates,
+    class_blocks,
+    positive_weight,
+    score_of_keys,
+    searchsorted_rows,
+    sorted_keys,
+    threshold_between,
+    weight_before,
+)
 from jaxthresh.core.histogram import Histogram, cell_centres
 from jaxthresh.core.metrics import fbeta_ratio
 from jaxthresh.core.validation import Rows
@@ -42,6 +54,7 @@ def best_global_threshold(
     average: str,
     beta=1.0,
     zero_division: float = 1.0,
+    slots: int | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """The single threshold maximizing F-beta over all classes, found exactly; traceable.
 
@@ -53,56 +66,125 @@ def best_global_threshold(
       average: "micro" or "macro" (static).
       beta: weight of recall.
       zero_division: score with no positives and no predictions.
+      slots: at least the number of positive scores of weight > 0 of any class (static;
+        None: n).
 
     Returns:
       ``(threshold, score)``: float32 scalars; ``scores > threshold`` reaches ``score``.
     """
-    n_classes = scores.shape[1]
+    n, n_classes = scores.shape
+    slots = n if slots is None else min(slots, n)
     weights = jnp.broadcast_to(jnp.asarray(weights), scores.shape)
-    cuts = jax.tree.map(
-        lambda field: field[0],
-        column_cuts(scores.reshape(1, -1), labels.reshape(1, -1), weights.reshape(1, -1)),
-    )
     if average == "micro":
-        positives = cuts.true_positives[-1]
-        candidates = fbeta_ratio(
-            cuts.true_positives, cuts.predicted, positives, beta, zero_division
+        # Every score pooled into one column: its candidate cuts are the global ones.
+        pooled = sorted_keys(
+            scores.reshape(-1, 1),
+            labels.reshape(-1, 1),
+            weights.reshape(-1, 1),
+            slots=min(n * n_classes, slots * n_classes),
         )
-        nothing = fbeta_ratio(0, 0, positives, beta, zero_division)
+        cuts = jax.tree.map(lambda field: field[0], candidates(pooled))
+        values = fbeta_ratio(
+            cuts.true_positives, cuts.predicted, cuts.positives, beta, zero_division
+        )
+        nothing = fbeta_ratio(0, 0, cuts.positives, beta, zero_division)
+        values = jnp.where(cuts.valid, values, -jnp.inf)
+        best = jnp.argmax(values)
+        upper, lower, score, highest = (
+            cuts.upper[best],
+            cuts.lower[best],
+            values[best],
+            cuts.highest,
+        )
     elif average == "macro":
-        per_class = column_cuts(scores.T, labels.T, weights.T)
-        positives = per_class.true_positives[:, -1:]
-        after = fbeta_ratio(
-            per_class.true_positives, per_class.predicted, positives, beta, zero_division
+        upper, lower, score, highest, nothing = _best_macro_threshold(
+            scores, labels, weights, beta, zero_division, slots
         )
-        before = fbeta_ratio(
-            per_class.true_positives - per_class.added_positives,
-            per_class.predicted - per_class.added,
-            positives,
-            beta,
-            zero_division,
-        )
-        change = jnp.where(per_class.valid, after - before, 0.0)
-        positions = jnp.searchsorted(
-            descending_keys(cuts.upper), descending_keys(per_class.upper), method="scan"
-        )
-        summed = (
-            jnp.zeros(cuts.upper.shape, jnp.float32)
-            .at[positions.reshape(-1)]
-            .add(change.reshape(-1))
-        )
-        start = jnp.sum(fbeta_ratio(0, 0, positives, beta, zero_division))
-        candidates = (start + jnp.cumsum(summed)) / n_classes
-        nothing = start / n_classes
     else:
         raise ValueError(f"average: must be one of micro, macro; got {average!r}")
-    candidates = jnp.where(cuts.valid, candidates, -jnp.inf)
-    best = jnp.argmax(candidates)
-    take_nothing = nothing >= candidates[best]
-    threshold = threshold_between(cuts.upper[best], cuts.lower[best])
+    take_nothing = nothing >= score
     return (
-        jnp.where(take_nothing, above_all(cuts.highest), threshold),
-        jnp.where(take_nothing, nothing, candidates[best]),
+        jnp.where(take_nothing, above_all(highest), threshold_between(upper, lower)),
+        jnp.where(take_nothing, nothing, score),
+    )
+
+
+def best_threshold_of(rows: Rows, *, average: str, beta) -> tuple[jax.Array, jax.Array]:
+    """:func:`best_global_threshold` of weighted :class:`Rows`."""
+    return best_global_threshold(
+        rows.scores,
+        rows.labels,
+        rows.weights[:, None],
+        average=average,
+        beta=beta,
+        slots=rows.positive_slots,
+    )
+
+
+def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
+    """Macro F-beta at every distinct score of all classes pooled: each class's F-beta
+    changes only at its own scores, so the changes, placed at their scores' positions in
+    the pooled order and summed, give the macro sum at every pooled cut. Classes are taken
+    a block at a time, adding into one pooled array."""
+    n, n_classes = scores.shape
+    flat = (a.reshape(-1, 1) for a in (scores, labels, weights))
+    pooled = sorted_keys(*flat, slots=0).keys[0]
+    per_class = sorted_keys(scores, labels, weights, slots=slots)
+    positives = positive_weight(per_class)
+    nothing = fbeta_ratio(0, 0, positives, beta, zero_division)
+
+    def add_changes(summed, block):
+        sorted, positives, nothing = block
+        keys = sorted.keys
+        following = jnp.concatenate([keys[:, 1:], jnp.full_like(keys[:, :1], SENTINEL)], 1)
+        ends = (keys != SENTINEL) & (keys != following)  # the last row of each score
+        slot = jnp.broadcast_to(jnp.arange(keys.shape[1], dtype=jnp.int32), keys.shape)
+        predicted = weight_before(slot + 1, sorted.cumulative)
+        true_positives = weight_before(
+            searchsorted_rows(sorted.positive_keys, keys, "right"), sorted.positive_cumulative
+        )
+        # F-beta with the cut just below a score: at its last row; just above it: at the
+        # last row of the previous score (or predicting nothing).
+        after = fbeta_ratio(true_positives, predicted, positives[:, None], beta, zero_division)
+        last_end = jax.lax.cummax(jnp.where(ends, slot, -1), axis=1)
+        previous = jnp.concatenate([jnp.full_like(last_end[:, :1], -1), last_end[:, :-1]], 1)
+        before = jnp.where(
+            previous >= 0,
+            jnp.take_along_axis(after, jnp.maximum(previous, 0), axis=1),
+            nothing[:, None],
+        )
+        change = jnp.where(ends, after - before, 0.0)
+        position = jnp.searchsorted(pooled, keys.reshape(-1), side="right", method="scan") - 1
+        return summed.at[position].add(change.reshape(-1), mode="drop"), None
+
+    blocks, per_block = class_blocks(n_classes, n)
+    padding = blocks * per_block - n_classes
+
+    def grouped(array, fill):
+        if array is None:
+            return None
+        padded = jnp.pad(array, [(0, padding)] + [(0, 0)] * (array.ndim - 1), constant_values=fill)
+        return padded.reshape(blocks, per_block, *array.shape[1:])
+
+    grouped_sorted = SortedKeys(
+        grouped(per_class.keys, SENTINEL),
+        grouped(per_class.positive_keys, SENTINEL),
+        grouped(per_class.cumulative, 0),
+        grouped(per_class.positive_cumulative, 0),
+    )
+    grouped = (grouped_sorted, grouped(positives, 0), grouped(nothing, 0))
+    summed, _ = jax.lax.scan(add_changes, jnp.zeros(pooled.shape, jnp.float32), grouped)
+    start = jnp.sum(nothing)
+    following = jnp.concatenate([pooled[1:], jnp.full((1,), SENTINEL, pooled.dtype)])
+    valid = (pooled != SENTINEL) & (pooled != following)
+    values = jnp.where(valid, (start + jnp.cumsum(summed)) / n_classes, -jnp.inf)
+    best = jnp.argmax(values)
+    return (
+        score_of_keys(pooled[best]),
+        score_of_keys(following[best]),
+        values[best],
+        score_of_keys(pooled[0]),
+        start / n_classes,
     )
 
 
@@ -122,21 +204,22 @@ class StartsAtGlobalThreshold:
     starts every class at the best single threshold of the data (or of a histogram's
     cells)."""
 
-    def _starting_at(self, scores, labels, weights, n_classes: int):
-        if self.init is not None:
-            return self
-        threshold, _ = best_global_threshold(
-            scores, labels, weights, average=self.average, beta=self.beta
-        )
+    def _starting_at(self, threshold: jax.Array, n_classes: int):
         return dataclasses.replace(self, init=jnp.full((n_classes,), threshold))
 
     def resolved(self, rows: Rows):
-        return self._starting_at(
-            rows.scores, rows.labels, rows.weights[:, None], rows.scores.shape[1]
-        )
+        if self.init is not None:
+            return self
+        threshold, _ = best_threshold_of(rows, average=self.average, beta=self.beta)
+        return self._starting_at(threshold, rows.scores.shape[1])
 
     def resolved_on_histogram(self, histogram: Histogram):
-        return self._starting_at(*histogram_rows(histogram), histogram.low.shape[0])
+        if self.init is not None:
+            return self
+        threshold, _ = best_global_threshold(
+            *histogram_rows(histogram), average=self.average, beta=self.beta
+        )
+        return self._starting_at(threshold, histogram.low.shape[0])
 
 
 @register
@@ -157,12 +240,6 @@ class Default(Method):
     def fit_rows(self, rows: Rows) -> DefaultResult:
         threshold = self.threshold
         if threshold is None:
-            threshold, _ = best_global_threshold(
-                rows.scores,
-                rows.labels,
-                rows.weights[:, None],
-                average=self.average,
-                beta=self.beta,
-            )
+            threshold, _ = best_threshold_of(rows, average=self.average, beta=self.beta)
         threshold = jnp.asarray(threshold, jnp.float32)
         return DefaultResult(jnp.full(rows.scores.shape[1:], threshold), threshold)

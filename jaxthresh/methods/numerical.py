@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxthresh.core import diagnostics
-from jaxthresh.core.cuts import Cuts, column_cuts, counts_above
-from jaxthresh.core.histogram import Histogram, histogram_cuts
+from jaxthresh.core.cuts import SortedKeys, counts_above, sorted_keys
+from jaxthresh.core.histogram import Histogram, histogram_sorted_keys
 from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
@@ -84,8 +84,8 @@ def finite_difference_gradient(moved: jax.Array, step) -> jax.Array:
     return jnp.where(jnp.any(changed, axis=0), change[first, columns] / distance, 0.0)
 
 
-def numerical_from_cuts(
-    cuts: Cuts,
+def numerical_from_sorted_keys(
+    cuts: SortedKeys,
     init: jax.Array,
     learning_rate: jax.Array,
     step: jax.Array,
@@ -95,8 +95,8 @@ def numerical_from_cuts(
     max_search: int,
     average: str,
 ) -> NumericalResult:
-    """numThresh with counts looked up in :class:`jaxthresh.core.cuts.Cuts` (one row per
-    class): of the rows themselves, or of a histogram's cells."""
+    """numThresh with counts looked up in :class:`jaxthresh.core.cuts.SortedKeys` (one row
+    per class): of the rows themselves, or of a histogram's cells."""
     optimizer = optax.adam(learning_rate)
     moves = step * jnp.arange(max_search + 1, dtype=jnp.float32)[:, None]
 
@@ -149,8 +149,8 @@ class Numerical(StartsAtGlobalThreshold, Method):
             *diagnostics.start_warnings(summary, self.init, result.thresholds, self.name, rows),
         ]
 
-    def _from_cuts(self, cuts: Cuts) -> NumericalResult:
-        return numerical_from_cuts(
+    def _from_sorted_keys(self, cuts: SortedKeys) -> NumericalResult:
+        return numerical_from_sorted_keys(
             cuts,
             jnp.asarray(self.init, jnp.float32),
             self.learning_rate,
@@ -162,7 +162,8 @@ class Numerical(StartsAtGlobalThreshold, Method):
         )
 
     def fit_rows(self, rows: Rows) -> NumericalResult:
-        return self._from_cuts(column_cuts(rows.scores.T, rows.labels.T, rows.weights[None, :]))
+        sorted = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
+        return self._from_sorted_keys(sorted)
 
     def fit_histogram(self, histogram: Histogram) -> NumericalResult:
-        return self._from_cuts(histogram_cuts(histogram))
+        return self._from_sorted_keys(histogram_sorted_keys(histogram))

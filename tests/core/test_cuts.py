@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -6,12 +8,15 @@ from hypothesis import strategies as st
 
 import jaxthresh
 from jaxthresh.core.cuts import (
+    SENTINEL,
     above_all,
-    column_cuts,
+    candidates,
     counts_above,
     descending_keys,
     from_order_keys,
     order_keys,
+    sort_rows,
+    sorted_keys,
     threshold_between,
 )
 from tests.conftest import padded_problem, random_problem
@@ -55,27 +60,85 @@ def test_neighbouring_keys_are_neighbouring_floats():
         assert below == np.nextafter(value, np.float32(-np.inf))
 
 
-@jax.jit
-def _counts_above(scores, labels, weights, thresholds):
-    return counts_above(column_cuts(scores.T, labels.T, weights[None, :]), thresholds)
+@functools.partial(jax.jit, static_argnames="variant")
+def _counts_above(scores, labels, weights, thresholds, variant=None):
+    sorted = sorted_keys(scores, labels, weights, slots=scores.shape[0], variant=variant)
+    return counts_above(sorted, thresholds)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, MAX_ROWS), st.sampled_from([1, 4]), st.booleans())
-def test_counts_above_equal_confusion_counts(seed, rows, classes, ties):
+@given(
+    st.integers(0, 10_000),
+    st.integers(1, MAX_ROWS),
+    st.sampled_from([1, 4]),
+    st.booleans(),
+    st.sampled_from(["bool", "int", "float"]),
+)
+def test_counts_above_equal_confusion_counts(seed, rows, classes, ties, kind):
     # Padding rows (weight 0, random scores) keep one compilation per number of classes;
     # columns are independent, so one class and four cover every case.
     scores, labels, kept, _ = padded_problem(seed, rows, classes, max_rows=MAX_ROWS, ties=ties)
     rng = np.random.default_rng(seed)
-    weights = (rng.integers(0, 3, MAX_ROWS) * kept).astype(np.int32)
+    weights = {
+        "bool": kept & (rng.random(MAX_ROWS) < 0.8),
+        "int": (rng.integers(0, 3, MAX_ROWS) * kept).astype(np.int32),
+        "float": (rng.integers(0, 3, MAX_ROWS) * kept / 4).astype(np.float32),
+    }[kind]
     # Thresholds at, between, above and below the scores.
-    candidates = np.concatenate([scores.ravel(), scores.ravel() + 0.01, [-5.0, 5.0]])
+    choices = np.concatenate([scores.ravel(), scores.ravel() + 0.01, [-5.0, 5.0]])
     for _ in range(5):
-        thresholds = rng.choice(candidates, classes).astype(np.float32)
+        thresholds = rng.choice(choices, classes).astype(np.float32)
         expected = jaxthresh.confusion_counts(labels, scores > thresholds, weights)
-        got = _counts_above(scores, labels, weights, thresholds)
-        for a, b in zip(got, expected, strict=True):
-            np.testing.assert_array_equal(a, b)
+        for variant in ("cpu", "generic"):
+            got = _counts_above(scores, labels, weights, thresholds, variant)
+            for a, b in zip(got, expected, strict=True):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, MAX_ROWS), st.booleans())
+def test_candidates_are_the_cuts_below_positive_scores(seed, rows, ties):
+    scores, labels, kept, _ = padded_problem(seed, rows, 3, max_rows=MAX_ROWS, ties=ties)
+    weights = (np.random.default_rng(seed).integers(0, 3, MAX_ROWS) * kept).astype(np.int32)
+    cuts = jax.jit(lambda *a: candidates(sorted_keys(*a, slots=MAX_ROWS)))(scores, labels, weights)
+    for c in range(3):
+        kept_scores = scores[weights > 0, c]
+        positive = np.unique(scores[(weights > 0) & labels[:, c], c])[::-1]
+        valid = np.asarray(cuts.valid[c])
+        np.testing.assert_array_equal(np.asarray(cuts.upper[c])[valid], positive)
+        for j in np.flatnonzero(valid):
+            upper, lower = float(cuts.upper[c, j]), float(cuts.lower[c, j])
+            below = kept_scores[kept_scores < upper]
+            assert lower == (below.max() if len(below) else -np.inf)
+            predicted = scores[:, c] >= upper
+            assert int(cuts.predicted[c, j]) == int(weights @ predicted)
+            assert int(cuts.true_positives[c, j]) == int(weights @ (predicted & labels[:, c]))
+        assert float(cuts.highest[c]) == (kept_scores.max() if len(kept_scores) else -np.inf)
+        assert int(cuts.positives[c]) == int(weights @ labels[:, c])
+
+
+def test_sort_rows_on_both_backends_sorts():
+    keys = np.random.default_rng(3).integers(-(2**31), 2**31 - 1, (5, 50), dtype=np.int32)
+    for variant in ("cpu", "generic"):
+        np.testing.assert_array_equal(
+            jax.jit(sort_rows, static_argnums=1)(keys, variant), np.sort(keys)
+        )
+    # On CPU the sort is NumPy's, through a callback; lowered for a GPU it is XLA's.
+    lowered = jax.jit(sort_rows).lower(jnp.asarray(keys)).as_text()
+    assert "callback" in lowered and " sort" not in lowered.replace("custom_call", "")
+    traced = jax.jit(sort_rows).trace(jnp.asarray(keys))
+    for_gpu = traced.lower(lowering_platforms=("cuda",)).as_text()
+    assert "callback" not in for_gpu and "sort" in for_gpu
+
+
+def test_left_out_rows_sort_last_as_the_sentinel():
+    scores = np.array([[0.2], [0.9], [0.5]], np.float32)
+    labels = np.array([[True], [False], [True]])
+    sorted = sorted_keys(scores, labels, np.array([True, False, True]), slots=3)
+    assert list(np.asarray(sorted.keys[0])[-1:]) == [SENTINEL]
+    np.testing.assert_array_equal(from_order_keys(-sorted.keys[0, :2]), np.float32([0.5, 0.2]))
+    assert list(np.asarray(sorted.positive_keys[0])[-1:]) == [SENTINEL]
 
 
 def test_threshold_between_separates():
@@ -92,46 +155,13 @@ def test_above_all_predicts_nothing():
     assert np.all(np.isfinite(nothing))
 
 
-def _row_cuts(scores, labels, weights):
-    return column_cuts(scores.T, labels.T, weights[None, :])
-
-
-_cuts = jax.jit(_row_cuts)
-_batched_cuts = jax.vmap(_row_cuts, in_axes=(None, None, 0))
-
-
-def test_cuts_are_shared_by_vmap_over_weights():
-    scores, labels = random_problem(2, rows=30, classes=3)
-    weights = np.stack([np.arange(30) % 2, np.ones(30)]).astype(np.int32)
-    batched = jax.jit(_batched_cuts)(scores, labels, weights)
-    for i, w in enumerate(weights):
-        single = _cuts(scores, labels, w)
-        np.testing.assert_array_equal(batched.predicted[i], single.predicted)
-        np.testing.assert_array_equal(batched.valid[i], single.valid)
-    # Sorting depends on the scores alone: vmap over the weights sorts once, unbatched.
-    jaxpr = str(jax.make_jaxpr(_batched_cuts)(scores, labels, weights))
-    assert "sort" in jaxpr
-    sorts = [line for line in jaxpr.splitlines() if " sort[" in line]
-    assert sorts and all(":i32[3,30] = sort[" in line for line in sorts)
-
-
-@jax.jit
-def _counts_of_bool_and_float_weights(scores, labels, kept, fractions, thresholds):
-    return [
-        counts_above(column_cuts(scores.T, labels.T, weights[None, :]), thresholds)
-        for weights in (kept, fractions)
-    ]
-
-
-def test_bool_and_float_weights_count_in_their_dtype():
+def test_counts_of_bool_and_float_weights_are_in_their_dtype():
     scores, labels = random_problem(6, rows=20, classes=2, ties=True)
     thresholds = np.array([0.4, 0.6], np.float32)
     kept = np.arange(20) % 3 > 0
     fractions = (np.arange(20) % 3).astype(np.float32) / 4
-    got = _counts_of_bool_and_float_weights(scores, labels, kept, fractions, thresholds)
-    for counts, weights, dtype in zip(
-        got, (kept, fractions), (jnp.int32, jnp.float32), strict=True
-    ):
+    for weights, dtype in ((kept, jnp.int32), (fractions, jnp.float32)):
+        counts = _counts_above(scores, labels, weights, thresholds)
         expected = jaxthresh.confusion_counts(labels, scores > thresholds, weights)
         for a, b in zip(counts, expected, strict=True):
             assert a.dtype == dtype

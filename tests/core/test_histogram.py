@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import jaxthresh
 from jaxthresh.core import validation
 from jaxthresh.core.cuts import above_all, threshold_between
-from jaxthresh.core.histogram import cell_centres, histogram_cuts, score_histogram
+from jaxthresh.core.histogram import cell_centres, histogram_candidates, score_histogram
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import configure
 from tests.conftest import padded_problem, random_problem
@@ -26,7 +26,7 @@ def _histograms_and_cuts(scores, labels, weights):
     results = {}
     for bins in BINS:
         histogram = score_histogram(Rows(scores, labels, weights), bins=bins)
-        cuts = histogram_cuts(histogram)
+        cuts = histogram_candidates(histogram)
         between = threshold_between(cuts.upper, cuts.lower)
         results[bins] = histogram, cuts, between, above_all(cuts.highest)
     return results
