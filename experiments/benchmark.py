@@ -19,7 +19,9 @@ seconds (median) and pass + fit. With --scores_npy the scores are read from disk
 
 from __future__ import annotations
 
+import functools
 import os
+import resource
 import time
 
 import jax
@@ -37,7 +39,13 @@ _ROWS = flags.DEFINE_integer("rows", 20371, "Rows (clips).")
 _CLASSES = flags.DEFINE_integer("classes", 527, "Classes.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs of the fit.")
 _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "float16", "bfloat16"], "Scores.")
-_PATH = flags.DEFINE_enum("path", "rows", ["rows", "histogram"], "Fit path.")
+_PATH = flags.DEFINE_enum(
+    "path", "rows", ["rows", "histogram", "ratios"], "Fit path, or every ratio on a benchmark."
+)
+_DATASET = flags.DEFINE_enum(
+    "dataset", "audioset", list(paper.BENCHMARKS), "--path=ratios: the benchmark's scores."
+)
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "--path=ratios: the benchmarks' folder.")
 _KERNEL = flags.DEFINE_enum(
     "kernel",
     None,
@@ -149,6 +157,8 @@ def main(argv: list[str]) -> None:
         rows, classes = streaming.NpyChunks(*source).shape
         figures = {"rows": rows, "classes": classes, "source": "npy"}
         figures.update(_histogram_figures(source))
+    elif _PATH.value == "ratios":
+        figures = _ratio_figures()
     else:
         figures = _in_memory_figures()
     figures = {
@@ -216,6 +226,70 @@ def _in_memory_figures() -> dict:
         figures["folds"] = _FOLDS.value
         figures["cv_compile_seconds"] = round(first - cv_seconds, 4)
         figures["cv_seconds_median"] = round(cv_seconds, 4)
+    return figures
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _ratio_figures() -> dict:
+    """Each speed target as a ratio to its floor or peer, measured in this one process.
+
+    Floors: one ``np.sort(scores, axis=0)`` (the exact searches), one jitted column sum of
+    the scores (SGLThresh's epochs), one SGLThresh ``cross_validate`` (``fit_auto``)."""
+    data_dir = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
+    benchmark = paper.load_benchmark(_DATASET.value, data_dir)
+    scores, labels = benchmark.valid_scores, benchmark.valid_labels
+    repeats = _REPEATS.value
+    folds = _FOLDS.value or 3
+
+    def median(call, runs=repeats):
+        _seconds(call)  # compiles
+        return float(np.median([_seconds(call) for _ in range(runs)]))
+
+    column_sum = jax.jit(lambda s: jnp.sum(s, axis=0))
+    device_scores = jnp.asarray(scores)
+    sort_seconds = median(lambda: np.sort(scores, axis=0))
+    sum_seconds = median(lambda: column_sum(device_scores), runs=max(repeats, 7))
+    figures = {
+        "dataset": _DATASET.value,
+        "rows": scores.shape[0],
+        "classes": scores.shape[1],
+        "sort_floor_ms": round(1000 * sort_seconds, 2),
+        "column_sum_floor_ms": round(1000 * sum_seconds, 3),
+    }
+    for average in ("micro", "macro"):
+        fit_exact = functools.partial(jaxthresh.fit_exact, scores, labels, average=average)
+        seconds = median(lambda fit=fit_exact: fit().thresholds)
+        figures[f"exact_{average}_ms"] = round(1000 * seconds, 1)
+        figures[f"exact_{average}_to_sort"] = round(seconds / sort_seconds, 2)
+    epochs = _EPOCHS.value
+    seconds = median(lambda: jaxthresh.fit_sgl(scores, labels, epochs=epochs).thresholds)
+    figures["sgl_epoch_ms"] = round(1000 * seconds / epochs, 3)
+    figures["sgl_epoch_to_column_sum"] = round(seconds / epochs / sum_seconds, 2)
+
+    def histogram_and_fit():
+        built = streaming.histogram_pass(scores, labels, bins=_BINS.value)
+        return jaxthresh.fit_histogram("sgl", built, epochs=epochs).thresholds
+
+    seconds = median(histogram_and_fit)
+    figures["histogram_path_ms"] = round(1000 * seconds, 1)
+    figures["histogram_path_to_column_sum"] = round(seconds / sum_seconds, 1)
+    sgl_cv = median(
+        lambda: jaxthresh.cross_validate(scores, labels, "sgl", n_folds=folds).heldout_score,
+        runs=max(1, repeats // 2),
+    )
+    auto_cv = median(
+        lambda: jaxthresh.cross_validate(scores, labels, "auto", n_folds=folds).heldout_score,
+        runs=max(1, repeats // 2),
+    )
+    figures["folds"] = folds
+    figures["sgl_cv_seconds"] = round(sgl_cv, 2)
+    figures["auto_cv_seconds"] = round(auto_cv, 2)
+    figures["auto_cv_to_sgl_cv"] = round(auto_cv / sgl_cv, 2)
+    figures["peak_rss_mb"] = round(_peak_rss_mb())
     return figures
 
 

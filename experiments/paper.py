@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pathlib
 import time
 from typing import NamedTuple
 
@@ -23,6 +24,9 @@ FILES = {
     "audioset": "audioset_eval_sim.npz",
 }
 BENCHMARKS = tuple(FILES)
+# The benchmarks' folder beside the project's clone (``--data_dir`` or $JAXTHRESH_DATA
+# override it).
+DEFAULT_DATA_DIR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # Table 2 of the paper: micro-F1 in percent as (eval, valid). AudioSet: 3-fold CV means.
 PAPER_TABLE2 = {

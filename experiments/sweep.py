@@ -9,7 +9,6 @@ subset is not used). SGLThresh runs on the histogram path (--bins) unless --bins
 
 from __future__ import annotations
 
-import pathlib
 import time
 
 import jax
@@ -21,8 +20,6 @@ from jaxthresh.cli import plots, runner
 from jaxthresh.cli.files import check_writable, float32_list, write_json_atomic
 from jaxthresh.cli.report import markdown_sweep
 from jaxthresh.core import validation
-
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _DATASET = flags.DEFINE_enum("dataset", "dcase2017", list(paper.BENCHMARKS), "Benchmark.")
 _METHOD = flags.DEFINE_string("method", "sgl", "Method whose hyperparameters are swept.")
@@ -57,7 +54,7 @@ def main(argv: list[str]) -> None:
         check_writable(_OUTPUT.value)
     if _PLOT_DIR.value:
         plots.require_matplotlib()
-    folder = paper.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
+    folder = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
     benchmark = paper.load_benchmark(_DATASET.value, folder)
     paper_init = paper.PAPER_SETTINGS[benchmark.name]["sgl"]["init"]
     given = {

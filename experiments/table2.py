@@ -11,16 +11,12 @@ over the paper's settings.
 
 from __future__ import annotations
 
-import pathlib
-
 import paper
 from absl import flags, logging
 
 import jaxthresh
 from jaxthresh.cli import method_flags, plots, runner
 from jaxthresh.cli.files import check_writable, float32_list, write_json_atomic
-
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _DATASET = flags.DEFINE_list("dataset", list(paper.BENCHMARKS), "Benchmarks to run.")
 _METHODS = flags.DEFINE_list("methods", list(jaxthresh.METHODS), "Methods to run.")
@@ -47,7 +43,7 @@ def main(argv: list[str]) -> None:
     seed = method_flags.seed(given.get("seed", 0))
     datasets = paper.check_datasets(_DATASET.value)
     methods = paper.check_methods(_METHODS.value)
-    folder = paper.resolve_data_dir(_DATA_DIR.value, PROJECT_ROOT.parent / "shared" / "data")
+    folder = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
     loaded = [paper.load_benchmark(name, folder) for name in datasets]
     overrides = {
         method: method_flags.chosen_hyperparameters(method, given, strict=False)

@@ -40,7 +40,7 @@ from jaxthresh.core.metrics import Counts, count_dtype
 SENTINEL = 2**31 - 1
 
 #: Sorts process blocks of about this many keys at a time.
-BLOCK_KEYS = 1 << 23
+BLOCK_KEYS = 1 << 21
 
 
 def order_keys(values: jax.Array) -> jax.Array:
@@ -118,9 +118,12 @@ class SortedKeys(NamedTuple):
 
 
 def class_blocks(columns: int, rows: int) -> tuple[int, int]:
-    """``(blocks, columns per block)`` for sorting ``columns`` columns of ``rows`` keys."""
-    per_block = max(1, min(columns, BLOCK_KEYS // max(rows, 1)))
-    return -(-columns // per_block), per_block
+    """``(blocks, columns per block)`` for sorting ``columns`` columns of ``rows`` keys:
+    blocks of at most about :data:`BLOCK_KEYS` keys, as even as can be (the last block is
+    padded to the others' size)."""
+    most = max(1, min(columns, BLOCK_KEYS // max(rows, 1)))
+    blocks = -(-columns // most)
+    return blocks, -(-columns // blocks)
 
 
 def sorted_keys(

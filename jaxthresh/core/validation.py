@@ -30,7 +30,7 @@ AVERAGES = ("micro", "macro")
 @functools.partial(
     jax.tree_util.register_dataclass,
     data_fields=["scores", "labels", "sample_weight"],
-    meta_fields=["max_positives"],
+    meta_fields=["max_positives", "total_positives"],
 )
 @dataclasses.dataclass(frozen=True, eq=False)
 class Rows:
@@ -47,12 +47,15 @@ class Rows:
       max_positives: static: at least the number of rows of weight > 0 that are positive in
         any one class (so that kernels can hold the positive rows of each class in that
         many slots), or None where unknown (inside a caller's ``jit``).
+      total_positives: static: the same over all classes together (the positive scores of
+        weight > 0), or None where unknown.
     """
 
     scores: jax.Array
     labels: jax.Array
     sample_weight: jax.Array | None = None
     max_positives: int | None = None
+    total_positives: int | None = None
 
     @property
     def weights(self) -> jax.Array:
@@ -67,6 +70,13 @@ class Rows:
         """Slots enough for the positive rows of any class: ``max_positives``, at most n."""
         n_rows = self.scores.shape[0]
         return n_rows if self.max_positives is None else min(self.max_positives, n_rows)
+
+    @property
+    def pooled_positive_slots(self) -> int:
+        """Slots enough for the positive scores of all classes pooled: ``total_positives``,
+        at most ``n * classes``."""
+        size = self.scores.shape[0] * self.scores.shape[1]
+        return size if self.total_positives is None else min(self.total_positives, size)
 
     def _replace(self, **changes) -> Rows:
         """A copy with some fields changed (``weights=`` sets ``sample_weight``)."""
@@ -310,19 +320,25 @@ def as_rows(scores, labels, sample_weight=None) -> Rows:
     rows = Rows(scores, labels, weights)
     if is_traced(rows):
         return rows
-    return rows._replace(max_positives=_max_positives(rows))
+    per_class = np.asarray(_positives_per_class(rows.labels, rows.weights), np.int64)
+    largest, total = int(per_class.max(initial=0)), int(per_class.sum())
+    n_rows, n_classes = rows.scores.shape
+    return rows._replace(
+        max_positives=min(n_rows, _power_of_two_above(largest)),
+        total_positives=min(n_rows * n_classes, _power_of_two_above(total)),
+    )
 
 
-def _max_positives(rows: Rows) -> int:
-    """A bound on the positive rows of weight > 0 of any class, rounded up to a power of
-    two (so that problems of similar sizes share compiled programs), at most n."""
-    count = int(_largest_positive_count(rows.labels, rows.weights))
-    return min(rows.scores.shape[0], 1 << max(count - 1, 0).bit_length())
+def _power_of_two_above(count: int) -> int:
+    """The least power of two >= ``count`` (bounds rounded so that problems of similar sizes
+    share compiled programs)."""
+    return 1 << max(count - 1, 0).bit_length()
 
 
 @jax.jit
-def _largest_positive_count(labels, weights):
-    return jnp.max(jnp.sum(labels & (weights[:, None] > 0), axis=0, dtype=jnp.int32))
+def _positives_per_class(labels, weights):
+    """int32[classes]: the positive rows of weight > 0 of each class."""
+    return jnp.sum(labels & (weights[:, None] > 0), axis=0, dtype=jnp.int32)
 
 
 def per_class(value, n_classes: int, name: str, *, positive: bool = False) -> jax.Array:

@@ -24,7 +24,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import Candidates, above_all, candidates, sorted_keys, threshold_between
+from jaxthresh.core.cuts import (
+    Candidates,
+    above_all,
+    candidates,
+    sorted_keys,
+    threshold_between,
+)
 from jaxthresh.core.histogram import Histogram, histogram_candidates
 from jaxthresh.core.metrics import fbeta_ratio
 from jaxthresh.core.validation import Rows
@@ -49,69 +55,71 @@ class ExactResult(NamedTuple):
     steps: jax.Array
 
 
-def _with_nothing_cut(cuts: Candidates):
-    """Prepends the cut that predicts nothing (position 0) to the counts of every column."""
-    zeros = jnp.zeros_like(cuts.predicted[:, :1])
-    predicted = jnp.concatenate([zeros, cuts.predicted], axis=1)
-    true_positives = jnp.concatenate([zeros, cuts.true_positives], axis=1)
-    valid = jnp.concatenate([jnp.ones_like(cuts.valid[:, :1]), cuts.valid], axis=1)
-    return predicted, true_positives, valid
-
-
 def exact_from_candidates(
     cuts: Candidates, beta: jax.Array | float, *, average: str
 ) -> ExactResult:
     """The exact optimum over the candidate cuts of every class
-    (:class:`jaxthresh.core.cuts.Candidates`, one row per class): of the rows themselves,
-    or of a histogram's cells."""
-    predicted, true_positives, valid = _with_nothing_cut(cuts)
+    (:class:`jaxthresh.core.cuts.Candidates`, one row per class; "predict nothing" is
+    tried besides them, and wins ties): of the rows themselves, or of a histogram's
+    cells."""
     positives = cuts.positives
     columns = jnp.arange(cuts.upper.shape[0])
     beta2 = beta * beta
 
-    def totals(choice):
-        return true_positives[columns, choice], predicted[columns, choice]
-
     if average == "macro":
-        per_class = fbeta_ratio(true_positives, predicted, positives[:, None], beta)
-        choice = jnp.argmax(jnp.where(valid, per_class, -jnp.inf), axis=1)
-        score = jnp.mean(per_class[columns, choice])
+        per_class = fbeta_ratio(cuts.true_positives, cuts.predicted, positives[:, None], beta)
+        per_class = jnp.where(cuts.valid, per_class, -jnp.inf)
+        cut = jnp.argmax(per_class, axis=1)
+        best = per_class[columns, cut]
+        nothing = fbeta_ratio(jnp.zeros_like(positives), jnp.zeros_like(positives), positives, beta)
+        take = best > nothing
+        score = jnp.mean(jnp.where(take, best, nothing))
         steps = jnp.int32(1)
     elif average == "micro":
         total_positives = jnp.sum(positives)
 
-        def ratio(choice):
-            tp, pp = totals(choice)
-            return fbeta_ratio(jnp.sum(tp), jnp.sum(pp), total_positives, beta)
+        def ratio(cut, take):
+            true_positives = jnp.where(take, cuts.true_positives[columns, cut], 0)
+            predicted = jnp.where(take, cuts.predicted[columns, cut], 0)
+            return fbeta_ratio(jnp.sum(true_positives), jnp.sum(predicted), total_positives, beta)
 
-        def best_choice(lam):
-            gain = (1.0 + beta2) * true_positives.astype(jnp.float32) - lam * predicted.astype(
-                jnp.float32
+        def best_cut(lam):
+            # Dinkelbach: maximize (1 + beta^2) TP - lam * PP class by class; predicting
+            # nothing gains 0 and wins ties.
+            gain = (1.0 + beta2) * cuts.true_positives.astype(jnp.float32) - lam * (
+                cuts.predicted.astype(jnp.float32)
             )
-            return jnp.argmax(jnp.where(valid, gain, -jnp.inf), axis=1)
+            gain = jnp.where(cuts.valid, gain, -jnp.inf)
+            cut = jnp.argmax(gain, axis=1)
+            return cut, gain[columns, cut] > 0
 
         def improving(state):
-            _, lam, previous, steps = state
+            *_, lam, previous, steps = state
             return (lam > previous) & (steps < MAX_DINKELBACH_STEPS)
 
         def step(state):
-            choice, lam, _, steps = state
-            new_choice = best_choice(lam)
-            new_lam = ratio(new_choice)
+            cut, take, lam, _, steps = state
+            new_cut, new_take = best_cut(lam)
+            new_lam = ratio(new_cut, new_take)
             better = new_lam > lam
-            return jnp.where(better, new_choice, choice), jnp.maximum(new_lam, lam), lam, steps + 1
+            return (
+                jnp.where(better, new_cut, cut),
+                jnp.where(better, new_take, take),
+                jnp.maximum(new_lam, lam),
+                lam,
+                steps + 1,
+            )
 
         # Start from "predict nothing": ratio 0 (or 1 when there is nothing to find).
-        start = jnp.zeros(cuts.upper.shape[0], jnp.int32)
-        state = (start, ratio(start), jnp.float32(-1.0), jnp.int32(0))
-        choice, score, _, steps = jax.lax.while_loop(improving, step, state)
+        cut = jnp.zeros(cuts.upper.shape[0], jnp.int32)
+        take = jnp.zeros(cuts.upper.shape[0], bool)
+        state = (cut, take, ratio(cut, take), jnp.float32(-1.0), jnp.int32(0))
+        cut, take, score, _, steps = jax.lax.while_loop(improving, step, state)
     else:
         raise ValueError(f"average: must be one of micro, macro; got {average!r}")
 
-    # Position `choice` of the padded counts is cut `choice - 1`; 0 predicts nothing.
-    cut = jnp.maximum(choice - 1, 0)
     threshold = threshold_between(cuts.upper[columns, cut], cuts.lower[columns, cut])
-    thresholds = jnp.where(choice == 0, above_all(cuts.highest), threshold)
+    thresholds = jnp.where(take, threshold, above_all(cuts.highest))
     return ExactResult(thresholds, score, steps)
 
 

@@ -55,6 +55,7 @@ def best_global_threshold(
     beta=1.0,
     zero_division: float = 1.0,
     slots: int | None = None,
+    pooled_slots: int | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """The single threshold maximizing F-beta over all classes, found exactly; traceable.
 
@@ -68,6 +69,8 @@ def best_global_threshold(
       zero_division: score with no positives and no predictions.
       slots: at least the number of positive scores of weight > 0 of any class (static;
         None: n).
+      pooled_slots: at least the number of positive scores of weight > 0 of all classes
+        together (static; None: ``slots * classes``): the micro search's candidate cuts.
 
     Returns:
       ``(threshold, score)``: float32 scalars; ``scores > threshold`` reaches ``score``.
@@ -81,7 +84,7 @@ def best_global_threshold(
             scores.reshape(-1, 1),
             labels.reshape(-1, 1),
             weights.reshape(-1, 1),
-            slots=min(n * n_classes, slots * n_classes),
+            slots=min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes),
         )
         cuts = jax.tree.map(lambda field: field[0], candidates(pooled))
         values = fbeta_ratio(
@@ -118,6 +121,7 @@ def best_threshold_of(rows: Rows, *, average: str, beta) -> tuple[jax.Array, jax
         average=average,
         beta=beta,
         slots=rows.positive_slots,
+        pooled_slots=rows.pooled_positive_slots,
     )
 
 

@@ -211,3 +211,22 @@ def test_prng_key_takes_typed_and_legacy_keys():
     legacy = validation.prng_key(jax.random.PRNGKey(3))
     assert jax.dtypes.issubdtype(legacy.dtype, jax.dtypes.prng_key)
     np.testing.assert_array_equal(jax.random.key_data(typed), jax.random.key_data(legacy))
+
+
+def test_as_rows_bounds_the_positive_rows_by_powers_of_two():
+    labels = np.zeros((40, 3), bool)
+    labels[:5, 0] = True  # 5 positives
+    labels[:9, 1] = True  # 9 positives; class 2 has none
+    weights = np.ones(40, np.int32)
+    weights[0] = 0  # a row of weight 0 is not counted
+    rows = validation.as_rows(np.random.default_rng(0).random((40, 3)), labels, weights)
+    assert (rows.max_positives, rows.total_positives) == (8, 16)  # 8 and 12 rounded up
+    assert (rows.positive_slots, rows.pooled_positive_slots) == (8, 16)
+    # Unknown under tracing: every row (and every score) gets a slot.
+    traced = jax.jit(
+        lambda s, y: (
+            validation.as_rows(s, y).positive_slots
+            + 100 * validation.as_rows(s, y).pooled_positive_slots
+        )
+    )
+    assert traced(np.zeros((4, 3), np.float32), np.ones((4, 3), bool)) == 4 + 100 * 12
