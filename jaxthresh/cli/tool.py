@@ -32,6 +32,7 @@ from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
 from jaxthresh.cli.matrices import load_matrix, write_matrix
 from jaxthresh.cli.report import markdown_report, report_rows
+from jaxthresh.core import diagnostics
 from jaxthresh.methods import configure
 
 #: What each command does, for its --help.
@@ -83,6 +84,10 @@ _PLOT_DIR = flags.DEFINE_string(
 
 #: The plots that fit writes into --plot_dir.
 PLOTS = ("thresholds.png", "f1_against_threshold.png", "learning_curve.png")
+#: Scores (rows x classes) from which a fit on the rows is warned about its memory: the
+#: rows path holds several copies of the scores (measured on 200,000 x 1,000: 6 to 11
+#: times their float32 bytes; see BUILD_NOTES), the histogram path (--bins) about one.
+LARGE_FIT_SCORES = 1 << 26
 _INPUT_FLAGS = ("scores", "scores_key", "class_names", "no_header")
 #: The flags of each command (fit also takes every hyperparameter flag).
 FLAGS_OF = {
@@ -218,6 +223,20 @@ def _checked_plot_dir() -> str | None:
     return folder
 
 
+def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
+    """One warning line: a fit on the rows of this many scores takes several times their
+    memory, and which methods can fit on histograms instead."""
+    with_bins = [
+        name for name, declared in jaxthresh.METHODS.items() if "bins" in declared.hyperparameters()
+    ]
+    gigabytes = 4 * n_rows * n_classes / 1e9
+    diagnostics.warn(
+        f"memory: {method} on the rows of {n_rows} x {n_classes} scores ({gigabytes:.1f} GB "
+        "as float32) holds several copies of them (6 to 11 times on 200,000 x 1,000); "
+        f"--bins=1024 ({', '.join(with_bins)}) fits on per-class histograms in about one"
+    )
+
+
 def _fit() -> None:
     output = _required(_OUTPUT, "fit")
     outputs = [("output", output)]
@@ -238,6 +257,8 @@ def _fit() -> None:
     _check_same_classes(names, labels)
     names = names or schema.default_class_names(n_classes)
     config = configure(method, n_classes, n_rows, **hyperparameters)
+    if getattr(config, "bins", None) is None and n_rows * n_classes >= LARGE_FIT_SCORES:
+        _warn_rows_memory(method, n_rows, n_classes)
     # The values as loaded (float64 too): the library warns where float32 loses them.
     result = jaxthresh.fit(method, values, labels.values, progress=True, **hyperparameters)
     thresholds = np.asarray(result.thresholds)

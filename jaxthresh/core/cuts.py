@@ -9,8 +9,12 @@ float32 values (:func:`order_keys`): keys are exact where XLA's float comparison
 descending score order, padding after them (:data:`SENTINEL`), and the same for the
 positive rows alone. With them, the counts of ``scores > t`` at any threshold are two
 binary searches (:func:`counts_above`). The sort is the costliest step: on CPU it is
-NumPy's (``jax.pure_callback``), which sorts ``int32`` rows several times faster than
-XLA's CPU sort; elsewhere ``jnp.sort`` (:func:`sort_rows`). Columns are sorted in blocks
+NumPy's, in one ``jax.pure_callback`` per block (:func:`sort_kept_and_positive`), which
+sorts ``int32`` rows several times faster than XLA's CPU sort and also finds where each
+positive key ends among all keys with one binary search per real positive row (XLA would
+search every padded slot); elsewhere ``jnp.sort`` and ``searchsorted``. Each callback
+copies its operands and results once (about 20 ms per 43 MB on CPU in JAX 0.10), which is
+why there is one per block, not one per sort. Columns are sorted in blocks
 (a ``lax.map``), so that only one block's temporaries are alive at a time. Rows with int or
 float weights carry their weights through the sort (``lax.sort`` with a payload) and add
 running totals.
@@ -26,6 +30,7 @@ with ``M`` the static bound :attr:`jaxthresh.core.validation.Rows.positive_slots
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -77,25 +82,101 @@ def highest_of(values: jax.Array, axis: int = 1) -> jax.Array:
     return from_order_keys(jnp.max(order_keys(values), axis=axis))
 
 
-def _numpy_sort(keys: np.ndarray) -> np.ndarray:
-    """Host side of :func:`sort_rows` on CPU: each row sorted, in a copy."""
-    out = np.array(keys, dtype=np.int32, copy=True)
-    out.sort(axis=-1)
-    return out
+def _numpy_sorted_keys(
+    keys: np.ndarray, positive: np.ndarray, slots: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Host side of :func:`sort_kept_and_positive` on CPU."""
+    keys, positive = np.asarray(keys), np.asarray(positive, bool)
+    positive_keys = np.where(positive, keys, np.int32(SENTINEL))
+    positive_keys.sort(axis=-1)
+    return np.sort(keys, axis=-1), np.ascontiguousarray(positive_keys[..., :slots])
 
 
-def sort_rows(keys: jax.Array, variant: str | None = None) -> jax.Array:
-    """int32 ``keys [rows, m]`` with each row sorted ascending: NumPy's sort through a
-    callback on CPU (several times faster than XLA's there), ``jnp.sort`` elsewhere."""
+def sort_kept_and_positive(
+    keys: jax.Array, positive: jax.Array, slots: int, variant: str | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """``(sorted keys, sorted positive keys)`` of int32 ``keys [rows, m]`` (left out entries
+    already :data:`SENTINEL`) and bool ``positive [rows, m]``: each row ascending, and the
+    positive entries' keys ascending in ``slots`` slots (:data:`SENTINEL` after them). On
+    CPU both sorts in one NumPy callback (NumPy sorts ``int32`` rows several times faster
+    than XLA's CPU sort); elsewhere ``jnp.sort``."""
 
-    def cpu(keys):
-        shape = jax.ShapeDtypeStruct(keys.shape, jnp.int32)
-        return jax.pure_callback(_numpy_sort, shape, keys, vmap_method="sequential")
+    def cpu(keys, positive):
+        shapes = (
+            jax.ShapeDtypeStruct(keys.shape, jnp.int32),
+            jax.ShapeDtypeStruct((*keys.shape[:-1], slots), jnp.int32),
+        )
+        host = functools.partial(_numpy_sorted_keys, slots=slots)
+        return jax.pure_callback(host, shapes, keys, positive, vmap_method="sequential")
 
-    def generic(keys):
-        return jnp.sort(keys, axis=-1)
+    def generic(keys, positive):
+        positive_keys = jnp.sort(jnp.where(positive, keys, SENTINEL), axis=-1)[..., :slots]
+        return jnp.sort(keys, axis=-1), positive_keys
 
-    return batching.by_platform(variant, cpu=cpu, generic=generic)(keys)
+    return batching.by_platform(variant, cpu=cpu, generic=generic)(keys, positive)
+
+
+def _numpy_cut_keys(
+    keys: np.ndarray, positive: np.ndarray, slots: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Host side of :func:`cut_keys` on CPU: one sort of each row, then per row its few
+    positive keys (sorted) and one binary search each; only ``[rows, slots]`` go back."""
+    keys, positive = np.asarray(keys), np.asarray(positive, bool)
+    rows, width = keys.shape
+    everyone = np.sort(keys, axis=-1)
+    positive_keys = np.full((rows, slots), SENTINEL, np.int32)
+    ends = np.full((rows, slots), width, np.int32)
+    below = np.full((rows, slots), SENTINEL, np.int32)
+    for row in range(rows):
+        own = np.sort(keys[row][positive[row]])
+        count = own.size
+        if count:
+            end = np.searchsorted(everyone[row], own, "right").astype(np.int32)
+            positive_keys[row, :count], ends[row, :count] = own, end
+            below[row, :count] = np.where(
+                end < width, everyone[row][np.minimum(end, width - 1)], SENTINEL
+            )
+    highest = everyone[:, 0] if width else np.full(rows, SENTINEL, np.int32)
+    return positive_keys, ends, below, np.ascontiguousarray(highest)
+
+
+def cut_keys(
+    keys: jax.Array, positive: jax.Array, slots: int, variant: str | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """What the candidate cuts of rows of weight 0 or 1 need, from int32 ``keys [rows, m]``
+    (left out entries already :data:`SENTINEL`) and bool ``positive [rows, m]``: each row's
+    positive keys ascending in ``slots`` slots; for each, the number of keys at or before
+    it (``ends``) and the key just after those (``below``, :data:`SENTINEL` if none); and
+    each row's first key (``highest``). On CPU one NumPy callback that returns only these
+    ``[rows, slots]`` arrays (the sorted keys of every row stay on the host, and the
+    binary searches run for the real positives only, not for padded slots); elsewhere
+    ``jnp.sort``, ``searchsorted`` and a gather."""
+
+    def cpu(keys, positive):
+        shape = (*keys.shape[:-1], slots)
+        shapes = (
+            jax.ShapeDtypeStruct(shape, jnp.int32),
+            jax.ShapeDtypeStruct(shape, jnp.int32),
+            jax.ShapeDtypeStruct(shape, jnp.int32),
+            jax.ShapeDtypeStruct(keys.shape[:-1], jnp.int32),
+        )
+        host = functools.partial(_numpy_cut_keys, slots=slots)
+        return jax.pure_callback(host, shapes, keys, positive, vmap_method="sequential")
+
+    def generic(keys, positive):
+        everyone, positive_keys = sort_kept_and_positive(keys, positive, slots, "generic")
+        return (positive_keys, *_ends_and_below(everyone, positive_keys), everyone[:, 0])
+
+    return batching.by_platform(variant, cpu=cpu, generic=generic)(keys, positive)
+
+
+def _ends_and_below(everyone: jax.Array, positive_keys: jax.Array) -> tuple[jax.Array, ...]:
+    """For each positive key, the number of keys of its row at or before it and the key
+    just after those (:data:`SENTINEL` if none)."""
+    width = everyone.shape[1]
+    ends = searchsorted_rows(everyone, positive_keys, "right")
+    below = jnp.take_along_axis(everyone, jnp.minimum(ends, width - 1), axis=1)
+    return ends, jnp.where(ends < width, below, SENTINEL)
 
 
 class SortedKeys(NamedTuple):
@@ -161,9 +242,8 @@ def sorted_keys(
 
         def sort_block(block):
             keys, kept, labels = block
-            everyone = sort_rows(jnp.where(kept, keys, SENTINEL), variant)
-            positive = sort_rows(jnp.where(kept & labels, keys, SENTINEL), variant)
-            return everyone, positive[:, :slots]
+            keys = jnp.where(kept, keys, SENTINEL)
+            return sort_kept_and_positive(keys, kept & labels, slots, variant)
 
         everyone, positive = jax.lax.map(
             sort_block, (by_block(keys, SENTINEL), by_block(kept, False), by_block(labels, False))
@@ -279,23 +359,75 @@ def candidates(sorted: SortedKeys) -> Candidates:
     """The cuts just below each distinct positive score of each column: the only ones an
     exact search of F-beta needs besides predicting nothing (see the module docstring)."""
     positive = sorted.positive_keys
-    following = jnp.concatenate([positive[:, 1:], jnp.full_like(positive[:, :1], SENTINEL)], 1)
-    valid = (positive != SENTINEL) & (positive != following)  # the last of equal scores
+    valid = _distinct_last(positive)  # the last of equal scores
     slots = jnp.broadcast_to(jnp.arange(1, positive.shape[1] + 1, dtype=jnp.int32), positive.shape)
     true_positives = slots if sorted.positive_cumulative is None else sorted.positive_cumulative
     # Every row whose key is at most this one's (a score at least as high) is predicted.
-    end = searchsorted_rows(sorted.keys, positive, "right")
-    predicted = weight_before(end, sorted.cumulative)
-    below = jnp.take_along_axis(sorted.keys, jnp.minimum(end, sorted.keys.shape[1] - 1), axis=1)
-    below = jnp.where(end < sorted.keys.shape[1], below, SENTINEL)
+    end, below = _ends_and_below(sorted.keys, positive)
     return Candidates(
         upper=score_of_keys(positive),
         lower=score_of_keys(below),
         true_positives=true_positives,
-        predicted=predicted,
+        predicted=weight_before(end, sorted.cumulative),
         valid=valid,
         highest=score_of_keys(sorted.keys[:, 0]),
         positives=positive_weight(sorted),
+    )
+
+
+def _distinct_last(positive_keys: jax.Array) -> jax.Array:
+    """bool: the slots that hold a key (not :data:`SENTINEL`) different from the next."""
+    following = jnp.concatenate(
+        [positive_keys[:, 1:], jnp.full_like(positive_keys[:, :1], SENTINEL)], 1
+    )
+    return (positive_keys != SENTINEL) & (positive_keys != following)
+
+
+def kept_candidates(
+    scores: jax.Array,
+    labels: jax.Array,
+    kept: jax.Array,
+    *,
+    slots: int,
+    variant: str | None = None,
+) -> Candidates:
+    """:func:`candidates` of rows that weigh 0 or 1, without the sorted keys of every row
+    (:func:`cut_keys`): what the exact searches of unweighted rows and their folds use.
+
+    Args:
+      scores: float32[n, columns].
+      labels: bool[n, columns].
+      kept: bool ``[n]`` or ``[n, columns]``: the rows that count.
+      slots: ``M``, at least the number of kept positive rows of any column.
+      variant: "cpu" or "generic" (None: by backend).
+    """
+    n, columns = scores.shape
+    kept = jnp.broadcast_to(kept if kept.ndim == 2 else kept[:, None], scores.shape)
+    blocks, per_block = class_blocks(columns, n)
+    padding = blocks * per_block - columns
+
+    def by_block(array, fill):
+        padded = jnp.pad(array.T, ((0, padding), (0, 0)), constant_values=fill)
+        return padded.reshape(blocks, per_block, n)
+
+    def block_cuts(block):
+        keys, positive = block
+        return cut_keys(keys, positive, slots, variant)
+
+    keys = jnp.where(kept, descending_keys(scores), SENTINEL)
+    cuts = jax.lax.map(block_cuts, (by_block(keys, SENTINEL), by_block(kept & labels, False)))
+    positive, end, below, highest = (
+        a.reshape(blocks * per_block, *a.shape[2:])[:columns] for a in cuts
+    )
+    slot = jnp.broadcast_to(jnp.arange(1, positive.shape[1] + 1, dtype=jnp.int32), positive.shape)
+    return Candidates(
+        upper=score_of_keys(positive),
+        lower=score_of_keys(below),
+        true_positives=slot,
+        predicted=end,
+        valid=_distinct_last(positive),
+        highest=score_of_keys(highest),
+        positives=jnp.sum(positive != SENTINEL, axis=1, dtype=jnp.int32),
     )
 
 

@@ -190,13 +190,14 @@ class Method:
         return self
 
     def fit(self, rows: Rows):
-        """The fit on weighted rows: ``fit_rows``, or ``fit_histogram`` of their histogram
-        where ``bins`` is set, after :meth:`resolved`."""
-        config = self.resolved(rows)
-        bins = getattr(config, "bins", None)
+        """The fit on weighted rows: ``fit_rows`` after :meth:`resolved`; or, where ``bins``
+        is set, :meth:`fit_on_histogram` of their histogram (values derived from the data,
+        such as ``init=None``, then come from the cells too, so that nothing holds more
+        than the histogram and one pass over the rows)."""
+        bins = getattr(self, "bins", None)
         if bins is not None:
-            return config.fit_histogram(score_histogram(rows, bins=bins))
-        return config.fit_rows(rows)
+            return self.fit_on_histogram(score_histogram(rows, bins=bins))
+        return self.resolved(rows).fit_rows(rows)
 
     def fit_on_histogram(self, histogram: Histogram):
         """``fit_histogram`` after :meth:`resolved_on_histogram`."""

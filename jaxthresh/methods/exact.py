@@ -28,6 +28,7 @@ from jaxthresh.core.cuts import (
     Candidates,
     above_all,
     candidates,
+    kept_candidates,
     sorted_keys,
     threshold_between,
 )
@@ -123,6 +124,16 @@ def exact_from_candidates(
     return ExactResult(thresholds, score, steps)
 
 
+def rows_candidates(rows: Rows) -> Candidates:
+    """The candidate cuts of ``rows``: of rows that weigh 0 or 1 (bool weights: unweighted
+    fits and their folds) without sorted keys of every row; else from the weighted sorted
+    keys."""
+    if rows.weights.dtype == jnp.bool_:
+        return kept_candidates(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
+    sorted = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
+    return candidates(sorted)
+
+
 @register
 @dataclasses.dataclass(frozen=True, eq=False)
 class Exact(Method):
@@ -140,8 +151,7 @@ class Exact(Method):
     bins: int | None = bins_field()
 
     def fit_rows(self, rows: Rows) -> ExactResult:
-        sorted = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
-        return exact_from_candidates(candidates(sorted), self.beta, average=self.average)
+        return exact_from_candidates(rows_candidates(rows), self.beta, average=self.average)
 
     def fit_histogram(self, histogram: Histogram) -> ExactResult:
         cuts = histogram_candidates(histogram)

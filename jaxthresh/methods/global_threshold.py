@@ -21,6 +21,7 @@ from jaxthresh.core.cuts import (
     above_all,
     candidates,
     class_blocks,
+    kept_candidates,
     positive_weight,
     score_of_keys,
     searchsorted_rows,
@@ -80,13 +81,13 @@ def best_global_threshold(
     weights = jnp.broadcast_to(jnp.asarray(weights), scores.shape)
     if average == "micro":
         # Every score pooled into one column: its candidate cuts are the global ones.
-        pooled = sorted_keys(
-            scores.reshape(-1, 1),
-            labels.reshape(-1, 1),
-            weights.reshape(-1, 1),
-            slots=min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes),
-        )
-        cuts = jax.tree.map(lambda field: field[0], candidates(pooled))
+        flat = (scores.reshape(-1, 1), labels.reshape(-1, 1), weights.reshape(-1, 1))
+        pooled_slots = min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes)
+        if weights.dtype == jnp.bool_:
+            cuts = kept_candidates(*flat, slots=pooled_slots)
+        else:
+            cuts = candidates(sorted_keys(*flat, slots=pooled_slots))
+        cuts = jax.tree.map(lambda field: field[0], cuts)
         values = fbeta_ratio(
             cuts.true_positives, cuts.predicted, cuts.positives, beta, zero_division
         )
@@ -221,7 +222,10 @@ class StartsAtGlobalThreshold:
         if self.init is not None:
             return self
         threshold, _ = best_global_threshold(
-            *histogram_rows(histogram), average=self.average, beta=self.beta
+            *histogram_rows(histogram),
+            average=self.average,
+            beta=self.beta,
+            slots=histogram.counts.shape[1],  # a class's positive elements: one per cell
         )
         return self._starting_at(threshold, histogram.low.shape[0])
 

@@ -867,3 +867,43 @@ def test_memory_stays_near_the_inputs(tmp_path, monkeypatch, command):
     finally:
         tracemalloc.stop()
     assert peak < inputs + 6 * (1 << 20), (peak, inputs)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["subnormal float32", "float64 within float32 rounding", "float64 near 1e-300"],
+)
+def test_apply_agrees_with_numpy_where_float32_arithmetic_would_not(work, case):
+    """``jaxthresh apply`` compares the file's own values, as NumPy's ``scores >
+    thresholds`` does: subnormals are not flushed, float64 is not rounded to float32."""
+    folder, scores, _, thresholds = work
+    if case == "subnormal float32":
+        values, limits = (scores * np.float32(1e-40)).astype(np.float32), thresholds * 1e-40
+        limits = limits.astype(np.float32)
+    elif case == "float64 within float32 rounding":
+        values = np.repeat(thresholds.astype(np.float64)[None], ROWS, axis=0)
+        values += np.linspace(-1e-9, 1e-9, ROWS)[:, None]  # float32 rounds all to t
+        limits = thresholds
+    else:
+        values, limits = scores.astype(np.float64) * 1e-300, np.zeros(4, np.float32)
+        values[::3] = 0.0
+    np.save(folder / "v.npy", values)
+    schema.write_thresholds(folder / "tv.json", _record(NAMES, limits))
+    succeeded(["apply", "--scores=v.npy", "--thresholds=tv.json", "--output=pv.npy"])
+    expected = values > np.asarray(schema.read_thresholds(folder / "tv.json").thresholds)
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(np.load(folder / "pv.npy"), expected)
+
+
+def test_a_fit_on_the_rows_of_large_scores_says_so_and_points_to_bins(work, monkeypatch):
+    monkeypatch.setattr(tool, "LARGE_FIT_SCORES", ROWS * 4)  # this problem counts as large
+    exact = ["fit", "--scores=s.npy", "--labels=l.npy", "--method=exact"]
+    ran = succeeded([*exact, "--output=o.json"])
+    memory = [line for line in _warning_lines(ran.stderr) if "memory:" in line]
+    assert memory == [
+        f"jaxthresh: warning: memory: exact on the rows of {ROWS} x 4 scores (0.0 GB as "
+        "float32) holds several copies of them (6 to 11 times on 200,000 x 1,000); "
+        "--bins=1024 (numerical, sgl, exact) fits on per-class histograms in about one"
+    ]
+    ran = succeeded([*exact, "--bins=16", "--output=o2.json"])
+    assert not [line for line in _warning_lines(ran.stderr) if "memory:" in line]

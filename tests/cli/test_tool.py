@@ -248,6 +248,12 @@ def _bad_cases():
             lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--seed=3"),
             "seed: method 'sgl' does not take --seed",
         ),
+        "threshold for sgl": (
+            lambda f, b, g: fit(
+                f, f"--scores={f / 'scores.npy'}", "--method=sgl", "--threshold=0.3"
+            ),
+            "threshold: method 'sgl' does not take --threshold; it takes --init, ",
+        ),
         "init for exact": (
             lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=exact", "--init=0.4"),
             "init: method 'exact' does not take --init; it takes --average, --beta, --bins",

@@ -14,8 +14,9 @@ from jaxthresh.core.cuts import (
     counts_above,
     descending_keys,
     from_order_keys,
+    kept_candidates,
     order_keys,
-    sort_rows,
+    sort_kept_and_positive,
     sorted_keys,
     threshold_between,
 )
@@ -118,18 +119,58 @@ def test_candidates_are_the_cuts_below_positive_scores(seed, rows, ties):
         assert int(cuts.positives[c]) == int(weights @ labels[:, c])
 
 
-def test_sort_rows_on_both_backends_sorts():
-    keys = np.random.default_rng(3).integers(-(2**31), 2**31 - 1, (5, 50), dtype=np.int32)
+def test_sort_kept_and_positive_on_both_backends():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(-(2**31), 2**31 - 1, (5, 50), dtype=np.int32)
+    keys[:, ::7] = keys[:, :1]  # ties
+    keys[:, -3:] = SENTINEL  # left out
+    positive = rng.random((5, 50)) < 0.3
+    positive[:, -3:] = False
+    positive[2] = False  # a row without positives
+    expected_positive = np.sort(np.where(positive, keys, SENTINEL))[:, :16]
+    sort = jax.jit(sort_kept_and_positive, static_argnums=(2, 3))
     for variant in ("cpu", "generic"):
-        np.testing.assert_array_equal(
-            jax.jit(sort_rows, static_argnums=1)(keys, variant), np.sort(keys)
-        )
-    # On CPU the sort is NumPy's, through a callback; lowered for a GPU it is XLA's.
-    lowered = jax.jit(sort_rows).lower(jnp.asarray(keys)).as_text()
-    assert "callback" in lowered and " sort" not in lowered.replace("custom_call", "")
-    traced = jax.jit(sort_rows).trace(jnp.asarray(keys))
+        everyone, positive_keys = sort(keys, positive, 16, variant)
+        np.testing.assert_array_equal(everyone, np.sort(keys))
+        np.testing.assert_array_equal(positive_keys, expected_positive)
+    # On CPU the sorts are NumPy's, in one callback; lowered for a GPU they are XLA's.
+    traced = jax.jit(sort_kept_and_positive, static_argnums=2).trace(keys, positive, 16)
+    lowered = traced.lower().as_text()
+    assert lowered.count("callback") >= 1 and " sort" not in lowered.replace("custom_call", "")
     for_gpu = traced.lower(lowering_platforms=("cuda",)).as_text()
     assert "callback" not in for_gpu and "sort" in for_gpu
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, MAX_ROWS), st.booleans())
+def test_kept_candidates_are_those_of_the_sorted_keys(seed, rows, ties):
+    """The lean cuts of rows of weight 0 or 1 equal :func:`candidates` of their sorted keys,
+    on both backends' variants."""
+    scores, labels, kept, _ = padded_problem(seed, rows, 3, max_rows=MAX_ROWS, ties=ties)
+    expected = jax.jit(lambda *a: candidates(sorted_keys(*a, slots=MAX_ROWS)))(scores, labels, kept)
+    for variant in ("cpu", "generic"):
+        cuts = jax.jit(functools.partial(kept_candidates, slots=MAX_ROWS, variant=variant))(
+            scores, labels, kept
+        )
+        for name, field, other in zip(cuts._fields, cuts, expected, strict=True):
+            if name in ("upper", "lower", "true_positives", "predicted"):  # where valid
+                field, other = np.asarray(field)[expected.valid], np.asarray(other)[expected.valid]
+            np.testing.assert_array_equal(field, other, err_msg=f"{variant} {name}")
+
+
+def test_kept_candidates_on_cpu_search_no_padded_slot():
+    """On CPU the sorted keys of every row stay in the callback, which searches for the
+    real positives only: the program's one loop is over column blocks (``searchsorted``
+    adds a scan over ``[classes, M]`` slots, as on other backends)."""
+    scores, labels = np.random.default_rng(0).random((64, 3), np.float32), np.eye(64, 3) > 0
+    kept = np.ones(64, bool)
+
+    def jaxpr(variant):
+        cuts = functools.partial(kept_candidates, slots=8, variant=variant)
+        return str(jax.make_jaxpr(cuts)(scores, labels, kept))
+
+    assert (jaxpr("cpu").count("scan["), jaxpr("cpu").count("pure_callback")) == (1, 1)
+    assert (jaxpr("generic").count("scan["), jaxpr("generic").count("pure_callback")) == (2, 0)
 
 
 def test_left_out_rows_sort_last_as_the_sentinel():
