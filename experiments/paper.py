@@ -53,6 +53,10 @@ PAPER_TABLE2 = {
 # Macro-F1 in percent (eval, valid), as the paper's text gives it: DCASE 2017 eval only.
 PAPER_MACRO = {"dcase2017": {"default": (53.4, None), "sgl": (62.5, None)}}
 
+# The methods of the table: every registered one that maximizes F-beta ("constrained"
+# maximizes recall or precision under a bound on the other: no row of Table 2).
+TABLE2_METHODS = tuple(name for name in jaxthresh.METHODS if name != "constrained")
+
 # The settings behind the paper's figures, per benchmark and method.
 # numThresh starts where SGLThresh does; dichoThresh needs only its PRNG key.
 PAPER_SETTINGS = {

@@ -10,6 +10,7 @@ Layers, each importing only those above it in this list:
 * :mod:`jaxthresh.cli`: the ``jaxthresh`` tool, its files, reports and plots.
 """
 
+from jaxthresh.core.curves import threshold_curves
 from jaxthresh.core.histogram import Histogram
 from jaxthresh.core.metrics import (
     Counts,
@@ -39,6 +40,7 @@ fit_numerical = public_fit("numerical")
 fit_sgl = public_fit("sgl")
 fit_exact = public_fit("exact")
 fit_auto = public_fit("auto")
+fit_constrained = public_fit("constrained")
 
 __all__ = [
     "CANDIDATES",
@@ -60,6 +62,7 @@ __all__ = [
     "fbeta_from_counts",
     "fit",
     "fit_auto",
+    "fit_constrained",
     "fit_default",
     "fit_dicho",
     "fit_exact",
@@ -72,4 +75,5 @@ __all__ = [
     "shard_rows",
     "surrogate_fbeta",
     "sweep",
+    "threshold_curves",
 ]

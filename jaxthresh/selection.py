@@ -1,7 +1,8 @@
 """Model selection: k-fold cross-validation of a method, and sweeps of its hyperparameters.
 
-Folds are per-row weights over one shared copy of the data (:mod:`jaxthresh.core.folds`):
-for each fold the method is fitted on the other folds and scored on it, from exact counts.
+Folds are per-row weights over one shared copy of the data (:mod:`jaxthresh.core.folds`),
+dealt at random or by iterative stratification (``folds="iterative"``): for each fold the
+method is fitted on the other folds and scored on it, from exact counts.
 A sweep stacks the configurations of every combination of hyperparameter values along a
 batch axis (their traced fields; the static ones must agree) and cross-validates each on
 the same folds; cross-validation is a sweep of one point. Everything is one compiled call.
@@ -19,10 +20,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxthresh.core import batching, counting, folds, validation
+from jaxthresh.core import batching, counting, validation
+from jaxthresh.core import folds as folding
 from jaxthresh.core import progress as progress_reports
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import configure, get_method
+
+
+class ThresholdSpread(NamedTuple):
+    """How much each class's threshold moves across the folds of a cross-validation
+    (:meth:`CVResult.threshold_spread`); every field float32[classes].
+
+    Attributes:
+      mean: the mean of the folds' thresholds.
+      std: their standard deviation (ddof=1: an estimate over resampled fitting sets).
+      low: the lowest.
+      high: the highest; ``high - low`` is the range.
+    """
+
+    mean: jax.Array
+    std: jax.Array
+    low: jax.Array
+    high: jax.Array
 
 
 class CVResult(NamedTuple):
@@ -43,6 +62,20 @@ class CVResult(NamedTuple):
     heldout_score: jax.Array
     fold_ids: jax.Array
     fits: Any
+
+    def threshold_spread(self) -> ThresholdSpread:
+        """How much each class's threshold moves across folds: :class:`ThresholdSpread`
+        (mean, standard deviation, lowest and highest over the folds), per class. A class
+        whose threshold moves much is one whose threshold over-fits its fitting rows (few
+        positives, or a flat F-beta); a fold where a class has no positive row leaves it
+        at "predict nothing" (above its highest score), which shows here too."""
+        thresholds = jnp.asarray(self.thresholds, jnp.float32)
+        return ThresholdSpread(
+            jnp.mean(thresholds, axis=0),
+            jnp.std(thresholds, axis=0, ddof=1),
+            jnp.min(thresholds, axis=0),
+            jnp.max(thresholds, axis=0),
+        )
 
 
 class SweepResult(NamedTuple):
@@ -73,12 +106,12 @@ def _score(config, rows: Rows, thresholds: jax.Array) -> jax.Array:
 @functools.partial(jax.jit, static_argnames=("n_folds", "progress"))
 def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, progress: bool):
     """Every point (the leading axis of ``configs``) times every fold."""
-    masks = folds.fitting_masks(ids, n_folds)
+    masks = folding.fitting_masks(ids, n_folds)
 
     def one_point(config):
         def one_fold(fitting):
-            fit_rows = rows._replace(weights=folds.masked_weights(rows.weights, fitting))
-            held_rows = rows._replace(weights=folds.masked_weights(rows.weights, ~fitting))
+            fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))
+            held_rows = rows._replace(weights=folding.masked_weights(rows.weights, ~fitting))
             fitted = config.fit(fit_rows)
             thresholds = fitted.thresholds
             return (
@@ -93,19 +126,22 @@ def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, pr
         return batching.map_batch(one_point, configs)
 
 
-def _prepared(scores, labels, sample_weight, method, n_folds, fold_key):
-    """The checks and the shuffled folds shared by :func:`cross_validate` and
-    :func:`sweep`: ``(rows, fold ids, n_folds)``."""
+def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hyperparameters):
+    """The checks and the folds shared by :func:`cross_validate` and :func:`sweep`:
+    ``(rows, fold ids, n_folds, fewest fitting rows)``."""
     rows = validation.as_rows(scores, labels, sample_weight)
     get_method(method)
     n_rows = rows.scores.shape[0]
     n_folds = validation.n_folds_for(n_folds, n_rows)
+    validation.choice(kind, folding.FOLD_KINDS, "folds")
+    if "folds" in get_method(method).hyperparameters():  # auto: its inner folds too
+        hyperparameters["folds"] = kind
     key = jax.random.key(0) if fold_key is None else validation.prng_key(fold_key, "fold_key")
-    return rows, folds.fold_ids(key, n_rows, n_folds), n_folds
-
-
-def _smallest_fit(n_rows: int, n_folds: int) -> int:
-    return n_rows - folds.largest_fold(n_rows, n_folds)
+    ids = folding.assign(kind, key, rows, n_folds)
+    largest = folding.largest_fold(n_rows, n_folds)
+    if not validation.is_traced(ids):  # iterative folds may differ by more than one row
+        largest = int(np.bincount(np.asarray(ids), minlength=n_folds).max())
+    return rows, ids, n_folds, n_rows - largest
 
 
 def cross_validate(
@@ -116,14 +152,17 @@ def cross_validate(
     *,
     n_folds: int = 3,
     fold_key=None,
+    folds: str = "random",
     progress: bool = False,
     **hyperparameters,
 ) -> CVResult:
     """k-fold cross-validation of a fitting method, all folds in one compiled call.
 
-    Rows are shuffled with ``fold_key`` and dealt into ``n_folds`` folds of sizes that
-    differ by at most one. For each fold, the method is fitted on the other folds and
-    scored on it. Works inside ``jit`` and ``vmap``.
+    Rows are shuffled with ``fold_key`` and dealt into ``n_folds`` folds: at random
+    (sizes differ by at most one), or by iterative stratification, so that every fold
+    holds its share of each class's positive rows (:mod:`jaxthresh.core.folds`). For each
+    fold, the method is fitted on the other folds and scored on it. Works inside ``jit``
+    and ``vmap``.
 
     Args:
       scores: real ``[n, classes]``, NumPy or JAX.
@@ -132,16 +171,22 @@ def cross_validate(
       sample_weight: None, or ``[n]`` non-negative row weights (see ``fit_sgl``).
       n_folds: number of folds, 2 <= n_folds <= n.
       fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
+      folds: "random", or "iterative" (Sechidis et al. 2011: rare classes in every fold;
+        on the host with NumPy for concrete labels, a ``lax.while_loop`` under ``jit``).
+        A method with inner folds of its own (``auto``) deals them the same way.
       progress: log the progress of long loops.
       **hyperparameters: the method's keyword arguments (e.g. ``init=0.3`` for "sgl");
         its ``average`` and ``beta`` also choose the reported score.
 
     Returns:
-      :class:`CVResult`.
+      :class:`CVResult`; ``threshold_spread()`` says how much each class's threshold
+      moves across the folds.
     """
-    rows, ids, n_folds = _prepared(scores, labels, sample_weight, method, n_folds, fold_key)
-    n_rows, n_classes = rows.scores.shape
-    config = configure(method, n_classes, _smallest_fit(n_rows, n_folds), **hyperparameters)
+    rows, ids, n_folds, smallest = _prepared(
+        scores, labels, sample_weight, method, n_folds, fold_key, folds, hyperparameters
+    )
+    n_classes = rows.scores.shape[1]
+    config = configure(method, n_classes, smallest, **hyperparameters)
     configs = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], config)
     fits, fit_score, heldout_score = _cross_validate_points(
         configs, rows, ids, n_folds, bool(progress)
@@ -158,6 +203,7 @@ def sweep(
     *,
     n_folds: int = 3,
     fold_key=None,
+    folds: str = "random",
     progress: bool = False,
     **hyperparameters,
 ) -> SweepResult:
@@ -179,14 +225,17 @@ def sweep(
       sample_weight: None, or ``[n]`` non-negative row weights.
       n_folds: number of folds.
       fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
+      folds: "random" or "iterative" (see :func:`cross_validate`).
       progress: log the progress of long loops.
       **hyperparameters: the method's keyword arguments, swept (lists) or fixed.
 
     Returns:
       :class:`SweepResult`.
     """
-    rows, ids, n_folds = _prepared(scores, labels, sample_weight, method, n_folds, fold_key)
-    n_rows, n_classes = rows.scores.shape
+    rows, ids, n_folds, smallest = _prepared(
+        scores, labels, sample_weight, method, n_folds, fold_key, folds, hyperparameters
+    )
+    n_classes = rows.scores.shape[1]
     swept = {
         name: list(values)
         for name, values in hyperparameters.items()
@@ -202,7 +251,6 @@ def sweep(
         dict(zip(swept, combination, strict=True))
         for combination in itertools.product(*swept.values())
     ]
-    smallest = _smallest_fit(n_rows, n_folds)
     configs = [configure(method, n_classes, smallest, **fixed, **point) for point in points]
     declared = get_method(method).hyperparameters()
     for name, values in swept.items():

@@ -66,3 +66,15 @@ def candidate_thresholds(values) -> np.ndarray:
 @pytest.fixture
 def problem():
     return random_problem(0)
+
+
+def row_weights(kind: str, kept, seed: int) -> np.ndarray:
+    """Row weights of ``kind`` that are 0 outside bool ``kept``: "bool" (``kept`` itself),
+    "int" (multiplicities 0 to 3) or "float" (multiples of 1/4 up to 2, whose float32 sums
+    are exact, so that NumPy brute force and the library agree to the bit)."""
+    rng = np.random.default_rng(seed)
+    if kind == "bool":
+        return np.asarray(kept, bool)
+    if kind == "int":
+        return (kept * rng.integers(0, 4, len(kept))).astype(np.int32)
+    return (kept * rng.integers(0, 9, len(kept)) / 4).astype(np.float32)

@@ -24,7 +24,10 @@ FAST = {
     "numerical": {"epochs": 6},
     "dicho": {"steps": 5},
     "auto": {"inner_folds": 3},
+    "constrained": {"min_precision": 0.5},  # it needs one of its two constraints
 }
+# Hyperparameters that replace another of the fast settings (one constraint at a time).
+REPLACES = {"min_recall": "min_precision"}
 # A value other than the default for every hyperparameter of every method.
 OTHER = {
     "init": 0.42,
@@ -46,6 +49,9 @@ OTHER = {
     "step": 0.02,
     "max_search": 3,
     "inner_folds": 2,
+    "folds": "iterative",
+    "min_precision": 0.3,
+    "min_recall": 0.6,
 }
 CASES = [
     (method, name)
@@ -71,6 +77,7 @@ def test_every_hyperparameter_has_another_value_here():
 @pytest.mark.parametrize("method, name", CASES)
 def test_fit_by_name_equals_fit_method(method, name):
     kw = {**FAST.get(method, {}), name: OTHER[name]}
+    kw.pop(REPLACES.get(name), None)
     by_name = jaxthresh.fit(method, SCORES, LABELS, **kw)
     direct = getattr(jaxthresh, f"fit_{method}")(SCORES, LABELS, **kw)
     assert type(by_name) is jaxthresh.METHODS[method].result_type
@@ -148,7 +155,7 @@ def test_signatures_and_docstrings_come_from_the_declarations():
 def test_records_and_flags_come_from_the_declarations():
     flags = method_flags.declared()
     for method, declared in jaxthresh.METHODS.items():
-        config = configure(method, 3)
+        config = configure(method, 3, **FAST.get(method, {}))
         tool = [n for n, spec in declared.hyperparameters().items() if spec.tool]
         assert list(config.record()) == tool
         for name in tool:

@@ -17,6 +17,8 @@ from tests.conftest import random_problem
 
 SCORES, LABELS = random_problem(90, rows=200, classes=4)
 TINY = np.float32(1e-40)  # scores times this are subnormal floats, which XLA flushes
+# What a method needs beyond its defaults (here, fast or required settings).
+NEEDS = {"auto": {"inner_folds": 3}, "constrained": {"min_precision": 0.5}}
 
 
 def _quiet(fit, *args, **kwargs):
@@ -28,8 +30,7 @@ def _quiet(fit, *args, **kwargs):
 
 def test_ordinary_fits_warn_about_nothing():
     for method in jaxthresh.METHODS:
-        kw = {"inner_folds": 3} if method == "auto" else {}
-        _quiet(jaxthresh.fit, method, SCORES, LABELS, **kw)
+        _quiet(jaxthresh.fit, method, SCORES, LABELS, **NEEDS.get(method, {}))
 
 
 @pytest.mark.parametrize("average", ["micro", "macro"])
@@ -108,7 +109,7 @@ def test_integer_scores_fit_from_the_default_init_and_small_steps_are_warned():
 
 @pytest.mark.parametrize("method", list(jaxthresh.METHODS))
 def test_labels_without_positives_are_warned(method):
-    kw = {"inner_folds": 3} if method == "auto" else {}
+    kw = NEEDS.get(method, {})
     with pytest.warns(FitWarning, match="labels: no row is positive in any class"):
         fitted = jaxthresh.fit(method, SCORES, np.zeros_like(LABELS), **kw)
     # Every method then predicts nothing, the only F-beta 1 (zero-division rule) there is;

@@ -121,6 +121,24 @@ def test_cross_validate_checks(kwargs, message):
         jaxthresh.cross_validate(SCORES, LABELS, **kwargs)
 
 
+def test_threshold_spread_is_each_class_over_the_folds():
+    # The configuration of the first test's uneven exact case: its compiled call is reused.
+    result = jaxthresh.cross_validate(
+        UNEVEN_SCORES, UNEVEN_LABELS, "exact", n_folds=3, fold_key=jax.random.key(3)
+    )
+    thresholds = np.asarray(result.thresholds, np.float64)
+    spread = result.threshold_spread()
+    assert isinstance(spread, selection.ThresholdSpread)
+    np.testing.assert_allclose(spread.mean, thresholds.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(spread.std, thresholds.std(axis=0, ddof=1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(spread.low, thresholds.min(axis=0))
+    np.testing.assert_array_equal(spread.high, thresholds.max(axis=0))
+    assert np.all(np.asarray(spread.high) - np.asarray(spread.low) > 0)  # the folds differ
+    # Thresholds that do not move have no spread.
+    still = result._replace(thresholds=np.broadcast_to(thresholds[:1], thresholds.shape))
+    assert not np.asarray(still.threshold_spread().std).any()
+
+
 def test_every_point_equals_its_own_cross_validation():
     scores, labels = random_problem(41, rows=90, classes=3)
     before = selection._cross_validate_points._cache_size()
@@ -200,3 +218,44 @@ def test_sweep_binary(benchmark_dir, tmp_path):
     assert bad.stderr.strip().splitlines() == [
         "sweep.py: error: slope: expected comma-separated numbers, got ['a']"
     ]
+
+
+def test_iterative_folds_equal_a_loop_over_the_same_folds():
+    key = jax.random.key(4)
+    result = jaxthresh.cross_validate(
+        UNEVEN_SCORES, UNEVEN_LABELS, "exact", fold_key=key, folds="iterative"
+    )
+    ids = np.asarray(result.fold_ids)
+    np.testing.assert_array_equal(ids, folds.iterative_fold_ids(key, UNEVEN_LABELS, 3))
+    for fold in range(3):
+        train, held = ids != fold, ids == fold
+        single = jaxthresh.fit_exact(UNEVEN_SCORES[train], UNEVEN_LABELS[train])
+        np.testing.assert_array_equal(result.thresholds[fold], single.thresholds)
+        predictions = UNEVEN_SCORES[held] > np.asarray(single.thresholds)
+        heldout = jaxthresh.f1_score(UNEVEN_LABELS[held], predictions)
+        assert float(result.heldout_score[fold]) == pytest.approx(heldout, abs=1e-6)
+    swept = jaxthresh.sweep(
+        UNEVEN_SCORES, UNEVEN_LABELS, "default", fold_key=key, folds="iterative", threshold=[0.4]
+    )
+    np.testing.assert_array_equal(swept.fold_ids, ids)
+    # Inside jit, the folds are dealt by a lax.while_loop: the same folds, the same scores.
+    jitted = jax.jit(
+        lambda s, y: jaxthresh.cross_validate(
+            s, y, "default", fold_key=key, folds="iterative", threshold=0.4
+        )
+    )(UNEVEN_SCORES, UNEVEN_LABELS)
+    np.testing.assert_array_equal(jitted.fold_ids, ids)
+    np.testing.assert_allclose(jitted.heldout_score, swept.heldout_score[0], atol=1e-6)
+
+
+def test_random_folds_stay_the_default():
+    result = jaxthresh.cross_validate(SCORES, LABELS, "default")
+    np.testing.assert_array_equal(result.fold_ids, folds.fold_ids(jax.random.key(0), 60, 3))
+    chosen = jaxthresh.cross_validate(SCORES, LABELS, "default", folds="random")
+    np.testing.assert_array_equal(chosen.heldout_score, result.heldout_score)
+
+
+@pytest.mark.parametrize("entry", [jaxthresh.cross_validate, jaxthresh.sweep])
+def test_an_unknown_kind_of_folds_is_named(entry):
+    with pytest.raises(ValueError, match="folds: must be one of random, iterative; got 'strat'"):
+        entry(SCORES, LABELS, "default", folds="strat", threshold=[0.3, 0.5])

@@ -7,6 +7,13 @@ is numbers (a missing header would silently turn the first row into class names,
 refused unless ``header=False``), rows of different lengths, cells that are not numbers.
 Each problem is one ``ValueError`` naming the input and the file.
 
+A CSV header whose first cell is empty names no class: its column holds row names, as
+pandas' ``DataFrame.to_csv`` (the index) and R's ``write.csv`` write them. That column is
+kept apart (:attr:`Matrix.row_names`), so that a DataFrame saved with its index reads
+back as its own columns, and scores and labels can be checked to name the same rows
+(:func:`check_same_rows`). Label cells ``True`` and ``False`` (pandas' bool columns) read
+as 1 and 0.
+
 Large matrices are read and written without copies of the whole: an ``.npy`` file is read
 into one array of its own dtype (float32 stays float32); a CSV file is parsed a block of
 rows at a time into one preallocated float64 array; :func:`write_matrix` writes ``.npy`` or
@@ -30,6 +37,8 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive; an empty one
 #: Rows of CSV parsed at a time.
 CSV_BLOCK_ROWS = 4096
+#: Label cells read as numbers besides numbers (pandas writes bool columns so).
+_BOOLEANS = {"True": "1", "False": "0"}
 
 
 class Matrix(NamedTuple):
@@ -38,10 +47,13 @@ class Matrix(NamedTuple):
     Attributes:
       values: the array, ``[rows, columns]``.
       class_names: the column names (CSV header, or ``class_names`` in an .npz), or None.
+      row_names: the row names of a CSV file whose header starts with an empty cell (a
+        DataFrame's index), or None.
     """
 
     values: np.ndarray
     class_names: list[str] | None
+    row_names: list[str] | None = None
 
 
 def load_matrix(
@@ -194,15 +206,18 @@ def _load_csv(path: str, name: str, header: bool) -> Matrix:
             raise ValueError(f"{name}: {path} is empty")
         first = [cell.strip() for cell in first]
         n_columns = len(first)
-        if header and all(_is_number(cell) for cell in first):
+        # An empty first header cell: the first column holds row names (a pandas index).
+        skip = int(header and n_columns > 1 and first[0] == "")
+        if header and all(_is_number(cell) for cell in first[skip:]):
             raise ValueError(
                 f"{name}: {path} has no header row (its first row is numbers); add a row "
                 "of class names, or pass --no_header"
             )
-        values = np.empty((_line_count(path), n_columns), np.float64)
+        values = np.empty((_line_count(path), n_columns - skip), np.float64)
+        row_names = [] if skip else None
         n_rows = 0
         if not header:
-            values[0] = _parse_block([first], [reader.line_num], path, name)
+            values[0] = _parse_block([first], [reader.line_num], path, name, 0)
             n_rows = 1
         block, lines = [], []
         for row in reader:
@@ -213,32 +228,66 @@ def _load_csv(path: str, name: str, header: bool) -> Matrix:
                     f"{name}: {path} line {reader.line_num} has {len(row)} values, "
                     f"{'the header has' if header else 'the first row has'} {n_columns}"
                 )
+            if skip:
+                row_names.append(row[0].strip())
+                row = row[1:]
             block.append(row)
             lines.append(reader.line_num)
             if len(block) == CSV_BLOCK_ROWS:
-                values[n_rows : n_rows + len(block)] = _parse_block(block, lines, path, name)
+                values[n_rows : n_rows + len(block)] = _parse_block(block, lines, path, name, skip)
                 n_rows += len(block)
                 block, lines = [], []
         if block:
-            values[n_rows : n_rows + len(block)] = _parse_block(block, lines, path, name)
+            values[n_rows : n_rows + len(block)] = _parse_block(block, lines, path, name, skip)
             n_rows += len(block)
     # The rows beyond n_rows were never written, so their memory was never touched.
-    return Matrix(values[:n_rows], first if header else None)
+    return Matrix(values[:n_rows], first[skip:] if header else None, row_names)
 
 
-def _parse_block(block: list[list[str]], lines: list[int], path: str, name: str) -> np.ndarray:
+def _parse_block(
+    block: list[list[str]], lines: list[int], path: str, name: str, skip: int
+) -> np.ndarray:
     try:
         return np.array(block, dtype=np.float64)
     except ValueError:
         pass
+    if name == "labels":  # pandas writes bool columns as True and False
+        text = np.char.strip(np.array(block, dtype=str))
+        for word, digit in _BOOLEANS.items():
+            text = np.where(text == word, digit, text)
+        try:
+            return text.astype(np.float64)
+        except ValueError:
+            pass
     for row, line in zip(block, lines, strict=True):
         for column, cell in enumerate(row):
-            if not _is_number(cell):
+            if not _is_number(cell) and not (name == "labels" and cell.strip() in _BOOLEANS):
+                hint = ""
+                if column == 0 and not skip:
+                    hint = " (a first column of row names needs an empty header cell)"
                 raise ValueError(
-                    f"{name}: {path} line {line}, column {column + 1} holds {cell.strip()!r}, "
-                    "which is not a number"
+                    f"{name}: {path} line {line}, column {column + 1 + skip} holds "
+                    f"{cell.strip()!r}, which is not a number{hint}"
                 )
-    return np.array([[float(cell) for cell in row] for row in block], dtype=np.float64)
+    return np.array(
+        [[float(_BOOLEANS.get(cell.strip(), cell)) for cell in row] for row in block],
+        dtype=np.float64,
+    )
+
+
+def check_same_rows(first: Matrix, second: Matrix, name: str, against: str) -> None:
+    """Refuses two matrices whose row names (where both have them) differ: the first
+    differing row, named."""
+    if first.row_names is None or second.row_names is None:
+        return
+    if len(first.row_names) != len(second.row_names):
+        return  # the shape check says it better
+    for row, (ours, theirs) in enumerate(zip(first.row_names, second.row_names, strict=True)):
+        if ours != theirs:
+            raise ValueError(
+                f"{name}: row {row} is {theirs!r} in the {name} but {ours!r} in the {against} "
+                "(the row names of the first CSV column must match)"
+            )
 
 
 def write_matrix(

@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxthresh.cli.files import write_atomic
 from jaxthresh.core import validation
+from jaxthresh.core.curves import threshold_curves
 from jaxthresh.core.metrics import fbeta_ratio
 
 INSTALL_HINT = "install the plot extra: pip install 'jaxthresh[plot]'"
@@ -86,6 +87,42 @@ def f1_against_threshold(
         (line,) = axes.plot(grid, 100 * f1, label=str(names[column]))
         axes.axvline(thresholds[column], color=line.get_color(), linestyle="--", linewidth=1)
     return _finish(plt, figure, axes, folder, name, "threshold", "F1 of the class (%)")
+
+
+def precision_recall(
+    scores, labels, thresholds, folder: str, name: str, *, class_names=None, top: int = 6
+) -> str:
+    """Per-class precision against recall at every distinct threshold
+    (:func:`jaxthresh.threshold_curves`) for the ``top`` most frequent classes, each with its
+    chosen threshold's operating point marked."""
+    plt = require_matplotlib()
+    scores, labels, _ = (np.asarray(a) for a in validation.as_rows(scores, labels))
+    thresholds = np.asarray(validation.per_class(thresholds, scores.shape[1], "thresholds"))
+    names = class_names or [f"class_{i}" for i in range(scores.shape[1])]
+    frequent = np.argsort(-labels.sum(axis=0), kind="stable")[:top]
+    curves = threshold_curves(scores[:, frequent], labels[:, frequent])
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for slot, column in enumerate(frequent):
+        count = int(curves.count[slot])
+        recall = 100 * np.asarray(curves.recall[slot, :count])
+        precision = 100 * np.asarray(curves.precision[slot, :count])
+        (line,) = axes.plot(recall, precision, label=str(names[column]))
+        point = operating_point(curves, slot, thresholds[column])
+        axes.plot(
+            recall[point], precision[point], "o", color=line.get_color(), markeredgecolor="black"
+        )
+    axes.set_xlim(-2, 102)
+    axes.set_ylim(-2, 102)
+    axes.set_title("dots: the chosen thresholds", fontsize="small")
+    return _finish(plt, figure, axes, folder, name, "recall (%)", "precision (%)")
+
+
+def operating_point(curves, slot: int, threshold) -> int:
+    """The point of class ``slot``'s curve (:class:`jaxthresh.core.curves.Curves`, exact)
+    that predicts what ``threshold`` does: the one of the highest threshold at or below it
+    (the first point, every row predicted, for a threshold below them all)."""
+    points = np.asarray(curves.thresholds[slot, : int(curves.count[slot])])
+    return max(int(np.searchsorted(points, np.float32(threshold), side="right")) - 1, 0)
 
 
 def sweep_curves(grid: dict[str, np.ndarray], heldout, folder: str, prefix: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Per-class precision, recall, F1 and support of thresholded scores, as a table.
+"""Per-class precision, recall, F1 and support of thresholded scores, as a table; and
+how much each class's threshold moves across cross-validation folds.
 
 The counts behind a report come from :func:`jaxthresh.cli.blocks.confusion_counts`, a block
 of rows at a time, so that a report on scores of any size needs memory for the scores and
@@ -12,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxthresh.cli import blocks
-from jaxthresh.core import validation
+from jaxthresh.core import frames, validation
 from jaxthresh.core.metrics import fbeta_ratio
 
 
@@ -46,11 +47,13 @@ def classification_report(labels, scores, thresholds, class_names=None) -> list[
       labels: 0/1 ``[n, classes]``.
       scores: float[n, classes].
       thresholds: float[classes] or scalar.
-      class_names: optional ``classes`` names (default ``class_0``, ...).
+      class_names: optional ``classes`` names (default: the columns of a pandas
+        DataFrame of scores or labels, else ``class_0``, ...).
 
     Returns:
       ``classes + 2`` :class:`ReportRow`, the last two named "micro" and "macro".
     """
+    class_names = frames.class_names(scores, labels, class_names)
     scores = blocks.check_scores(np.asarray(scores))
     labels = blocks.check_labels(np.asarray(labels), scores.shape)
     thresholds = np.asarray(validation.per_class(thresholds, scores.shape[1], "thresholds"))
@@ -124,5 +127,43 @@ def markdown_sweep(result) -> str:
         spread = held[point].std(ddof=1) if held.shape[1] > 1 else 0.0
         lines.append(
             f"| {values} | {fit[point].mean():.2f} | {held[point].mean():.2f} ({spread:.2f}) |"
+        )
+    return "\n".join(lines)
+
+
+def markdown_cross_validation(cv, thresholds, class_names, positives, *, average, beta) -> str:
+    """A :class:`jaxthresh.CVResult` as a line of held-out F-beta (mean, standard
+    deviation and each fold's, in percent), then a Markdown table of how much each class's
+    threshold moves across the folds (:meth:`jaxthresh.CVResult.threshold_spread`) beside
+    its threshold on all rows and its positive rows.
+
+    Args:
+      cv: the cross-validation.
+      thresholds: float[classes], the thresholds fitted on all the rows.
+      class_names: one name per class.
+      positives: each class's positive rows.
+      average, beta: the F-beta of the scores.
+    """
+    held = 100 * np.asarray(cv.heldout_score, np.float64)
+    spread = cv.threshold_spread()
+    score = f"{average}-F{beta:g}"
+    lines = [
+        f"held-out {score} over {len(held)} folds: {held.mean():.2f}% (sd "
+        f"{held.std(ddof=1):.2f}; folds {', '.join(f'{value:.2f}' for value in held)})",
+        "",
+        "| class | threshold | fold mean | fold sd | fold min | fold max | positives |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    columns = zip(
+        class_names,
+        np.asarray(thresholds),
+        *(np.asarray(field) for field in spread),
+        np.asarray(positives),
+        strict=True,
+    )
+    for name, threshold, mean, std, low, high, count in columns:
+        lines.append(
+            f"| {name} | {threshold:.4g} | {mean:.4g} | {std:.3g} | {low:.4g} | {high:.4g} "
+            f"| {count:g} |"
         )
     return "\n".join(lines)

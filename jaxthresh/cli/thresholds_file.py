@@ -18,11 +18,14 @@ key                    value
 ``fit_f1``             the F-beta the thresholds reach on the fitting data, in [0, 1]
 ``n_rows``             the number of fitting rows
 ``summary``            figures of the fit worth keeping (``auto``: the winner and its inner
-                       cross-validated score; ``exact``: its score and Dinkelbach passes)
+                       cross-validated score; ``exact``: its score and Dinkelbach passes;
+                       with ``jaxthresh fit --cv_folds``, ``cross_validation``: the folds
+                       and each fold's held-out F-beta)
 ``created``            creation time, ISO 8601 in UTC
 =====================  =====================================================================
 
-Readers refuse other formats and newer versions.
+Readers refuse other formats and newer versions. :func:`fit_record` makes the record of a
+fit made in Python (class names from a pandas DataFrame's columns), as the tool does.
 """
 
 from __future__ import annotations
@@ -61,6 +64,68 @@ class ThresholdsRecord(NamedTuple):
 def default_class_names(n_classes: int) -> list[str]:
     """``class_0, class_1, ...``: the names of classes that came without names."""
     return [f"class_{i}" for i in range(n_classes)]
+
+
+def fit_record(
+    method: str,
+    scores,
+    labels,
+    result,
+    sample_weight=None,
+    *,
+    class_names=None,
+    summary=None,
+    **hyperparameters,
+) -> ThresholdsRecord:
+    """The record of ``result = jaxthresh.fit(method, scores, labels, sample_weight,
+    **hyperparameters)``, as the tool writes it: F-beta on the fitting rows, the method's
+    summary, and class names from ``class_names``, else from the columns of the scores (or
+    labels) if they are a pandas ``DataFrame``, else ``class_0, class_1, ...``. Write it
+    with :func:`write_thresholds`; ``jaxthresh apply`` and ``evaluate`` read it.
+
+    Args:
+      method: the method's name.
+      scores, labels: the fitting rows ``[n, classes]`` (NumPy, JAX or pandas DataFrames).
+      result: the fit's result.
+      sample_weight: the fit's row weights, or None.
+      class_names: one name per class, or None.
+      summary: more figures for ``summary`` (merged into the method's own).
+      **hyperparameters: those the fit was given.
+
+    Raises:
+      ValueError: labels (or ``class_names``) that name other classes than the scores'
+        DataFrame columns, or not in the same order, naming the first that differs.
+    """
+    import jaxthresh  # Kept local (as in write_thresholds): reading files needs no JAX.
+    from jaxthresh.core import frames
+    from jaxthresh.methods import configure
+
+    values = np.asarray(scores)
+    n_rows, n_classes = values.shape
+    names = frames.class_names(scores, labels, class_names)
+    if names is not None and len(names) != n_classes:
+        raise ValueError(f"class_names: {len(names)} names for {n_classes} classes")
+    config = configure(method, n_classes, **hyperparameters)
+    thresholds = np.asarray(result.thresholds)
+    fit_score = jaxthresh.f1_score(
+        np.asarray(labels),
+        jaxthresh.apply_thresholds(values, thresholds),
+        average=config.average,
+        beta=float(config.beta),
+        sample_weight=sample_weight,
+    )
+    return ThresholdsRecord(
+        method=method,
+        hyperparameters=config.record(),
+        average=config.average,
+        beta=float(config.beta),
+        class_names=names or default_class_names(n_classes),
+        thresholds=thresholds,
+        slopes=np.asarray(result.slopes) if hasattr(result, "slopes") else None,
+        fit_f1=fit_score,
+        n_rows=n_rows,
+        summary={**config.summary(result), **(summary or {})},
+    )
 
 
 def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord) -> None:

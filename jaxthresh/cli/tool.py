@@ -1,14 +1,18 @@
 """jaxthresh: fit per-class decision thresholds, apply them, and evaluate them.
 
 Usage:
-  jaxthresh fit --scores=S --labels=L [--method=sgl] [--average=micro] --output=thresholds.json
+  jaxthresh fit --scores=S --labels=L [--method=sgl] [--average=micro] [--beta=1]
+      [--cv_folds=K] --output=thresholds.json
+  jaxthresh fit --scores=S --labels=L --method=constrained --min_precision=0.8 --output=...
   jaxthresh apply --scores=S --thresholds=thresholds.json --output=predictions.npy|.csv
   jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json [--format=markdown]
+      [--curves=curves.csv]
   jaxthresh COMMAND --help: the flags of one command
 
 Inputs are .npy, .npz (arrays named by --scores_key and --labels_key) or .csv (a header row
 of class names, then one row per clip; --no_header for CSV files without one). Methods:
-default, dicho, numerical, sgl, exact, auto.
+default, dicho, numerical, sgl, exact, auto (F-beta), constrained (a minimum precision or
+recall).
 
 Every bad input is one line on stderr and exit status 2, before any work where it can be
 known then: a flag that is not one of the command's, an output file that is one of the
@@ -27,27 +31,29 @@ import numpy as np
 from absl import flags
 
 import jaxthresh
-from jaxthresh.cli import blocks, method_flags, plots, runner
+from jaxthresh.cli import blocks, curves_file, method_flags, plots, runner
 from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
 from jaxthresh.cli.matrices import load_matrix, write_matrix
-from jaxthresh.cli.report import markdown_report, report_rows
-from jaxthresh.core import diagnostics
+from jaxthresh.cli.report import markdown_cross_validation, markdown_report, report_rows
+from jaxthresh.core import diagnostics, validation
 from jaxthresh.methods import configure
 
 #: What each command does, for its --help.
 COMMANDS = {
-    "fit": "Fits per-class thresholds to scores and labels; writes them to a thresholds file.",
+    "fit": "Fits per-class thresholds to scores and labels; writes them to a thresholds file "
+    "(--cv_folds: also cross-validates the method and reports how far thresholds move).",
     "apply": "Applies the thresholds of a thresholds file to scores; writes 0/1 predictions.",
-    "evaluate": "Per-class precision, recall and F1 of a thresholds file on scores and labels.",
+    "evaluate": "Per-class precision, recall and F1 of a thresholds file on scores and labels "
+    "(--curves: also at every threshold, as CSV).",
 }
 _USAGE = {
     "fit": "jaxthresh fit --scores=S --labels=L [--method=sgl] [hyperparameter flags] "
-    "--output=thresholds.json",
+    "[--cv_folds=K] --output=thresholds.json",
     "apply": "jaxthresh apply --scores=S --thresholds=thresholds.json "
     "--output=predictions.npy|.csv",
     "evaluate": "jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json "
-    "[--format=markdown|json]",
+    "[--format=markdown|json] [--curves=curves.csv [--curve_bins=N]]",
 }
 
 _SCORES = flags.DEFINE_string("scores", None, "Scores file: .npy, .npz or .csv.")
@@ -79,11 +85,38 @@ _PLOT_DIR = flags.DEFINE_string(
     "plot_dir",
     None,
     "Write PNG plots here (learning curve, thresholds against class frequency, F1 "
-    "against threshold); needs the plot extra: pip install 'jaxthresh[plot]'.",
+    "against threshold, precision-recall curves with the chosen thresholds marked); needs "
+    "the plot extra: pip install 'jaxthresh[plot]'.",
+)
+_CV_FOLDS = flags.DEFINE_integer(
+    "cv_folds",
+    None,
+    "Also cross-validate the method with this many folds (at least 2) of the fitting rows: "
+    "prints the held-out F-beta of each fold and, per class, how much the threshold moves "
+    "across the folds (mean, standard deviation, lowest and highest).",
+)
+_CURVES = flags.DEFINE_string(
+    "curves",
+    None,
+    "Also write per class precision, recall and F-beta (the thresholds file's beta) at every "
+    "distinct threshold to this CSV file (columns class, threshold, precision, recall, fbeta, "
+    "true_positives, predicted, support).",
+)
+_CURVE_BINS = flags.DEFINE_integer(
+    "curve_bins",
+    None,
+    "Points of --curves: 0 for every distinct score, N for the cuts between N equal "
+    "histogram cells per class; default every distinct score up to "
+    f"{curves_file.EXACT_LIMIT:,} scores (rows x classes), else {curves_file.DEFAULT_BINS} cells.",
 )
 
 #: The plots that fit writes into --plot_dir.
-PLOTS = ("thresholds.png", "f1_against_threshold.png", "learning_curve.png")
+PLOTS = (
+    "thresholds.png",
+    "f1_against_threshold.png",
+    "precision_recall.png",
+    "learning_curve.png",
+)
 #: Scores (rows x classes) from which a fit on the rows is warned about its memory: the
 #: rows path holds several copies of the scores (measured on 200,000 x 1,000: 6 to 11
 #: times their float32 bytes; see BUILD_NOTES), the histogram path (--bins) about one.
@@ -91,9 +124,17 @@ LARGE_FIT_SCORES = 1 << 26
 _INPUT_FLAGS = ("scores", "scores_key", "class_names", "no_header")
 #: The flags of each command (fit also takes every hyperparameter flag).
 FLAGS_OF = {
-    "fit": (*_INPUT_FLAGS, "labels", "labels_key", "method", "output", "plot_dir"),
+    "fit": (*_INPUT_FLAGS, "labels", "labels_key", "method", "output", "plot_dir", "cv_folds"),
     "apply": (*_INPUT_FLAGS, "thresholds", "output"),
-    "evaluate": (*_INPUT_FLAGS, "labels", "labels_key", "thresholds", "format"),
+    "evaluate": (
+        *_INPUT_FLAGS,
+        "labels",
+        "labels_key",
+        "thresholds",
+        "format",
+        "curves",
+        "curve_bins",
+    ),
 }
 
 
@@ -245,6 +286,9 @@ def _fit() -> None:
     refuse_overwriting_inputs(outputs, _inputs())
     check_writable(output)
     plot_dir = _checked_plot_dir()
+    cv_folds = None
+    if _CV_FOLDS.value is not None:
+        cv_folds = validation.positive_int(_CV_FOLDS.value, "cv_folds", minimum=2)
     method = _METHOD.value
     jaxthresh.METHODS.get(method) or configure(method, 1)  # an unknown name is an error
     hyperparameters = method_flags.chosen_hyperparameters(method, method_flags.given(), strict=True)
@@ -257,6 +301,8 @@ def _fit() -> None:
     _check_same_classes(names, labels)
     names = names or schema.default_class_names(n_classes)
     config = configure(method, n_classes, n_rows, **hyperparameters)
+    if cv_folds is not None:
+        validation.n_folds_for(cv_folds, n_rows, "cv_folds")
     if getattr(config, "bins", None) is None and n_rows * n_classes >= LARGE_FIT_SCORES:
         _warn_rows_memory(method, n_rows, n_classes)
     # The values as loaded (float64 too): the library warns where float32 loses them.
@@ -284,23 +330,52 @@ def _fit() -> None:
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
         _plot_fit(plot_dir, method, result, values, labels.values, names)
     schema.write_thresholds(output, record)
+    score = f"{config.average}-F{float(config.beta):g}"
     if method == "auto":
         print(
-            f"auto chose {summary['winner']} (inner cross-validated {config.average}-F1 "
+            f"auto chose {summary['winner']} (inner cross-validated {score} "
             f"{100 * summary['inner_cv_score']:.2f}%)"
         )
+    if method == "constrained":
+        name, value = config.constraint()
+        print(
+            f"constrained: {summary['classes_met']} of {n_classes} classes reach "
+            f"{name.removeprefix('min_')} >= {value:g}"
+        )
     print(
-        f"{method}: {config.average}-F1 {100 * fit_score:.2f}% on {n_rows} rows; "
+        f"{method}: {score} {100 * fit_score:.2f}% on {n_rows} rows; "
         f"{n_classes} thresholds written to {output}"
     )
+    if cv_folds is not None:
+        _cross_validate(method, hyperparameters, values, labels.values, cv_folds, config, record)
+
+
+def _cross_validate(method, hyperparameters, scores, labels, n_folds, config, record) -> None:
+    """Prints the cross-validation of the fit (:func:`markdown_cross_validation`)."""
+    hyperparameters = dict(hyperparameters)
+    kind = hyperparameters.pop("folds", "random")  # auto: its inner folds are dealt alike
+    cv = jaxthresh.cross_validate(
+        scores, labels, method, n_folds=n_folds, folds=kind, **hyperparameters
+    )
+    positives = np.count_nonzero(np.asarray(labels) != 0, axis=0)
+    table = markdown_cross_validation(
+        cv,
+        record.thresholds,
+        record.class_names,
+        positives,
+        average=config.average,
+        beta=float(config.beta),
+    )
+    print(f"\n{n_folds}-fold cross-validation of {method} on the same rows:\n{table}")
 
 
 def _plot_fit(folder, method, result, scores, labels, names) -> None:
     thresholds = np.asarray(result.thresholds)
     plots.thresholds_by_frequency({method: thresholds}, labels, folder, PLOTS[0])
     plots.f1_against_threshold(scores, labels, thresholds, folder, PLOTS[1], class_names=names)
+    plots.precision_recall(scores, labels, thresholds, folder, PLOTS[2], class_names=names)
     if hasattr(result, "history"):
-        plots.learning_curves({method: result.history}, folder, PLOTS[2])
+        plots.learning_curves({method: result.history}, folder, PLOTS[3])
 
 
 def _scores_and_thresholds(command: str):
@@ -333,16 +408,30 @@ def _apply() -> None:
 
 
 def _evaluate() -> None:
+    curves = _CURVES.value
+    if curves:
+        refuse_overwriting_inputs([("curves", curves_file.check_path(curves))], _inputs())
+        check_writable(curves, "curves")
+    if _CURVE_BINS.value is not None and not curves:
+        raise ValueError("curve_bins: --curve_bins needs --curves")
     scores, record = _scores_and_thresholds("evaluate")
     labels = _load(_LABELS, "evaluate", _LABELS_KEY.value)
     _check_same_classes(record.class_names, labels)
     truth = blocks.check_labels(labels.values, scores.values.shape)
+    bins = curves_file.curve_bins(_CURVE_BINS.value, *scores.values.shape) if curves else None
     counts = blocks.confusion_counts(truth, scores.values, record.thresholds)
     rows = report_rows(*counts, record.thresholds, record.class_names)
     if _FORMAT.value == "json":
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
         print(markdown_report(rows))
+    if curves:
+        points = curves_file.write_curves(
+            curves, scores.values, truth, record.class_names, beta=record.beta, bins=bins
+        )
+        if _FORMAT.value == "markdown":  # JSON output stays one JSON document
+            where = "every distinct score" if bins is None else f"{bins} cells per class"
+            print(f"\n{points} curve points ({where}) -> {curves}")
 
 
 def _main(argv: list[str]) -> None:

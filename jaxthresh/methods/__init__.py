@@ -11,6 +11,8 @@ module                        method
 ``sgl``, ``sgl_kernels``      ``sgl``: SGLThresh, surrogate gradients, Adam
 ``exact``                     ``exact``: the global optimum of F-beta on the data
 ``auto``                      ``auto``: the candidate that cross-validates best
+``constrained``               ``constrained``: highest recall at a minimum precision, or
+                              highest precision at a minimum recall, exactly
 ============================  ============================================================
 """
 
@@ -23,14 +25,22 @@ import jax
 from jaxthresh.core import diagnostics, validation
 from jaxthresh.core import progress as progress_reports
 from jaxthresh.core.histogram import Histogram
-from jaxthresh.methods import auto, dicho, exact, global_threshold, numerical, sgl  # noqa: F401
+from jaxthresh.methods import (  # noqa: F401
+    auto,
+    constrained,
+    dicho,
+    exact,
+    global_threshold,
+    numerical,
+    sgl,
+)
 from jaxthresh.methods.base import METHODS, Method, docstring, get_method, signature
 
 __all__ = ["METHODS", "Method", "fit", "fit_histogram", "get_method", "public_fit"]
 
 # The modules are imported to register their methods; the registry lists them in the
 # paper's order, then ours.
-for _name in ("default", "dicho", "numerical", "sgl", "exact", "auto"):
+for _name in ("default", "dicho", "numerical", "sgl", "exact", "auto", "constrained"):
     METHODS[_name] = METHODS.pop(_name)
 
 
@@ -108,7 +118,8 @@ def fit_histogram(method: str, histogram: Histogram, *, progress: bool = False, 
     :func:`jaxthresh.histogram_pass`), at cell resolution.
 
     Args:
-      method: a method with a histogram path: "sgl", "exact" or "numerical".
+      method: a method with a histogram path: "sgl", "exact", "numerical" or
+        "constrained".
       histogram: the per-class cell counts.
       progress: log the progress of long loops.
       **hyperparameters: the method's, as for ``fit_<method>`` (but not ``bins``: the

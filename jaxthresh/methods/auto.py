@@ -11,7 +11,8 @@ Candidates (all fitted on the same inner folds of the data given, never on anyth
 * ``sgl_a{slope}_lr{rate}``: SGLThresh from the best single threshold, over a small grid of
   slopes and learning rates, on the histogram path (1024 equal cells per class).
 
-Each candidate is scored by its mean held-out F-beta over ``inner_folds`` folds. The
+Each candidate is scored by its mean held-out F-beta over ``inner_folds`` folds (dealt at
+random, or by iterative stratification with ``folds="iterative"``). The
 winner is chosen by the one-standard-error rule: the most regularized candidate (first in
 :data:`CANDIDATES`) whose mean is within one standard error (over the inner folds) of the
 best mean; it is then refitted on all the rows given. Everything, inner folds and refits
@@ -28,7 +29,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core import batching, counting, folds
+from jaxthresh.core import batching, counting
+from jaxthresh.core import folds as folding
 from jaxthresh.core.metrics import element_weights
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
@@ -111,6 +113,14 @@ class Auto(Method):
     key: jax.Array = hyperparameter(
         "key", None, help="The jax.random key of the inner fold shuffle."
     )
+    folds: str = hyperparameter(
+        "choice",
+        "random",
+        choices=folding.FOLD_KINDS,
+        static=True,
+        help="How rows are dealt into the inner folds: random, or iterative (iterative "
+        "stratification: every fold gets its share of each class's positive rows).",
+    )
     average: str = average_field()
     beta: jax.Array = beta_field()
 
@@ -127,14 +137,14 @@ class Auto(Method):
         # that one loop body (and one compiled program) serves every fit.
         masks = jnp.concatenate(
             [
-                folds.fitting_masks(folds.fold_ids(self.key, n_rows, k), k),
+                folding.fitting_masks(folding.assign(self.folds, self.key, rows, k), k),
                 jnp.ones((1, n_rows), bool),
             ]
         )
 
         def fitted_and_scored(fitting):
-            fit_rows = rows._replace(weights=folds.masked_weights(rows.weights, fitting))
-            held_rows = rows._replace(weights=folds.masked_weights(rows.weights, ~fitting))
+            fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))
+            held_rows = rows._replace(weights=folding.masked_weights(rows.weights, ~fitting))
             fitted = candidate_thresholds(fit_rows, average=self.average, beta=self.beta)
             held_out = counting.fbeta_of_thresholds(
                 held_rows, fitted, average=self.average, beta=self.beta

@@ -35,10 +35,24 @@ def test_library_plots(tmp_path):
             {"sgl": fit.thresholds, "exact": exact.thresholds}, labels, str(tmp_path), "t.png"
         ),
         plots.f1_against_threshold(scores, labels, fit.thresholds, str(tmp_path), "f1.png"),
+        plots.precision_recall(scores, labels, fit.thresholds, str(tmp_path), "pr.png"),
     ]
     for path in paths:
         assert_valid_nonblank_png(path)
-    assert sorted(os.listdir(tmp_path)) == ["curves.png", "f1.png", "t.png"]
+    assert sorted(os.listdir(tmp_path)) == ["curves.png", "f1.png", "pr.png", "t.png"]
+
+
+def test_the_marked_operating_point_is_the_chosen_thresholds():
+    scores, labels = random_problem(33, rows=ROWS, classes=CLASSES)
+    curves = jaxthresh.threshold_curves(scores, labels)
+    lowest = scores.min(axis=0)
+    for thresholds in (jaxthresh.fit_exact(scores, labels).thresholds, lowest - 1, lowest):
+        for c in range(CLASSES):
+            point = plots.operating_point(curves, c, thresholds[c])
+            predicted = scores[:, c] > np.float32(thresholds[c])
+            found = np.count_nonzero(predicted & labels[:, c])
+            assert int(curves.true_positives[c, point]) == found
+            assert int(curves.predicted[c, point]) == np.count_nonzero(predicted)
 
 
 def test_sweep_curves(tmp_path):
@@ -77,7 +91,12 @@ def test_cli_fit_plot_dir(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"thresholds written to {tmp_path / 't.json'}" in result.stdout
     names = sorted(os.listdir(tmp_path / "plots"))
-    assert names == ["f1_against_threshold.png", "learning_curve.png", "thresholds.png"]
+    assert names == [
+        "f1_against_threshold.png",
+        "learning_curve.png",
+        "precision_recall.png",
+        "thresholds.png",
+    ]
     for name in names:
         assert_valid_nonblank_png(tmp_path / "plots" / name)
     record = json.loads((tmp_path / "t.json").read_text())

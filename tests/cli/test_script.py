@@ -201,3 +201,38 @@ def _complete(path) -> bool:
         header = stream.readline()
         lines = sum(1 for _ in stream)
     return header.startswith("class_0,class_1,") and lines == 20_000
+
+
+# -- Flags of issue 12: constraints, --beta, --cv_folds, --curves. -----------------------
+
+
+def test_new_flags_are_in_the_help_of_the_installed_script():
+    fit, evaluate = script("fit", "--help"), script("evaluate", "--help")
+    assert fit.returncode == evaluate.returncode == 0, fit.stderr + evaluate.stderr
+    for flag in ("min_precision", "min_recall", "beta", "cv_folds"):
+        assert f"--{flag}:" in fit.stdout, flag
+    assert "Methods: constrained;" in fit.stdout  # --min_precision names its method
+    for flag in ("curves", "curve_bins"):
+        assert f"--{flag}:" in evaluate.stdout, flag
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--min_precision=1.5"], r"min_precision: must be in \(0, 1\], got 1.5"),
+        (
+            ["--min_precision=0.5", "--min_recall=0.5"],
+            "min_precision, min_recall: give exactly one of min_precision and min_recall "
+            "to method 'constrained', got both",
+        ),
+        (["--method=exact", "--beta=0"], r"beta: must be finite and > 0 as float32, got 0.0"),
+    ],
+)
+def test_bad_values_of_new_fit_flags_are_one_line(folder, arguments, message):
+    fit = ["fit", "--scores=s.npy", "--labels=l.npy", "--output=o.json"]
+    if not any(a.startswith("--method") for a in arguments):
+        fit.append("--method=constrained")
+    ran = script(*fit, *arguments)
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.splitlines() == [f"jaxthresh: error: {message}".replace("\\", "")]
+    assert not (folder / "o.json").exists()

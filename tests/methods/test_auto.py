@@ -4,7 +4,7 @@ import pytest
 
 import jaxthresh
 from experiments import paper
-from jaxthresh.core.folds import fold_ids
+from jaxthresh.core.folds import fold_ids, iterative_fold_ids
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.auto import candidate_thresholds
 from tests.conftest import random_problem
@@ -17,11 +17,12 @@ _candidates = jax.jit(candidate_thresholds, static_argnames="average")
 ROWS, CLASSES, INNER_FOLDS = 1122, 10, 3
 
 
-def _one_standard_error_choice(scores, labels, key, inner_folds, average, beta):
+def _one_standard_error_choice(scores, labels, key, inner_folds, average, beta, ids=None):
     """``(winner, estimates, standard error)`` recomputed apart from fit_auto: each
     candidate fitted on an inner fold's other rows (rows left out entirely) and scored on the
-    held-out rows with ``f1_score``."""
-    ids = np.asarray(fold_ids(key, len(scores), inner_folds))
+    held-out rows with ``f1_score``; the inner folds ``ids``, default random."""
+    if ids is None:
+        ids = np.asarray(fold_ids(key, len(scores), inner_folds))
     per_fold = []
     for fold in range(inner_folds):
         fitting, held = ids != fold, ids == fold
@@ -61,6 +62,24 @@ def test_winner_is_the_one_standard_error_choice_refitted(seed, beta):
     everything = Rows(scores, labels, np.ones(ROWS, bool))
     refits = _candidates(everything, average="micro", beta=beta)
     np.testing.assert_allclose(result.thresholds, refits[winner], atol=1e-6)
+
+
+def test_iterative_inner_folds():
+    """``folds="iterative"``: the inner folds are those of iterative stratification (dealt
+    by the traced loop inside the fit), and the choice is the rule's on them."""
+    scores, labels = random_problem(71, rows=ROWS, classes=CLASSES)
+    labels[:, 0] = np.arange(ROWS) % 300 == 0  # a rare class: 4 positives
+    key = jax.random.key(71)
+    result = jaxthresh.fit_auto(scores, labels, inner_folds=INNER_FOLDS, key=key, folds="iterative")
+    ids = np.asarray(iterative_fold_ids(key, labels, INNER_FOLDS))
+    assert sorted(np.bincount(ids[labels[:, 0]], minlength=INNER_FOLDS)) == [1, 1, 2]
+    winner, estimates, _ = _one_standard_error_choice(
+        scores, labels, key, INNER_FOLDS, "micro", 1.0, ids
+    )
+    np.testing.assert_allclose(result.estimates, estimates, atol=1e-6)
+    assert int(result.winner) == winner
+    with pytest.raises(ValueError, match="folds: must be one of random, iterative; got 'x'"):
+        jaxthresh.fit_auto(scores, labels, folds="x")
 
 
 @pytest.mark.slow  # ~9 s: compiles auto inside cross-validation (folds within folds)

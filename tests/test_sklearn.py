@@ -1,0 +1,429 @@
+"""jaxthresh.sklearn: the threshold-tuning meta-estimators, against scikit-learn's own
+cross-validation and jaxthresh's fits on the same scores, scikit-learn's estimator checks,
+and the README's scikit-learn example."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import pickle
+import re
+import subprocess
+import sys
+import warnings
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import jaxthresh
+from jaxthresh.cli import thresholds_file
+from jaxthresh.core.diagnostics import FitWarning
+from jaxthresh.methods import METHODS, base
+from jaxthresh.sklearn import FixedThresholdClassifier, ThresholdClassifierCV
+from tests.conftest import PROJECT_ROOT
+from tests.test_readme import _section
+
+
+def _data(rows=120, classes=3, seed=0):
+    X, Y = make_multilabel_classification(
+        n_samples=rows, n_features=6, n_classes=classes, random_state=seed
+    )
+    return X, Y
+
+
+def _logistic():
+    return OneVsRestClassifier(LogisticRegression(solver="liblinear"))
+
+
+def _out_of_fold(estimator, X, Y, folds=3, seed=0):
+    """scikit-learn's own out-of-fold probabilities ``[n, classes]`` on the folds an int
+    ``cv`` of ThresholdClassifierCV deals."""
+    splitter = KFold(folds, shuffle=True, random_state=seed)
+    raw = cross_val_predict(estimator, X, Y, cv=splitter, method="predict_proba")
+    return np.stack([p[:, 1] for p in raw], axis=1) if isinstance(raw, list) else raw
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        _logistic(),
+        KNeighborsClassifier(5),  # one [n, 2] array per class
+        MLPClassifier((8,), max_iter=30, random_state=0),
+    ],
+    ids=["one-vs-rest", "k-neighbors", "mlp"],
+)
+def test_thresholds_are_the_method_fit_on_out_of_fold_scores(estimator):
+    X, Y = _data()
+    model = ThresholdClassifierCV(estimator, method="exact", cv=3, random_state=0).fit(X, Y)
+    scores = _out_of_fold(estimator, X, Y)
+    expected = jaxthresh.fit_exact(scores, Y)
+    np.testing.assert_array_equal(model.thresholds_, expected.thresholds)
+    assert model.best_score_ == pytest.approx(float(expected.score), abs=1e-6)
+    # Refitted on every row; predict is the classifier's scores against the thresholds.
+    refitted = clone(estimator).fit(X, Y)
+    np.testing.assert_array_equal(model.predict_proba(X), _scores_of(refitted, X))
+    predictions = model.predict(X)
+    assert predictions.dtype == np.int64 and predictions.shape == Y.shape
+    np.testing.assert_array_equal(predictions, model.predict_proba(X) > model.thresholds_)
+    np.testing.assert_array_equal(model.classes_, np.arange(3))
+    assert model.n_features_in_ == 6 and model.response_method_ == "predict_proba"
+    assert model.score(X, Y) == pytest.approx(f1_score(Y, predictions, average="micro"))
+
+
+def _scores_of(estimator, X):
+    raw = estimator.predict_proba(X)
+    return np.stack([p[:, 1] for p in raw], axis=1) if isinstance(raw, list) else raw
+
+
+def test_cv_results_are_each_fold_held_out_from_the_threshold_fit():
+    X, Y = _data()
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    model = ThresholdClassifierCV(_logistic(), method="exact", beta=2.0, cv=folds).fit(X, Y)
+    scores = _out_of_fold(_logistic(), X, Y)
+    results = model.cv_results_
+    assert results["thresholds"].shape == (3, 3)
+    for fold, (train, test) in enumerate(folds):
+        in_train = np.isin(np.arange(len(Y)), train)  # masks: one shape, one compilation
+        fitted = jaxthresh.fit_exact(scores, Y, in_train, beta=2.0).thresholds
+        np.testing.assert_array_equal(results["thresholds"][fold], fitted)
+        predictions = jaxthresh.apply_thresholds(scores, fitted)
+        for rows, key in ((in_train, "train_score"), (~in_train, "test_score")):
+            expected = jaxthresh.f1_score(Y, predictions, beta=2.0, sample_weight=rows)
+            assert results[key][fold] == pytest.approx(expected, abs=1e-12)
+        assert results["n_test"][fold] == len(test)
+    # The same folds from a splitter object.
+    again = ThresholdClassifierCV(
+        _logistic(), method="exact", beta=2.0, cv=KFold(3, shuffle=True, random_state=0)
+    )
+    np.testing.assert_array_equal(again.fit(X, Y).thresholds_, model.thresholds_)
+
+
+def test_prefit_fits_the_thresholds_on_the_given_rows_only():
+    X, Y = _data()
+    classifier = _logistic().fit(X[:60], Y[:60])
+    model = ThresholdClassifierCV(classifier, method="exact", cv="prefit").fit(X[60:], Y[60:])
+    held_out = np.arange(len(Y)) >= 60
+    expected = jaxthresh.fit_exact(classifier.predict_proba(X), Y, held_out).thresholds
+    np.testing.assert_array_equal(model.thresholds_, expected)
+    assert model.estimator_ is classifier and model.cv_results_ is None
+    with pytest.raises(ValueError, match=r"^cv: 'prefit' needs an estimator that is already"):
+        ThresholdClassifierCV(_logistic(), cv="prefit").fit(X, Y)
+
+
+def test_integer_sample_weights_are_repeated_rows():
+    X, Y = _data()
+    classifier = _logistic().fit(X[:60], Y[:60])
+    counts = np.random.default_rng(0).integers(0, 3, 60)
+    weighted = ThresholdClassifierCV(classifier, method="exact", cv="prefit")
+    weighted.fit(X[60:], Y[60:], sample_weight=pd.Series(counts))
+    repeated = ThresholdClassifierCV(classifier, method="exact", cv="prefit")
+    repeated.fit(np.repeat(X[60:], counts, 0), np.repeat(Y[60:], counts, 0))
+    np.testing.assert_array_equal(weighted.thresholds_, repeated.thresholds_)
+    assert weighted.best_score_ == repeated.best_score_
+    assert weighted.score(X[60:], Y[60:], sample_weight=counts.tolist()) == pytest.approx(
+        repeated.score(np.repeat(X[60:], counts, 0), np.repeat(Y[60:], counts, 0))
+    )
+
+
+def test_params_clone_and_pickle():
+    X, Y = _data()
+    model = ThresholdClassifierCV(_logistic(), method="exact", cv=3, random_state=0)
+    params = model.get_params()
+    assert params["method"] == "exact" and params["estimator__estimator__C"] == 1.0
+    model.set_params(beta=2.0, estimator__estimator__C=0.5)
+    assert model.beta == 2.0 and model.estimator.estimator.C == 0.5
+    model.fit(X, Y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    np.testing.assert_array_equal(
+        restored.cv_results_["thresholds"], model.cv_results_["thresholds"]
+    )
+    assert not hasattr(clone(model), "thresholds_")
+
+
+def test_grid_search_over_method_and_beta_in_a_pipeline():
+    X, Y = _data()
+    pipeline = make_pipeline(
+        StandardScaler(), ThresholdClassifierCV(_logistic(), cv=2, random_state=0)
+    )
+    grid = {
+        "thresholdclassifiercv__method": ["exact", "default"],
+        "thresholdclassifiercv__beta": [0.5, 2.0],
+    }
+    search = GridSearchCV(pipeline, grid, cv=2, scoring="f1_micro").fit(X, Y)
+    assert len(search.cv_results_["params"]) == 4
+    best = search.best_estimator_[-1]
+    assert (best.method, best.beta) in [(m, b) for m in grid[next(iter(grid))] for b in [0.5, 2.0]]
+    assert search.predict(X).shape == Y.shape
+    # The default scoring is the estimator's own F-beta.
+    default = GridSearchCV(pipeline, {"thresholdclassifiercv__method": ["exact"]}, cv=2)
+    assert 0 < default.fit(X, Y).best_score_ <= 1
+
+
+def test_saved_thresholds_deploy_through_fixed_classifier(tmp_path):
+    X, Y = _data()
+    names = ["sun", "rain", "snow"]
+    labels = pd.DataFrame(Y, columns=names)
+    model = ThresholdClassifierCV(_logistic(), method="exact", cv=3, random_state=0)
+    model.fit(X, labels)
+    assert model.class_names_ == names
+    path = tmp_path / "thresholds.json"
+    model.save_thresholds(path)
+    record = thresholds_file.read_thresholds(path)
+    assert record.method == "exact" and record.class_names == names
+    np.testing.assert_array_equal(record.thresholds, model.thresholds_)
+    assert record.fit_f1 == pytest.approx(model.best_score_, abs=1e-6)
+    assert record.summary["response_method"] == "predict_proba"
+    assert record.summary["cross_validation"]["folds"] == 3
+
+    deployed = FixedThresholdClassifier(_logistic(), str(path)).fit(X, labels)
+    np.testing.assert_array_equal(deployed.predict(X), model.predict(X))
+    np.testing.assert_array_equal(deployed.thresholds_, model.thresholds_)
+    # A fitted classifier predicts without fit; the file is read then.
+    ready = FixedThresholdClassifier(model.estimator_, path)
+    np.testing.assert_array_equal(ready.predict(X), model.predict(X))
+    assert ready.score(X, Y) == model.score(X, Y)
+
+    with pytest.raises(ValueError, match=r"^thresholds: 3 thresholds for 2 classes"):
+        FixedThresholdClassifier(_logistic(), path).fit(X, Y[:, :2])
+    renamed = labels.rename(columns={"rain": "hail"})
+    with pytest.raises(ValueError, match=r"^thresholds: class 1 is 'rain' in the file but 'hail'"):
+        FixedThresholdClassifier(_logistic(), path).fit(X, renamed)
+    with pytest.raises(ValueError, match=r"^response_method: the thresholds were fitted on"):
+        FixedThresholdClassifier(
+            model.estimator_, path, response_method="decision_function"
+        ).predict(X)
+    with pytest.raises(ValueError, match=r"^class_names: expected 3 strings"):
+        model.save_thresholds(tmp_path / "other.json", class_names=["a"])
+
+
+def test_fixed_classifier_with_numbers():
+    X, Y = _data()
+    classifier = _logistic().fit(X, Y)
+    half = FixedThresholdClassifier(classifier, 0.5).fit(X, Y)
+    np.testing.assert_array_equal(half.predict(X), classifier.predict(X))
+    per_class = FixedThresholdClassifier(classifier, [0.2, 0.5, 0.8])
+    np.testing.assert_array_equal(
+        per_class.predict(X), classifier.predict_proba(X) > np.float32([0.2, 0.5, 0.8])
+    )
+    with pytest.raises(ValueError, match=r"^thresholds: one number for every class needs fit"):
+        FixedThresholdClassifier(classifier, 0.5).predict(X)
+    with pytest.raises(ValueError, match=r"^thresholds: expected one number per class"):
+        FixedThresholdClassifier(classifier, [[0.5]]).fit(X, Y)
+
+
+def _bad(parameter, value, **fit):
+    return pytest.param({parameter: value}, fit, parameter, id=f"{parameter}={value!r}")
+
+
+@pytest.mark.parametrize(
+    ("params", "fit", "name"),
+    [
+        _bad("method", "nope"),
+        _bad("cv", 1),
+        _bad("cv", "five"),
+        _bad("beta", 0.0),
+        _bad("average", "weighted"),
+        _bad("response_method", "predict"),
+        _bad("hyperparameters", {"nope": 1}),
+        _bad("hyperparameters", {"beta": 2.0}),
+        _bad("hyperparameters", [("epochs", 3)]),
+        pytest.param(
+            {"method": "sgl", "hyperparameters": {"epochs": 0}}, {}, "epochs", id="epochs=0"
+        ),
+        pytest.param({}, {"y": np.arange(120)}, "y", id="y 1-D"),
+        pytest.param({}, {"y": np.full((120, 3), 2)}, "y", id="y not 0/1"),
+        pytest.param({}, {"y": np.ones((119, 3))}, "y", id="y rows"),
+        pytest.param({}, {"sample_weight": -np.ones(120)}, "sample_weight", id="weights"),
+    ],
+)
+def test_bad_parameters_name_themselves(params, fit, name):
+    X, Y = _data()
+    arguments = {"y": Y, **fit}
+    model = ThresholdClassifierCV(_logistic(), **{"method": "exact", **params})
+    with pytest.raises(ValueError, match=f"^{name}: "):
+        model.fit(X, **arguments)
+
+
+# A method declared for this test only: it knows nothing of average or beta, takes a
+# bound and a random key, and returns thresholds drawn from both.
+
+
+class _BoundResult(NamedTuple):
+    thresholds: jax.Array
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Bound(base.Method):
+    name = "test_bound"
+    result_type = _BoundResult
+    min_precision: jax.Array = base.hyperparameter("fraction", 0.5, help="A bound.")
+    key: jax.Array = base.hyperparameter("key", None, help="A key.")
+
+    def fit_rows(self, rows):
+        draw = jax.random.uniform(self.key, (rows.scores.shape[1],))
+        return _BoundResult(self.min_precision * draw.astype(jnp.float32))
+
+
+@pytest.fixture
+def bound_method():
+    base.register(_Bound)
+    yield _Bound.name
+    METHODS.pop(_Bound.name)
+
+
+def test_a_method_is_taken_generically_from_the_registry(bound_method, tmp_path):
+    X, Y = _data()
+    model = ThresholdClassifierCV(
+        _logistic(),
+        method=bound_method,
+        cv=2,
+        hyperparameters={"min_precision": 0.25},
+        random_state=1,
+    ).fit(X, Y)
+    assert np.all((model.thresholds_ >= 0) & (model.thresholds_ <= 0.25))
+    again = clone(model).fit(X, Y)  # random_state seeds the method's key
+    np.testing.assert_array_equal(again.thresholds_, model.thresholds_)
+    other = clone(model).set_params(random_state=2).fit(X, Y)
+    assert not np.array_equal(other.thresholds_, model.thresholds_)
+    given = clone(model).set_params(
+        hyperparameters={"min_precision": 0.25, "key": jax.random.key(7)}
+    )
+    expected = 0.25 * np.asarray(jax.random.uniform(jax.random.key(7), (3,)), np.float32)
+    np.testing.assert_allclose(given.fit(X, Y).thresholds_, expected, rtol=1e-6)
+    model.save_thresholds(tmp_path / "t.json")
+    record = thresholds_file.read_thresholds(tmp_path / "t.json")
+    assert record.method == bound_method and record.hyperparameters["min_precision"] == 0.25
+    with pytest.raises(ValueError, match=r"^min_precision: must be in"):
+        clone(model).set_params(hyperparameters={"min_precision": 2}).fit(X, Y)
+
+
+# Every registered method that takes a precision or recall bound, with its first one.
+CONSTRAINED = [
+    (name, next(bound for bound in ("min_precision", "min_recall") if bound in declared))
+    for name, declared in ((name, m.hyperparameters()) for name, m in METHODS.items())
+    if {"min_precision", "min_recall"} & set(declared)
+]
+
+
+@pytest.mark.parametrize(("method", "bound"), CONSTRAINED)
+def test_registered_constrained_methods_through_the_estimator(method, bound):
+    X, Y = _data()
+    options = {bound: 0.6}
+    model = ThresholdClassifierCV(
+        _logistic(), method=method, cv=3, random_state=0, hyperparameters=options
+    ).fit(X, Y)
+    expected = jaxthresh.fit(method, _out_of_fold(_logistic(), X, Y), Y, **options)
+    np.testing.assert_array_equal(model.thresholds_, expected.thresholds)
+
+
+def test_fit_warnings_are_issued_once():
+    X, Y = _data()
+    Y = Y.copy()
+    Y[:, 2] = 0  # no positive rows: every fit warns, the folds' warnings are the same
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # one-vs-rest: a constant label
+        with pytest.warns(FitWarning, match="^labels: no positive rows") as caught:
+            ThresholdClassifierCV(_logistic(), method="exact", cv=2).fit(X, Y)
+    assert len([w for w in caught if issubclass(w.category, FitWarning)]) == 1
+
+
+def test_import_needs_scikit_learn_only_for_this_module():
+    program = (
+        "import sys; import jaxthresh; assert 'jaxthresh.sklearn' not in sys.modules;"
+        "assert 'sklearn' not in sys.modules; sys.modules['sklearn'] = None\n"
+        "try:\n import jaxthresh.sklearn\nexcept ImportError as e:\n print(e)"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'jaxthresh[sklearn]'" in result.stdout
+
+
+# scikit-learn's checks. ThresholdClassifierCV's target is a 0/1 indicator matrix
+# [n, classes]; the checks below give other targets, or expect single-output results.
+_NOT_0_1 = "the check's y takes the values {1, 2}; a multi-label target is 0/1"
+_ONE_D = "the check gives a 1-D y; the target is a 0/1 indicator matrix [n, classes]"
+EXPECTED_FAILURES = {
+    "check_estimators_dtypes": _NOT_0_1,
+    "check_sample_weights_pandas_series": _NOT_0_1,
+    "check_sample_weights_not_an_array": _NOT_0_1,
+    "check_sample_weights_shape": _NOT_0_1,
+    "check_sample_weights_not_overwritten": _NOT_0_1,
+    "check_classifier_data_not_an_array": _NOT_0_1,
+    "check_fit2d_1feature": _NOT_0_1,
+    "check_classifiers_classes": _ONE_D,
+    "check_decision_proba_consistency": _ONE_D,
+    "check_classifiers_train": "expects predict of shape (n,) (single output)",
+    "check_estimator_sparse_array": "expects a binary predict_proba [n, 2]; it is [n, classes]",
+    "check_estimator_sparse_matrix": "expects a binary predict_proba [n, 2]; it is [n, classes]",
+    "check_classifier_multioutput": "expects predict == (predict_proba > 0.5); the "
+    "thresholds are tuned",
+}
+SEARCH_ONLY = {
+    "check_sample_weight_equivalence_on_dense_data": "cross-validation folds differ when "
+    "rows are repeated instead of weighted (as for TunedThresholdClassifierCV)",
+    "check_sample_weight_equivalence_on_sparse_data": "the same, on sparse data",
+}
+
+
+def _expected_failures(estimator):
+    if isinstance(estimator, ThresholdClassifierCV):
+        return {**EXPECTED_FAILURES, **SEARCH_ONLY}
+    fixed = dict(EXPECTED_FAILURES)
+    fixed.pop("check_classifier_multioutput")  # thresholds at 0.5 predict as the classifier
+    unweighted = (
+        "OneVsRestClassifier.fit takes no sample_weight without metadata routing; "
+        "FixedThresholdClassifier warns and fits without them"
+    )
+    fixed["check_sample_weight_equivalence_on_dense_data"] = unweighted
+    fixed["check_sample_weight_equivalence_on_sparse_data"] = unweighted
+    return fixed
+
+
+@parametrize_with_checks(
+    [FixedThresholdClassifier(_logistic(), 0.5)], expected_failed_checks=_expected_failures
+)
+def test_scikit_learn_checks_fixed(estimator, check):
+    check(estimator)
+
+
+# About 20 s of CPU (a threshold fit compiled for each of the checks' data shapes).
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")
+@parametrize_with_checks(
+    [ThresholdClassifierCV(_logistic(), method="exact", cv=2)],
+    expected_failed_checks=_expected_failures,
+)
+def test_scikit_learn_checks_cv(estimator, check):
+    check(estimator)
+
+
+def test_readme_example(tmp_path, monkeypatch):
+    section = _section((PROJECT_ROOT / "README.md").read_text(), "Use it with scikit-learn")
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    expected = re.search(r"```text\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(compile(code, "README.md", "exec"), {})
+    assert printed.getvalue() == expected
+    assert (tmp_path / "thresholds.json").is_file()
