@@ -190,6 +190,8 @@ def test_sweep_keys_and_per_class_arrays():
     assert list(fixed.grid) == ["slope"] and fixed.heldout_score.shape == (2, 3)
 
 
+# A subprocess on a real benchmark: run by .ci/run with the heavier tests.
+@pytest.mark.slow
 def test_sweep_binary(benchmark_dir, tmp_path):
     binary = [sys.executable, str(PROJECT_ROOT / "experiments" / "sweep.py")]
     output = tmp_path / "sweep.json"

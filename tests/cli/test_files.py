@@ -61,6 +61,9 @@ spec = importlib.util.spec_from_file_location("files", sys.argv[1])
 files = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(files)
 path, signum, setting = sys.argv[2], getattr(signal, sys.argv[3]), sys.argv[4]
+if setting == "default":  # whatever the parent left (a test runner may ignore SIGINT)
+    default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    signal.signal(signum, default)
 if setting == "ignored":
     signal.signal(signum, signal.SIG_IGN)
 if setting == "returning handler":

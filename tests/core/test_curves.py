@@ -38,7 +38,7 @@ def _check_ratios(points, positives, beta):
     np.testing.assert_allclose(points["fbeta"], fbeta, rtol=1e-6, atol=1e-7)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 100_000),
     st.integers(1, MAX_ROWS),

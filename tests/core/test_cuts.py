@@ -26,6 +26,17 @@ MAX_VALUES = 30
 MAX_ROWS = 16
 
 
+# Compiled once for every example (problems are padded to MAX_ROWS rows).
+@jax.jit
+def _cuts_of_sorted_keys(scores, labels, weights):
+    return candidates(sorted_keys(scores, labels, weights, slots=MAX_ROWS))
+
+
+_kept_candidates = jax.jit(
+    functools.partial(kept_candidates, slots=MAX_ROWS), static_argnames="variant"
+)
+
+
 _descending_keys = jax.jit(descending_keys)
 
 
@@ -102,7 +113,7 @@ def test_counts_above_equal_confusion_counts(seed, rows, classes, ties, kind):
 def test_candidates_are_the_cuts_below_positive_scores(seed, rows, ties):
     scores, labels, kept, _ = padded_problem(seed, rows, 3, max_rows=MAX_ROWS, ties=ties)
     weights = (np.random.default_rng(seed).integers(0, 3, MAX_ROWS) * kept).astype(np.int32)
-    cuts = jax.jit(lambda *a: candidates(sorted_keys(*a, slots=MAX_ROWS)))(scores, labels, weights)
+    cuts = _cuts_of_sorted_keys(scores, labels, weights)
     for c in range(3):
         kept_scores = scores[weights > 0, c]
         positive = np.unique(scores[(weights > 0) & labels[:, c], c])[::-1]
@@ -141,7 +152,7 @@ def test_sort_kept_and_positive_on_both_backends():
     assert "callback" not in for_gpu and "sort" in for_gpu
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, MAX_ROWS), st.booleans())
 def test_kept_candidates_are_those_of_the_sorted_keys(seed, rows, ties):
     """The lean cuts of rows of weight 0 or 1 equal :func:`candidates` of their sorted keys,

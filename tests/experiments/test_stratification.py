@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
 
 BINARY = str(PROJECT_ROOT / "experiments" / "stratification.py")
@@ -15,6 +17,8 @@ def _run(*arguments):
     )
 
 
+# A subprocess on a real benchmark: run by .ci/run with the heavier tests.
+@pytest.mark.slow
 def test_stratification_binary(benchmark_dir, tmp_path):
     output = tmp_path / "folds.json"
     ran = _run(
