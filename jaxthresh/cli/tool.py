@@ -37,6 +37,7 @@ from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwri
 from jaxthresh.cli.matrices import load_matrix, write_matrix
 from jaxthresh.cli.report import markdown_cross_validation, markdown_report, report_rows
 from jaxthresh.core import diagnostics, validation
+from jaxthresh.core.metrics import fbeta_ratio
 from jaxthresh.methods import configure
 
 #: What each command does, for its --help.
@@ -118,8 +119,8 @@ PLOTS = (
     "learning_curve.png",
 )
 #: Scores (rows x classes) from which a fit on the rows is warned about its memory: the
-#: rows path holds several copies of the scores (measured on 200,000 x 1,000: 6 to 11
-#: times their float32 bytes; see BUILD_NOTES), the histogram path (--bins) about one.
+#: rows path holds several copies of the scores (measured on 200,000 x 1,000: 6 to 21
+#: times their float32 bytes; see BUILD_NOTES), the histogram path (--bins) about two.
 LARGE_FIT_SCORES = 1 << 26
 _INPUT_FLAGS = ("scores", "scores_key", "class_names", "no_header")
 #: The flags of each command (fit also takes every hyperparameter flag).
@@ -264,6 +265,14 @@ def _checked_plot_dir() -> str | None:
     return folder
 
 
+def _fbeta_of_counts(true_positives, predicted, positives, *, average: str, beta: float):
+    """F-beta (jaxthresh's zero-division rule) of per-class counts, micro or macro."""
+    if average == "micro":
+        totals = (np.sum(c) for c in (true_positives, predicted, positives))
+        return float(fbeta_ratio(*totals, beta, 1.0, np))
+    return float(np.mean(fbeta_ratio(true_positives, predicted, positives, beta, 1.0, np)))
+
+
 def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
     """One warning line: a fit on the rows of this many scores takes several times their
     memory, and which methods can fit on histograms instead."""
@@ -273,8 +282,9 @@ def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
     gigabytes = 4 * n_rows * n_classes / 1e9
     diagnostics.warn(
         f"memory: {method} on the rows of {n_rows} x {n_classes} scores ({gigabytes:.1f} GB "
-        "as float32) holds several copies of them (6 to 11 times on 200,000 x 1,000); "
-        f"--bins=1024 ({', '.join(with_bins)}) fits on per-class histograms in about one"
+        "as float32) holds several copies of them (6 to 21 times on 200,000 x 1,000); "
+        f"--bins=1024 ({', '.join(with_bins)}) fits on per-class histograms after one pass "
+        "over the rows (about 2 times)"
     )
 
 
@@ -305,15 +315,19 @@ def _fit() -> None:
         validation.n_folds_for(cv_folds, n_rows, "cv_folds")
     if getattr(config, "bins", None) is None and n_rows * n_classes >= LARGE_FIT_SCORES:
         _warn_rows_memory(method, n_rows, n_classes)
-    # The values as loaded (float64 too): the library warns where float32 loses them.
-    result = jaxthresh.fit(method, values, labels.values, progress=True, **hyperparameters)
+    bins = getattr(config, "bins", None)
+    if bins is None:
+        # The values as loaded (float64 too): the library warns where float32 loses them.
+        result = jaxthresh.fit(method, values, labels.values, progress=True, **hyperparameters)
+    else:
+        # One pass over the rows in blocks (jaxthresh.histogram_pass), then the fit on the
+        # cells: no copy of the scores is made (the fit of fit(..., bins=) in the library).
+        histogram = jaxthresh.histogram_pass(values, labels.values, bins=bins)
+        cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
+        result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
     thresholds = np.asarray(result.thresholds)
-    fit_score = jaxthresh.f1_score(
-        labels.values,
-        jaxthresh.apply_thresholds(values, thresholds),
-        average=config.average,
-        beta=float(config.beta),
-    )
+    counts = blocks.confusion_counts(labels.values, values, thresholds)
+    fit_score = _fbeta_of_counts(*counts, average=config.average, beta=float(config.beta))
     summary = config.summary(result)
     record = schema.ThresholdsRecord(
         method=method,

@@ -33,11 +33,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxthresh.core.cuts import Candidates, above_all, candidates, sorted_keys, threshold_between
+from jaxthresh.core.cuts import Candidates, above_all, threshold_between
 from jaxthresh.core.diagnostics import class_list
 from jaxthresh.core.histogram import Histogram, histogram_candidates
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import Method, bins_field, hyperparameter, register
+from jaxthresh.methods.exact import rows_candidates
 
 #: The two constraints, each with the figure it bounds and the figure it maximizes.
 CONSTRAINTS = {"min_precision": ("precision", "recall"), "min_recall": ("recall", "precision")}
@@ -148,8 +149,7 @@ class Constrained(Method):
         )
 
     def fit_rows(self, rows: Rows) -> ConstrainedResult:
-        sorted = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
-        return self._search(candidates(sorted))
+        return self._search(rows_candidates(rows))
 
     def fit_histogram(self, histogram: Histogram) -> ConstrainedResult:
         return self._search(histogram_candidates(histogram))

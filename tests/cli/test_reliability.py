@@ -902,8 +902,27 @@ def test_a_fit_on_the_rows_of_large_scores_says_so_and_points_to_bins(work, monk
     memory = [line for line in _warning_lines(ran.stderr) if "memory:" in line]
     assert memory == [
         f"jaxthresh: warning: memory: exact on the rows of {ROWS} x 4 scores (0.0 GB as "
-        "float32) holds several copies of them (6 to 11 times on 200,000 x 1,000); "
-        "--bins=1024 (numerical, sgl, exact, constrained) fits on per-class histograms in about one"
+        "float32) holds several copies of them (6 to 21 times on 200,000 x 1,000); "
+        "--bins=1024 (numerical, sgl, exact, constrained) fits on per-class histograms "
+        "after one pass over the rows (about 2 times)"
     ]
     ran = succeeded([*exact, "--bins=16", "--output=o2.json"])
     assert not [line for line in _warning_lines(ran.stderr) if "memory:" in line]
+
+
+def test_a_fit_with_bins_passes_over_the_rows_in_blocks(work, monkeypatch):
+    """``fit --bins`` builds the histogram with ``histogram_pass`` (block by block, no copy
+    of the scores) and gives the thresholds of the library's ``fit(..., bins=)``."""
+    folder, scores, labels, _ = work
+    passes = []
+    real_pass = jaxthresh.histogram_pass
+    monkeypatch.setattr(
+        jaxthresh, "histogram_pass", lambda *a, **k: passes.append(k) or real_pass(*a, **k)
+    )
+    succeeded(["fit", *FIT[1:], "--bins=16", "--output=o.json"])
+    assert passes == [{"bins": 16}]
+    record = schema.read_thresholds(folder / "o.json")
+    expected = jaxthresh.fit_exact(scores, labels, bins=16)
+    np.testing.assert_array_equal(record.thresholds, np.asarray(expected.thresholds))
+    reached = jaxthresh.f1_score(labels, scores > np.asarray(expected.thresholds))
+    assert record.fit_f1 == pytest.approx(float(reached), abs=1e-6)
