@@ -23,6 +23,7 @@ import numpy as np
 from jaxthresh.core import batching, counting, validation
 from jaxthresh.core import folds as folding
 from jaxthresh.core import progress as progress_reports
+from jaxthresh.core.histogram import score_histogram
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import configure, get_method
 
@@ -105,14 +106,24 @@ def _score(config, rows: Rows, thresholds: jax.Array) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnames=("n_folds", "progress"))
 def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, progress: bool):
-    """Every point (the leading axis of ``configs``) times every fold."""
+    """Every point (the leading axis of ``configs``) times every fold: results with
+    leading axes ``[points, folds]``. Folds are the outer loop, so that what a fold's fits
+    share is built once per fold: with ``bins`` (static, the same for every point), the
+    histogram of the fold's fitting rows, which every point then fits on
+    (``Method.fit_on_histogram``, what ``Method.fit`` does with ``bins``)."""
     masks = folding.fitting_masks(ids, n_folds)
+    bins = getattr(configs, "bins", None)
 
-    def one_point(config):
-        def one_fold(fitting):
-            fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))
-            held_rows = rows._replace(weights=folding.masked_weights(rows.weights, ~fitting))
-            fitted = config.fit(fit_rows)
+    def one_fold(fitting):
+        fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))
+        held_rows = rows._replace(weights=folding.masked_weights(rows.weights, ~fitting))
+        histogram = None if bins is None else score_histogram(fit_rows, bins=bins)
+
+        def one_point(config):
+            if histogram is None:
+                fitted = config.fit(fit_rows)
+            else:
+                fitted = config.fit_on_histogram(histogram)
             thresholds = fitted.thresholds
             return (
                 fitted,
@@ -120,10 +131,11 @@ def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, pr
                 _score(config, held_rows, thresholds),
             )
 
-        return batching.map_batch(one_fold, masks)
+        return batching.map_batch(one_point, configs)
 
     with progress_reports.reporting(progress):
-        return batching.map_batch(one_point, configs)
+        by_fold = batching.map_batch(one_fold, masks)
+    return jax.tree.map(lambda leaf: jnp.swapaxes(leaf, 0, 1), by_fold)
 
 
 def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hyperparameters):

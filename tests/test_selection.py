@@ -3,12 +3,14 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxthresh
 from jaxthresh import selection
-from jaxthresh.core import folds
+from jaxthresh.core import folds, validation
+from jaxthresh.methods import configure
 from tests.conftest import PROJECT_ROOT, random_problem
 
 SCORES, LABELS = random_problem(7, rows=60, classes=4)  # 3 folds of 20 rows
@@ -261,3 +263,43 @@ def test_random_folds_stay_the_default():
 def test_an_unknown_kind_of_folds_is_named(entry):
     with pytest.raises(ValueError, match="folds: must be one of random, iterative; got 'strat'"):
         entry(SCORES, LABELS, "default", folds="strat", threshold=[0.3, 0.5])
+
+
+def _scans(jaxpr):
+    """The ``scan`` equations of ``jaxpr`` that no other scan holds, found through
+    ``pjit`` and ``cond`` (``platform_dependent``) sub-jaxprs."""
+    found = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "scan":
+            found.append(eqn)
+            continue
+        for param in eqn.params.values():
+            for value in param if isinstance(param, tuple | list) else [param]:
+                inner = getattr(value, "jaxpr", None)
+                if inner is not None and hasattr(inner, "eqns"):
+                    found += _scans(inner)
+    return found
+
+
+def test_a_sweep_on_cells_builds_one_histogram_per_fold():
+    """With ``bins``, the folds are the outer loop and each fold's histogram (its one
+    scatter-add) is built there, not once per point in the inner loop."""
+    scores, labels = random_problem(3, rows=60, classes=3)
+    rows = validation.as_rows(scores, labels)
+    configs = jax.tree.map(
+        lambda leaf: jnp.stack([jnp.asarray(leaf)] * 4),
+        configure("sgl", 3, 40, init=0.3, epochs=2, bins=16),
+    )
+    ids = jnp.arange(60) % 3
+    closed = jax.make_jaxpr(
+        lambda c, r, i: selection._cross_validate_points(c, r, i, n_folds=3, progress=False)
+    )(configs, rows, ids)
+    # On CPU both loops are lax.map (scans of length 3 folds and 4 points).
+    (fold_loop,) = [e for e in _scans(closed.jaxpr) if e.params["length"] == 3]
+    fold_body = fold_loop.params["jaxpr"].jaxpr
+    point_loops = [str(e.params["jaxpr"]) for e in _scans(fold_body) if e.params["length"] == 4]
+    outside = str(fold_body)
+    for loop in point_loops:
+        assert "scatter-add" not in loop
+        outside = outside.replace(loop, "")
+    assert point_loops and "scatter-add" in outside
