@@ -257,13 +257,13 @@ def _ratio_figures() -> dict:
         "dataset": _DATASET.value,
         "rows": scores.shape[0],
         "classes": scores.shape[1],
-        "sort_floor_ms": round(1000 * sort_seconds, 2),
+        "sort_floor_ms": round(1000 * sort_seconds, 4),
         "column_sum_floor_ms": round(1000 * sum_seconds, 3),
     }
     for average in ("micro", "macro"):
         fit_exact = functools.partial(jaxthresh.fit_exact, scores, labels, average=average)
         seconds = median(lambda fit=fit_exact: fit().thresholds)
-        figures[f"exact_{average}_ms"] = round(1000 * seconds, 1)
+        figures[f"exact_{average}_ms"] = round(1000 * seconds, 4)
         figures[f"exact_{average}_to_sort"] = round(seconds / sort_seconds, 2)
     epochs = _EPOCHS.value
     seconds = median(lambda: jaxthresh.fit_sgl(scores, labels, epochs=epochs).thresholds)
@@ -286,8 +286,8 @@ def _ratio_figures() -> dict:
         runs=max(1, repeats // 2),
     )
     figures["folds"] = folds
-    figures["sgl_cv_seconds"] = round(sgl_cv, 2)
-    figures["auto_cv_seconds"] = round(auto_cv, 2)
+    figures["sgl_cv_seconds"] = round(sgl_cv, 4)
+    figures["auto_cv_seconds"] = round(auto_cv, 4)
     figures["auto_cv_to_sgl_cv"] = round(auto_cv / sgl_cv, 2)
     figures["peak_rss_mb"] = round(_peak_rss_mb())
     return figures

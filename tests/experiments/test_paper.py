@@ -351,3 +351,35 @@ def test_benchmark_binary_prints_and_saves(tmp_path):
     assert bad["returncode"] == 2 and bad["stderr"].strip().splitlines() == [
         "benchmark.py: error: rows: must be >= 1, got 0"
     ]
+
+
+@pytest.mark.slow
+def test_benchmark_ratios_on_a_benchmark(benchmark_dir, tmp_path):
+    """``--path=ratios``: every figure of issue 11 against its floor or peer, in one run."""
+    output = tmp_path / "ratios.json"
+    ran = subprocess.run(
+        [
+            sys.executable,
+            BENCHMARK,
+            "--path=ratios",
+            "--dataset=dcase2017",
+            f"--data_dir={benchmark_dir}",
+            "--repeats=1",
+            "--epochs=5",
+            "--folds=2",
+            f"--output={output}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stderr
+    figures = json.loads(output.read_text())
+    assert (figures["rows"], figures["classes"], figures["folds"]) == (488, 17, 2)
+    for ratio, (value, floor) in {
+        "exact_micro_to_sort": ("exact_micro_ms", "sort_floor_ms"),
+        "exact_macro_to_sort": ("exact_macro_ms", "sort_floor_ms"),
+        "auto_cv_to_sgl_cv": ("auto_cv_seconds", "sgl_cv_seconds"),
+    }.items():
+        assert figures[ratio] == pytest.approx(figures[value] / figures[floor], rel=0.01), ratio
+    assert figures["peak_rss_mb"] > 0 and "peak_rss_mb: " in ran.stdout
