@@ -84,6 +84,14 @@ def test_fit_by_name_equals_fit_method(method, name):
     _assert_same(by_name, direct)
 
 
+#: Every method; auto's case (7 to 15 s: 9 candidates x 6 inner fits, on 3 problems or on
+#: repeated rows) runs with the heavier tests in .ci/run.
+HEAVY_AUTO = [
+    pytest.param(name, marks=pytest.mark.slow) if name == "auto" else name
+    for name in jaxthresh.METHODS
+]
+
+
 @pytest.mark.parametrize("method", list(jaxthresh.METHODS))
 def test_jit_equals_the_eager_fit(method):
     fit = getattr(jaxthresh, f"fit_{method}")
@@ -93,7 +101,7 @@ def test_jit_equals_the_eager_fit(method):
     _assert_same(eager, jitted)
 
 
-@pytest.mark.parametrize("method", list(jaxthresh.METHODS))
+@pytest.mark.parametrize("method", HEAVY_AUTO)
 def test_vmap_over_problems_equals_a_loop(method):
     fit = getattr(jaxthresh, f"fit_{method}")
     kw = FAST.get(method, {})
@@ -107,7 +115,7 @@ def test_vmap_over_problems_equals_a_loop(method):
             np.testing.assert_allclose(np.asarray(got)[i], want, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", list(jaxthresh.METHODS))
+@pytest.mark.parametrize("method", HEAVY_AUTO)
 def test_integer_sample_weight_equals_repeated_rows(method):
     fit = getattr(jaxthresh, f"fit_{method}")
     kw = FAST.get(method, {})
