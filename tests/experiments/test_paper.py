@@ -308,6 +308,8 @@ def test_synthetic_problem_shapes_and_rates():
     assert float(np.asarray(scores)[np.asarray(labels)].mean()) > float(np.asarray(scores).mean())
 
 
+# Six runs of the binary in a subprocess: with the heavier tests in .ci/run.
+@pytest.mark.slow
 def test_benchmark_binary_prints_and_saves(tmp_path):
     """Both paths and every --kernel, .npy files written in chunks and read back in other
     chunks, and a bad input: all runs in one process."""
