@@ -92,7 +92,7 @@ import jaxthresh
 from jaxthresh.cli import thresholds_file
 from jaxthresh.core import validation
 from jaxthresh.core.diagnostics import FitWarning
-from jaxthresh.core.metrics import fbeta_ratio
+from jaxthresh.core.metrics import fbeta_of_totals
 from jaxthresh.methods import configure, get_method
 
 __all__ = ["FixedThresholdClassifier", "ThresholdClassifierCV"]
@@ -512,9 +512,7 @@ def _fbeta(labels, predictions, weights, average: str, beta) -> float:
         weights = np.ones(labels.shape[0], np.int64)
     weights = weights.astype(np.int64 if weights.dtype == np.bool_ else np.float64)
     counts = [weights @ m for m in (labels & predictions, predictions, labels)]
-    if average == "micro":
-        counts = [count.sum(keepdims=True) for count in counts]
-    return float(np.mean(fbeta_ratio(*counts, float(beta), xp=np)))
+    return fbeta_of_totals(*counts, average=average, beta=beta)
 
 
 def _recorded_fit(method: str, scores, labels, weights, options: dict):

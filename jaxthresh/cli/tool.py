@@ -37,7 +37,7 @@ from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwri
 from jaxthresh.cli.matrices import load_matrix, write_matrix
 from jaxthresh.cli.report import markdown_cross_validation, markdown_report, report_rows
 from jaxthresh.core import diagnostics, validation
-from jaxthresh.core.metrics import fbeta_ratio
+from jaxthresh.core.metrics import fbeta_of_totals
 from jaxthresh.methods import configure
 
 #: What each command does, for its --help.
@@ -265,20 +265,10 @@ def _checked_plot_dir() -> str | None:
     return folder
 
 
-def _fbeta_of_counts(true_positives, predicted, positives, *, average: str, beta: float):
-    """F-beta (jaxthresh's zero-division rule) of per-class counts, micro or macro."""
-    if average == "micro":
-        totals = (np.sum(c) for c in (true_positives, predicted, positives))
-        return float(fbeta_ratio(*totals, beta, 1.0, np))
-    return float(np.mean(fbeta_ratio(true_positives, predicted, positives, beta, 1.0, np)))
-
-
 def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
     """One warning line: a fit on the rows of this many scores takes several times their
     memory, and which methods can fit on histograms instead."""
-    with_bins = [
-        name for name, declared in jaxthresh.METHODS.items() if "bins" in declared.hyperparameters()
-    ]
+    with_bins = [name for name, method in jaxthresh.METHODS.items() if method.has_histogram_path()]
     gigabytes = 4 * n_rows * n_classes / 1e9
     diagnostics.warn(
         f"memory: {method} on the rows of {n_rows} x {n_classes} scores ({gigabytes:.1f} GB "
@@ -327,7 +317,7 @@ def _fit() -> None:
         result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
     thresholds = np.asarray(result.thresholds)
     counts = blocks.confusion_counts(labels.values, values, thresholds)
-    fit_score = _fbeta_of_counts(*counts, average=config.average, beta=float(config.beta))
+    fit_score = fbeta_of_totals(*counts, average=config.average, beta=float(config.beta))
     summary = config.summary(result)
     record = schema.ThresholdsRecord(
         method=method,

@@ -207,6 +207,22 @@ def class_blocks(columns: int, rows: int) -> tuple[int, int]:
     return blocks, -(-columns // blocks)
 
 
+def map_column_blocks(function, arrays: tuple, fills: tuple):
+    """``function`` over blocks of the columns of ``[n, columns]`` ``arrays`` (a
+    ``lax.map``: one block's temporaries at a time), each array given to it transposed,
+    ``[columns per block, n]``, the last block padded with its ``fill``; its outputs
+    (``[columns per block, ...]`` each, a pytree) come back as ``[columns, ...]``."""
+    n, columns = arrays[0].shape
+    blocks, per_block = class_blocks(columns, n)
+    padding = blocks * per_block - columns
+    blocked = tuple(
+        jnp.pad(array.T, ((0, padding), (0, 0)), constant_values=fill).reshape(blocks, per_block, n)
+        for array, fill in zip(arrays, fills, strict=True)
+    )
+    out = jax.lax.map(function, blocked)
+    return jax.tree.map(lambda a: a.reshape(blocks * per_block, *a.shape[2:])[:columns], out)
+
+
 def sorted_keys(
     scores: jax.Array,
     labels: jax.Array,
@@ -225,17 +241,9 @@ def sorted_keys(
       slots: ``M``, at least the number of positive rows of weight > 0 of any column.
       variant: the sort, "cpu" or "generic" (None: by backend).
     """
-    n, columns = scores.shape
     weights = jnp.asarray(weights)
     if weights.ndim == 1:
         weights = weights[:, None]
-    blocks, per_block = class_blocks(columns, n)
-    padding = blocks * per_block - columns
-
-    def by_block(array, fill):
-        padded = jnp.pad(array.T, ((0, padding), (0, 0)), constant_values=fill)
-        return padded.reshape(blocks, per_block, n)
-
     keys = descending_keys(scores)
     if weights.dtype == jnp.bool_:
         kept = jnp.broadcast_to(weights, scores.shape)
@@ -245,8 +253,8 @@ def sorted_keys(
             keys = jnp.where(kept, keys, SENTINEL)
             return sort_kept_and_positive(keys, kept & labels, slots, variant)
 
-        everyone, positive = jax.lax.map(
-            sort_block, (by_block(keys, SENTINEL), by_block(kept, False), by_block(labels, False))
+        everyone, positive = map_column_blocks(
+            sort_block, (keys, kept, labels), (SENTINEL, False, False)
         )
         cumulative = positive_cumulative = None
     else:
@@ -266,16 +274,10 @@ def sorted_keys(
                 jnp.cumsum(positive_weights[:, :slots], axis=1),
             )
 
-        everyone, positive, cumulative, positive_cumulative = jax.lax.map(
-            sort_block, (by_block(keys, SENTINEL), by_block(weights, 0), by_block(labels, False))
+        everyone, positive, cumulative, positive_cumulative = map_column_blocks(
+            sort_block, (keys, weights, labels), (SENTINEL, 0, False)
         )
-
-    def columns_of(array):
-        return None if array is None else array.reshape(blocks * per_block, -1)[:columns]
-
-    return SortedKeys(
-        *(columns_of(a) for a in (everyone, positive, cumulative, positive_cumulative))
-    )
+    return SortedKeys(everyone, positive, cumulative, positive_cumulative)
 
 
 def searchsorted_rows(sorted_rows: jax.Array, queries: jax.Array, side: str) -> jax.Array:
@@ -359,7 +361,7 @@ def candidates(sorted: SortedKeys) -> Candidates:
     """The cuts just below each distinct positive score of each column: the only ones an
     exact search of F-beta needs besides predicting nothing (see the module docstring)."""
     positive = sorted.positive_keys
-    valid = _distinct_last(positive)  # the last of equal scores
+    valid = last_of_runs(positive)  # the last of equal scores
     slots = jnp.broadcast_to(jnp.arange(1, positive.shape[1] + 1, dtype=jnp.int32), positive.shape)
     true_positives = slots if sorted.positive_cumulative is None else sorted.positive_cumulative
     # Every row whose key is at most this one's (a score at least as high) is predicted.
@@ -375,12 +377,11 @@ def candidates(sorted: SortedKeys) -> Candidates:
     )
 
 
-def _distinct_last(positive_keys: jax.Array) -> jax.Array:
-    """bool: the slots that hold a key (not :data:`SENTINEL`) different from the next."""
-    following = jnp.concatenate(
-        [positive_keys[:, 1:], jnp.full_like(positive_keys[:, :1], SENTINEL)], 1
-    )
-    return (positive_keys != SENTINEL) & (positive_keys != following)
+def last_of_runs(keys: jax.Array) -> jax.Array:
+    """bool, the shape of ``keys [rows, m]`` (sorted along each row): the slots that hold a
+    key (not :data:`SENTINEL`) different from the next, the last of each run of equal keys."""
+    following = jnp.concatenate([keys[:, 1:], jnp.full_like(keys[:, :1], SENTINEL)], 1)
+    return (keys != SENTINEL) & (keys != following)
 
 
 def kept_candidates(
@@ -401,23 +402,15 @@ def kept_candidates(
       slots: ``M``, at least the number of kept positive rows of any column.
       variant: "cpu" or "generic" (None: by backend).
     """
-    n, columns = scores.shape
     kept = jnp.broadcast_to(kept if kept.ndim == 2 else kept[:, None], scores.shape)
-    blocks, per_block = class_blocks(columns, n)
-    padding = blocks * per_block - columns
-
-    def by_block(array, fill):
-        padded = jnp.pad(array.T, ((0, padding), (0, 0)), constant_values=fill)
-        return padded.reshape(blocks, per_block, n)
 
     def block_cuts(block):
         keys, positive = block
         return cut_keys(keys, positive, slots, variant)
 
     keys = jnp.where(kept, descending_keys(scores), SENTINEL)
-    cuts = jax.lax.map(block_cuts, (by_block(keys, SENTINEL), by_block(kept & labels, False)))
-    positive, end, below, highest = (
-        a.reshape(blocks * per_block, *a.shape[2:])[:columns] for a in cuts
+    positive, end, below, highest = map_column_blocks(
+        block_cuts, (keys, kept & labels), (SENTINEL, False)
     )
     slot = jnp.broadcast_to(jnp.arange(1, positive.shape[1] + 1, dtype=jnp.int32), positive.shape)
     return Candidates(
@@ -425,10 +418,26 @@ def kept_candidates(
         lower=score_of_keys(below),
         true_positives=slot,
         predicted=end,
-        valid=_distinct_last(positive),
+        valid=last_of_runs(positive),
         highest=score_of_keys(highest),
         positives=jnp.sum(positive != SENTINEL, axis=1, dtype=jnp.int32),
     )
+
+
+def candidates_of(
+    scores: jax.Array,
+    labels: jax.Array,
+    weights: jax.Array,
+    *,
+    slots: int,
+    variant: str | None = None,
+) -> Candidates:
+    """The candidate cuts of weighted rows (arguments as :func:`sorted_keys`): by
+    :func:`kept_candidates` where every row weighs 0 or 1 (bool weights: unweighted fits
+    and their folds), else :func:`candidates` of the weighted :func:`sorted_keys`."""
+    if jnp.asarray(weights).dtype == jnp.bool_:
+        return kept_candidates(scores, labels, weights, slots=slots, variant=variant)
+    return candidates(sorted_keys(scores, labels, weights, slots=slots, variant=variant))
 
 
 def threshold_between(upper: jax.Array, lower: jax.Array) -> jax.Array:

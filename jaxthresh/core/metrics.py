@@ -193,6 +193,15 @@ def f1_score(
     totals = [
         np.asarray(c, dtype=np.float64 if c.dtype == np.float32 else np.int64) for c in counts
     ]
+    return fbeta_of_totals(*totals, average=average, beta=beta, zero_division=zero_division)
+
+
+def fbeta_of_totals(
+    true_positives, predicted, positives, *, average: str, beta, zero_division: float = 1.0
+) -> float:
+    """F-beta, micro or macro, of exact per-class NumPy counts (``[classes]``, int64 or
+    float64 sums), in float64: what :func:`f1_score` returns on concrete inputs."""
+    totals = [np.asarray(c) for c in (true_positives, predicted, positives)]
     if average == "micro":
         totals = [c.sum(keepdims=True) for c in totals]
     return float(np.mean(fbeta_ratio(*totals, float(beta), zero_division, np)))

@@ -27,9 +27,7 @@ import jax.numpy as jnp
 from jaxthresh.core.cuts import (
     Candidates,
     above_all,
-    candidates,
-    kept_candidates,
-    sorted_keys,
+    candidates_of,
     threshold_between,
 )
 from jaxthresh.core.histogram import Histogram, histogram_candidates
@@ -125,13 +123,8 @@ def exact_from_candidates(
 
 
 def rows_candidates(rows: Rows) -> Candidates:
-    """The candidate cuts of ``rows``: of rows that weigh 0 or 1 (bool weights: unweighted
-    fits and their folds) without sorted keys of every row; else from the weighted sorted
-    keys."""
-    if rows.weights.dtype == jnp.bool_:
-        return kept_candidates(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
-    sorted = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
-    return candidates(sorted)
+    """The candidate cuts of ``rows`` (:func:`jaxthresh.core.cuts.candidates_of`)."""
+    return candidates_of(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
 
 
 @register

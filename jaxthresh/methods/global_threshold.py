@@ -19,9 +19,9 @@ from jaxthresh.core.cuts import (
     SENTINEL,
     SortedKeys,
     above_all,
-    candidates,
+    candidates_of,
     class_blocks,
-    kept_candidates,
+    last_of_runs,
     positive_weight,
     score_of_keys,
     searchsorted_rows,
@@ -83,11 +83,7 @@ def best_global_threshold(
         # Every score pooled into one column: its candidate cuts are the global ones.
         flat = (scores.reshape(-1, 1), labels.reshape(-1, 1), weights.reshape(-1, 1))
         pooled_slots = min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes)
-        if weights.dtype == jnp.bool_:
-            cuts = kept_candidates(*flat, slots=pooled_slots)
-        else:
-            cuts = candidates(sorted_keys(*flat, slots=pooled_slots))
-        cuts = jax.tree.map(lambda field: field[0], cuts)
+        cuts = jax.tree.map(lambda field: field[0], candidates_of(*flat, slots=pooled_slots))
         values = fbeta_ratio(
             cuts.true_positives, cuts.predicted, cuts.positives, beta, zero_division
         )
@@ -141,8 +137,7 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
     def add_changes(summed, block):
         sorted, positives, nothing = block
         keys = sorted.keys
-        following = jnp.concatenate([keys[:, 1:], jnp.full_like(keys[:, :1], SENTINEL)], 1)
-        ends = (keys != SENTINEL) & (keys != following)  # the last row of each score
+        ends = last_of_runs(keys)  # the last row of each score
         slot = jnp.broadcast_to(jnp.arange(keys.shape[1], dtype=jnp.int32), keys.shape)
         predicted = weight_before(slot + 1, sorted.cumulative)
         true_positives = weight_before(
@@ -181,7 +176,7 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
     summed, _ = jax.lax.scan(add_changes, jnp.zeros(pooled.shape, jnp.float32), grouped)
     start = jnp.sum(nothing)
     following = jnp.concatenate([pooled[1:], jnp.full((1,), SENTINEL, pooled.dtype)])
-    valid = (pooled != SENTINEL) & (pooled != following)
+    valid = last_of_runs(pooled[None])[0]
     values = jnp.where(valid, (start + jnp.cumsum(summed)) / n_classes, -jnp.inf)
     best = jnp.argmax(values)
     return (
