@@ -17,7 +17,8 @@ share is written to memory first, three to ten times slower
   shares nothing with the others.
 
 Counts are float32 sums of exact 0.0/1.0 steps, exact below 2**24 rows; longer inputs are
-summed in blocks of 2**23 rows whose totals are added as int32 (:func:`column_sum`).
+summed in blocks of 2**23 rows whose totals are added as int32
+(:func:`jaxthresh.core.reductions.column_sum`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from jaxthresh.core.metrics import (
     fbeta_from_counts,
     weighted_counts,
 )
+from jaxthresh.core.reductions import column_sum, count_true
 from jaxthresh.core.validation import Rows
 
 #: The score a row left out of a fit carries: never above a threshold, no gradient.
@@ -48,7 +50,6 @@ LEFT_OUT = -jnp.inf
 # about 2**-103 of zero: the counts are exact outside that band (SGLThresh warns when its
 # thresholds end inside it, jaxthresh.core.diagnostics.near_zero_warnings).
 _STEP_SCALE = 2.0**126
-_BLOCK_ROWS = 2**23
 
 
 def step(x: jax.Array) -> jax.Array:
@@ -64,19 +65,6 @@ def separately(branches: list[Callable], *operands) -> list[jax.Array]:
         lambda index: jax.lax.switch(index, branches, *operands), jnp.arange(len(branches))
     )
     return list(results)
-
-
-def column_sum(values: jax.Array, block_rows: int = _BLOCK_ROWS) -> jax.Array:
-    """Exact column sums of float32 0/1 ``values [n, classes]``, as int32: one float32 sum
-    below ``2 * block_rows`` rows (exact below 2**24), else sums of ``block_rows``-row
-    blocks added as int32."""
-    rows = values.shape[0]
-    if rows < 2 * block_rows:
-        return jnp.sum(values, axis=0).astype(jnp.int32)
-    blocks = -(-rows // block_rows)
-    padded = jnp.pad(values, ((0, blocks * block_rows - rows), (0, 0)))
-    block_sums = jnp.sum(padded.reshape(blocks, block_rows, -1), axis=1)
-    return jnp.sum(block_sums.astype(jnp.int32), axis=0)
 
 
 class MaskedScores(NamedTuple):
@@ -100,7 +88,7 @@ def masked_scores(rows: Rows) -> MaskedScores:
         raise TypeError(f"masked_scores: needs bool row weights, got {rows.weights.dtype}")
     scores = jnp.where(rows.weights[:, None], rows.scores, LEFT_OUT)
     positive_scores = jnp.where(rows.labels, scores, LEFT_OUT)
-    positives = jnp.sum(rows.labels & rows.weights[:, None], axis=0, dtype=jnp.int32)
+    positives = count_true(rows.labels & rows.weights[:, None])
     return MaskedScores(scores, positive_scores, positives)
 
 

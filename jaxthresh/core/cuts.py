@@ -16,8 +16,8 @@ search every padded slot); elsewhere ``jnp.sort`` and ``searchsorted``. Each cal
 copies its operands and results once (about 20 ms per 43 MB on CPU in JAX 0.10), which is
 why there is one per block, not one per sort. Columns are sorted in blocks
 (a ``lax.map``), so that only one block's temporaries are alive at a time. Rows with int or
-float weights carry their weights through the sort (``lax.sort`` with a payload) and add
-running totals.
+float weights carry their weights through the sort (:func:`sort_with`: NumPy's
+argsort on CPU, ``lax.sort`` with a payload elsewhere) and add running totals.
 
 **Candidates** (:class:`Candidates`): F-beta, micro or macro, for any beta and any row
 weights, never improves by predicting more rows unless a positive row is among them:
@@ -76,10 +76,38 @@ def _scores_of(keys: jax.Array) -> jax.Array:
     return from_order_keys(-keys)
 
 
-def highest_of(values: jax.Array, axis: int = 1) -> jax.Array:
-    """The highest of float32 ``values`` along ``axis``, exactly (on order keys: XLA's
-    ``max`` would compare subnormals as zero)."""
-    return from_order_keys(jnp.max(order_keys(values), axis=axis))
+def highest_of(values: jax.Array, axis: int = 1, where: jax.Array | None = None) -> jax.Array:
+    """The highest of float32 ``values`` along ``axis`` (over the entries where ``where``,
+    broadcast, is True; ``-inf`` if none), exactly, subnormals included.
+
+    XLA on CPU compares subnormals as zero, so a float ``max`` is exact wherever it is a
+    normal number or infinite (a normal maximum is above every subnormal and zero; a
+    normal negative one means there were none). Only if some maximum is zero or
+    subnormal is the exact maximum taken on :func:`order_keys` (an integer reduction,
+    about ten times slower than the float one on CPU), in a ``lax.cond`` that takes
+    ``values`` and ``where`` as they are (nothing is written out for it)."""
+    return _extreme_of(values, axis, where, highest=True)
+
+
+def lowest_of(values: jax.Array, axis: int = 1, where: jax.Array | None = None) -> jax.Array:
+    """The lowest of float32 ``values``, as :func:`highest_of` (``inf`` if none)."""
+    return _extreme_of(values, axis, where, highest=False)
+
+
+def _extreme_of(values, axis, where, *, highest: bool):
+    reduce, fill = (jnp.max, -jnp.inf) if highest else (jnp.min, jnp.inf)
+
+    def masked(values, where):
+        values = jnp.asarray(values, jnp.float32)
+        return values if where is None else jnp.where(where, values, fill)
+
+    fast = reduce(masked(values, where), axis=axis)
+
+    def exact(values, where):
+        return from_order_keys(reduce(order_keys(masked(values, where)), axis=axis))
+
+    uncertain = jnp.any(jnp.abs(fast) < jnp.finfo(jnp.float32).tiny)
+    return jax.lax.cond(uncertain, exact, lambda *_: fast, values, where)
 
 
 def _numpy_sorted_keys(
@@ -114,6 +142,31 @@ def sort_kept_and_positive(
         return jnp.sort(keys, axis=-1), positive_keys
 
     return batching.by_platform(variant, cpu=cpu, generic=generic)(keys, positive)
+
+
+def _numpy_sort_with(keys: np.ndarray, *payloads: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Host side of :func:`sort_with` on CPU."""
+    keys = np.asarray(keys)
+    order = np.argsort(keys, axis=-1)
+    return tuple(np.take_along_axis(np.asarray(a), order, axis=-1) for a in (keys, *payloads))
+
+
+def sort_with(keys: jax.Array, payloads: tuple, variant: str | None = None) -> tuple:
+    """``(keys, *payloads)`` with each row of int32 ``keys [rows, m]`` ascending and the
+    payloads (arrays of the same shape) alongside; equal keys come in any order. On CPU one
+    NumPy callback (XLA's CPU sort with a payload is about ten times slower than NumPy's
+    argsort); elsewhere ``lax.sort``."""
+
+    def cpu(keys, *payloads):
+        shapes = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (keys, *payloads))
+        return jax.pure_callback(
+            _numpy_sort_with, shapes, keys, *payloads, vmap_method="sequential"
+        )
+
+    def generic(keys, *payloads):
+        return jax.lax.sort((keys, *payloads), num_keys=1)
+
+    return tuple(batching.by_platform(variant, cpu=cpu, generic=generic)(keys, *payloads))
 
 
 def _numpy_cut_keys(
@@ -263,10 +316,10 @@ def sorted_keys(
         def sort_block(block):
             keys, weights, labels = block
             keys = jnp.where(weights > 0, keys, SENTINEL)
-            everyone, everyone_weights = jax.lax.sort((keys, weights), num_keys=1)
+            everyone, everyone_weights = sort_with(keys, (weights,), variant)
             positive_keys = jnp.where(labels, keys, SENTINEL)
             positive_weights = jnp.where(labels, weights, 0)
-            positive, positive_weights = jax.lax.sort((positive_keys, positive_weights), num_keys=1)
+            positive, positive_weights = sort_with(positive_keys, (positive_weights,), variant)
             return (
                 everyone,
                 positive[:, :slots],

@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxthresh.core.cuts import highest_of, order_keys
+from jaxthresh.core.cuts import highest_of, lowest_of, order_keys
 from jaxthresh.core.metrics import element_weights
+from jaxthresh.core.reductions import count_true
 from jaxthresh.core.validation import Rows
 
 #: Classes named in a warning before "..." (the count is always given).
@@ -58,9 +59,12 @@ class ClassSummary(NamedTuple):
 @jax.jit
 def _summary(rows: Rows) -> ClassSummary:
     kept = rows.weights[:, None] > 0
-    positives = jnp.sum(element_weights(rows.labels, rows.weights)[0], axis=0)
-    low = -highest_of(jnp.where(kept, -rows.scores, -jnp.inf), axis=0)
-    high = highest_of(jnp.where(kept, rows.scores, -jnp.inf), axis=0)
+    if rows.weights.dtype == jnp.bool_:
+        positives = count_true(rows.labels & kept)
+    else:
+        positives = jnp.sum(element_weights(rows.labels, rows.weights)[0], axis=0)
+    low = lowest_of(rows.scores, axis=0, where=kept)
+    high = highest_of(rows.scores, axis=0, where=kept)
     return ClassSummary(positives, low, high)
 
 

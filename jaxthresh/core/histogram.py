@@ -131,7 +131,7 @@ def score_histogram(rows: Rows, *, bins: int) -> Histogram:
     """
     scores = rows.scores
     kept = rows.weights[:, None] > 0
-    high = highest_of(jnp.where(kept, scores, -jnp.inf), axis=0)
+    high = highest_of(scores, axis=0, where=kept)
     low, width = cells_of(jnp.min(jnp.where(kept, scores, jnp.inf), axis=0), high, bins)
     counts, positives = cell_counts(scores, rows.labels, rows.weights, low, width, cells=bins)
     return Histogram(low, width, counts, positives, high)

@@ -29,7 +29,7 @@ from jaxthresh.core.cuts import (
     SENTINEL,
     counts_above,
     from_order_keys,
-    highest_of,
+    lowest_of,
     sorted_keys,
 )
 from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
@@ -72,8 +72,8 @@ def dicho_search(
     n_classes = rows.scores.shape[1]
     columns = jnp.arange(n_classes)
     cuts = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
-    weighted = rows.weights[:, None] > 0
-    low = -highest_of(jnp.where(weighted, -rows.scores, -jnp.inf).ravel(), axis=0)
+    weighted = jnp.broadcast_to(rows.weights[:, None] > 0, rows.scores.shape)
+    low = lowest_of(rows.scores.ravel(), axis=0, where=weighted.ravel())
     first = jnp.min(cuts.keys[:, 0])  # the highest score's key: the lowest key
     high = jnp.where(first == SENTINEL, -jnp.inf, from_order_keys(-first))
 

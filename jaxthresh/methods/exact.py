@@ -32,6 +32,7 @@ from jaxthresh.core.cuts import (
 )
 from jaxthresh.core.histogram import Histogram, histogram_candidates
 from jaxthresh.core.metrics import fbeta_ratio
+from jaxthresh.core.reductions import argmax_first
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import Method, average_field, beta_field, bins_field, register
 
@@ -68,7 +69,7 @@ def exact_from_candidates(
     if average == "macro":
         per_class = fbeta_ratio(cuts.true_positives, cuts.predicted, positives[:, None], beta)
         per_class = jnp.where(cuts.valid, per_class, -jnp.inf)
-        cut = jnp.argmax(per_class, axis=1)
+        cut = argmax_first(per_class, axis=1)
         best = per_class[columns, cut]
         nothing = fbeta_ratio(jnp.zeros_like(positives), jnp.zeros_like(positives), positives, beta)
         take = best > nothing
@@ -89,7 +90,7 @@ def exact_from_candidates(
                 cuts.predicted.astype(jnp.float32)
             )
             gain = jnp.where(cuts.valid, gain, -jnp.inf)
-            cut = jnp.argmax(gain, axis=1)
+            cut = argmax_first(gain, axis=1)
             return cut, gain[columns, cut] > 0
 
         def improving(state):

@@ -21,16 +21,19 @@ from jaxthresh.core.cuts import (
     above_all,
     candidates_of,
     class_blocks,
+    descending_keys,
     last_of_runs,
     positive_weight,
     score_of_keys,
     searchsorted_rows,
+    sort_with,
     sorted_keys,
     threshold_between,
     weight_before,
 )
 from jaxthresh.core.histogram import Histogram, cell_centres
 from jaxthresh.core.metrics import fbeta_ratio
+from jaxthresh.core.reductions import argmax_first
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
 
@@ -89,7 +92,7 @@ def best_global_threshold(
         )
         nothing = fbeta_ratio(0, 0, cuts.positives, beta, zero_division)
         values = jnp.where(cuts.valid, values, -jnp.inf)
-        best = jnp.argmax(values)
+        best = argmax_first(values, axis=0)
         upper, lower, score, highest = (
             cuts.upper[best],
             cuts.lower[best],
@@ -178,7 +181,7 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
     following = jnp.concatenate([pooled[1:], jnp.full((1,), SENTINEL, pooled.dtype)])
     valid = last_of_runs(pooled[None])[0]
     values = jnp.where(valid, (start + jnp.cumsum(summed)) / n_classes, -jnp.inf)
-    best = jnp.argmax(values)
+    best = argmax_first(values, axis=0)
     return (
         score_of_keys(pooled[best]),
         score_of_keys(following[best]),
@@ -188,15 +191,66 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
     )
 
 
-def histogram_rows(histogram: Histogram) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """A histogram as scored elements for :func:`best_global_threshold`: each cell's
-    positive and negative rows at its centre, ``(scores, labels, weights)``, each
-    ``[2 * cells, classes]``."""
-    centres = cell_centres(histogram).T
-    positives = histogram.positives.T
-    scores = jnp.concatenate([centres, centres])
-    labels = jnp.concatenate([jnp.ones_like(centres, bool), jnp.zeros_like(centres, bool)])
-    return scores, labels, jnp.concatenate([positives, histogram.counts.T - positives])
+def best_histogram_threshold(
+    histogram: Histogram, *, average: str, beta=1.0, zero_division: float = 1.0
+) -> tuple[jax.Array, jax.Array]:
+    """The single threshold maximizing F-beta over a histogram's cells, each cell's rows
+    at its centre (as ``fit_histogram`` sees them), found exactly; traceable.
+
+    The same answer as :func:`best_global_threshold` of those rows, from one sort of the
+    non-empty cells of all classes by centre: for micro-F, running totals of the cells'
+    counts; for macro-F, of the change each cell makes to its own class's F-beta (a
+    class's cells are already in order, so these come from suffix sums).
+
+    Args:
+      histogram: :class:`jaxthresh.Histogram`, ``[classes, cells]`` tables.
+      average: "micro" or "macro" (static).
+      beta: weight of recall.
+      zero_division: score with no positives and no predictions.
+
+    Returns:
+      ``(threshold, score)``: float32 scalars.
+    """
+    counts, positives = histogram.counts, histogram.positives
+    n_classes = counts.shape[0]
+    keys = jnp.where(counts > 0, descending_keys(cell_centres(histogram)), SENTINEL)
+    class_positives = jnp.sum(positives, axis=1)
+    if average == "micro":
+        payloads = (counts, positives)
+    elif average == "macro":
+        # A class's F-beta predicting its cells from the top down to each cell; the cell
+        # above's value (or predicting nothing) is the F-beta before this cell is added.
+        def from_top(table):
+            above = jnp.cumsum(table[:, ::-1], axis=1)[:, ::-1]
+            return jnp.concatenate([above, jnp.zeros_like(above[:, :1])], axis=1)
+
+        after = fbeta_ratio(
+            from_top(positives), from_top(counts), class_positives[:, None], beta, zero_division
+        )
+        payloads = (after[:, :-1] - after[:, 1:],)
+    else:
+        raise ValueError(f"average: must be one of micro, macro; got {average!r}")
+    keys, *payloads = sort_with(keys.reshape(1, -1), tuple(p.reshape(1, -1) for p in payloads))
+    keys, payloads = keys[0], [p[0] for p in payloads]
+    if average == "micro":
+        total_positives = jnp.sum(class_positives)
+        values = fbeta_ratio(
+            jnp.cumsum(payloads[1]), jnp.cumsum(payloads[0]), total_positives, beta, zero_division
+        )
+        nothing = fbeta_ratio(0, 0, total_positives, beta, zero_division)
+    else:
+        nothing = jnp.mean(fbeta_ratio(0, 0, class_positives, beta, zero_division))
+        values = nothing + jnp.cumsum(payloads[0]) / n_classes
+    values = jnp.where(last_of_runs(keys[None])[0], values, -jnp.inf)
+    best = argmax_first(values, axis=0)
+    following = jnp.concatenate([keys[1:], jnp.full((1,), SENTINEL, keys.dtype)])
+    score = values[best]
+    take_nothing = nothing >= score
+    threshold = threshold_between(score_of_keys(keys[best]), score_of_keys(following[best]))
+    return (
+        jnp.where(take_nothing, above_all(score_of_keys(keys[0])), threshold),
+        jnp.where(take_nothing, nothing, score),
+    )
 
 
 class StartsAtGlobalThreshold:
@@ -216,12 +270,7 @@ class StartsAtGlobalThreshold:
     def resolved_on_histogram(self, histogram: Histogram):
         if self.init is not None:
             return self
-        threshold, _ = best_global_threshold(
-            *histogram_rows(histogram),
-            average=self.average,
-            beta=self.beta,
-            slots=histogram.counts.shape[1],  # a class's positive elements: one per cell
-        )
+        threshold, _ = best_histogram_threshold(histogram, average=self.average, beta=self.beta)
         return self._starting_at(threshold, histogram.low.shape[0])
 
 

@@ -106,23 +106,6 @@ def test_step_is_the_comparison_with_zero():
     np.testing.assert_array_equal(step, (x > 0).astype(np.float32))
 
 
-def test_column_sum_is_exact_on_the_block_path():
-    rng = np.random.default_rng(0)
-    values = (rng.random((1000, 3)) < 0.5).astype(np.float32)
-    expected = values.sum(0).astype(np.int64)
-    for block_rows in (64, 100, 500, 10_000):  # blocks, padded blocks, one sum
-        got = jax.jit(functools.partial(counting.column_sum, block_rows=block_rows))(values)
-        assert got.dtype == jnp.int32
-        np.testing.assert_array_equal(got, expected)
-
-
-def test_column_sum_counts_past_2_to_the_24():
-    rows = 2**24 + 3  # a float32 sum stops counting at 2**24
-    assert float(np.float32(rows)) != rows
-    got = jax.jit(counting.column_sum)(jnp.ones((rows, 1), jnp.float32))
-    assert int(got[0]) == rows
-
-
 @functools.partial(jax.jit, static_argnames=("variant",))
 def _micro_and_macro(rows, thresholds, *, variant):
     return [

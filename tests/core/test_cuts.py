@@ -14,9 +14,12 @@ from jaxthresh.core.cuts import (
     counts_above,
     descending_keys,
     from_order_keys,
+    highest_of,
     kept_candidates,
+    lowest_of,
     order_keys,
     sort_kept_and_positive,
+    sort_with,
     sorted_keys,
     threshold_between,
 )
@@ -218,3 +221,55 @@ def test_counts_of_bool_and_float_weights_are_in_their_dtype():
         for a, b in zip(counts, expected, strict=True):
             assert a.dtype == dtype
             np.testing.assert_array_equal(a, b)
+
+
+# Values where XLA on CPU's float max is exact (normal, infinite) and where it is not.
+_EXTREMES = np.array(
+    [0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-40, 1.1754944e-38, -1.0, 1.0, np.inf, -np.inf],
+    np.float32,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.booleans())
+def test_highest_and_lowest_are_exact_with_subnormals(seed, rows, masked):
+    """The float max/min where it is exact, the order keys where a maximum is zero or
+    subnormal: the same bits as NumPy, which compares subnormals exactly."""
+    rng = np.random.default_rng(seed)
+    values = rng.choice(_EXTREMES, (rows, 3))
+    where = rng.random((rows, 3)) < 0.7 if masked else None
+    extremes = jax.jit(lambda v, w: (highest_of(v, 0, w), lowest_of(v, 0, w)), static_argnums=())
+    high, low = extremes(values, where)
+    kept_high = np.where(where, values, -np.inf) if masked else values
+    kept_low = np.where(where, values, np.inf) if masked else values
+    for got, expected in ((high, kept_high.max(axis=0)), (low, kept_low.min(axis=0))):
+        expected = expected + np.float32(0.0)  # -0.0 and 0.0 share a key: 0.0
+        np.testing.assert_array_equal(np.asarray(got).view(np.int32), expected.view(np.int32))
+
+
+def test_highest_of_takes_order_keys_only_when_a_maximum_is_not_normal():
+    """A ``cond`` whose exact branch, on integer keys, runs only where needed."""
+    jaxpr = str(jax.make_jaxpr(lambda v: highest_of(v, 0))(np.ones((4, 3), np.float32)))
+    assert "cond[" in jaxpr and "reduce_max" in jaxpr
+    normal = np.array([[0.5, -2.0], [0.25, -3.0]], np.float32)
+    np.testing.assert_array_equal(jax.jit(lambda v: highest_of(v, 0))(normal), [0.5, -2.0])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 40))
+def test_sort_with_carries_its_payloads_on_both_backends(seed, width):
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(-5, 5, (3, width)).astype(np.int32)
+    payload = np.broadcast_to(np.arange(width, dtype=np.int32), keys.shape)  # positions
+    sort = jax.jit(sort_with, static_argnums=2)
+    for variant in ("cpu", "generic"):
+        sorted_keys_, positions = sort(keys, (payload,), variant)
+        np.testing.assert_array_equal(sorted_keys_, np.sort(keys, axis=1))
+        # Each payload stays with its key (equal keys may come in any order).
+        np.testing.assert_array_equal(np.sort(positions, axis=1), payload)
+        np.testing.assert_array_equal(
+            np.take_along_axis(keys, np.asarray(positions), 1), sorted_keys_
+        )
+    traced = jax.jit(sort_with).trace(keys, (payload,))
+    assert "callback" in traced.lower(lowering_platforms=("cpu",)).as_text()
+    assert "stablehlo.sort" in traced.lower(lowering_platforms=("cuda",)).as_text()

@@ -230,3 +230,18 @@ def test_as_rows_bounds_the_positive_rows_by_powers_of_two():
         )
     )
     assert traced(np.zeros((4, 3), np.float32), np.ones((4, 3), bool)) == 4 + 100 * 12
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.bool_])
+def test_device_copy_is_a_copy_the_caller_cannot_change(dtype):
+    """One copy, into a buffer only the result holds: writing to the caller's array
+    afterwards changes nothing (JAX on CPU adopts aligned host buffers uncopied)."""
+    array = np.ones((1000, 7), dtype)
+    array = array[:, 1:]  # not contiguous, nor aligned
+    copied = validation.device_copy(array)
+    expected = array.copy()
+    array[...] = 0
+    assert copied.dtype == dtype
+    np.testing.assert_array_equal(copied, expected)
+    if jax.default_backend() == "cpu":
+        assert copied.unsafe_buffer_pointer() % 64 == 0

@@ -1,11 +1,13 @@
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
-from jaxthresh.methods.global_threshold import best_global_threshold
+from jaxthresh.core.histogram import cell_centres
+from jaxthresh.methods.global_threshold import best_global_threshold, best_histogram_threshold
 from tests.conftest import candidate_thresholds, padded_problem, random_problem
 from tests.methods import reference
 
@@ -111,3 +113,58 @@ def test_best_global_threshold_can_predict_nothing():
     labels = np.zeros((2, 1), bool)
     result = jaxthresh.fit_default(scores, labels)
     assert not np.asarray(jaxthresh.apply_thresholds(scores, result.thresholds)).any()
+
+
+def _cells_as_rows(histogram):
+    """A histogram's cells as weighted rows at their centres: each cell's positive and
+    negative rows as two elements, ``(scores, labels, weights)``, ``[2 * cells, classes]``."""
+    centres = cell_centres(histogram).T
+    positives = histogram.positives.T
+    scores = jnp.concatenate([centres, centres])
+    labels = jnp.concatenate([jnp.ones_like(centres, bool), jnp.zeros_like(centres, bool)])
+    return scores, labels, jnp.concatenate([positives, histogram.counts.T - positives])
+
+
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.sampled_from(["micro", "macro"]),
+    st.sampled_from([1.0, 2.0]),
+    st.sampled_from([2, 5, 64]),
+)
+def test_best_histogram_threshold_is_that_of_the_cells_as_rows(seed, average, beta, bins):
+    """One sort of the cells gives the threshold and score of the search on the cells as
+    weighted rows (each cell's positive and negative rows two elements at its centre)."""
+    scores, labels = random_problem(seed, rows=40, classes=4, ties=seed % 2 == 0)
+    histogram = jaxthresh.histogram_pass(scores, labels, bins=bins)
+    search = jax.jit(best_histogram_threshold, static_argnames="average")
+    threshold, score = search(histogram, average=average, beta=beta)
+    expected_threshold, expected_score = jax.jit(
+        best_global_threshold, static_argnames=("average", "slots")
+    )(*_cells_as_rows(histogram), average=average, beta=beta, slots=bins)
+    assert float(score) == pytest.approx(float(expected_score), abs=1e-6)
+    # The score is reached at the threshold, the cells' rows counted at their centres.
+    centres = np.asarray(cell_centres(histogram))
+    predicted = centres > float(threshold)
+    if average == "micro":  # exact integer counts: the same cut (the threshold within it
+        # may differ in its last bit, as XLA rounds the midpoint of the cut by context)
+        np.testing.assert_array_equal(predicted, centres > float(expected_threshold))
+    true_positives = np.sum(np.where(predicted, histogram.positives, 0), axis=1)
+    counted = np.sum(np.where(predicted, histogram.counts, 0), axis=1)
+    positives = np.sum(histogram.positives, axis=1)
+    reached = reference.fbeta(true_positives, counted, positives, average, beta)
+    assert reached == pytest.approx(float(score), abs=1e-6)
+
+
+def test_best_histogram_threshold_sorts_on_the_host_on_cpu():
+    """The one sort of the cells: a NumPy callback on CPU, XLA's sort for a GPU."""
+    scores, labels = random_problem(0, rows=40, classes=4)
+    histogram = jaxthresh.histogram_pass(scores, labels, bins=8)
+    traced = jax.jit(best_histogram_threshold, static_argnames="average").trace(
+        histogram, average="micro"
+    )
+    on_cpu = traced.lower(lowering_platforms=("cpu",)).as_text()
+    for_gpu = traced.lower(lowering_platforms=("cuda",)).as_text()
+    assert "callback" in on_cpu and "stablehlo.sort" not in on_cpu
+    assert "stablehlo.sort" in for_gpu and "callback" not in for_gpu

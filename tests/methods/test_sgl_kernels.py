@@ -73,13 +73,6 @@ def test_counts_are_the_exact_counts(seed, threshold):
         assert true_positives.dtype == predicted.dtype == count_dtype, (variant, kind)
 
 
-def test_block_sums_count_exactly():
-    values = (np.random.default_rng(0).random((37, 3)) < 0.5).astype(np.float32)
-    blocked = counting.column_sum(jnp.asarray(values), block_rows=8)
-    np.testing.assert_array_equal(blocked, values.sum(axis=0).astype(np.int32))
-    assert blocked.dtype == jnp.int32
-
-
 @pytest.mark.parametrize("kind", ["bool", "int"])
 def test_histogram_counts_are_the_cells_above_the_threshold(kind):
     scores, labels, weights = _inputs(3, rows=200, classes=4, ties=False, kind=kind)
