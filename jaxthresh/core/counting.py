@@ -10,8 +10,12 @@ a per-row vector broadcast along the reduced axis, or an intermediate that two r
 share is written to memory first, three to ten times slower
 (``experiments/cpu_kernel_tricks.py`` measures each). So:
 
-* rows left out carry a score of ``-inf`` (:class:`MaskedScores`) instead of a weight, and
-  true positives are counted on a copy with ``-inf`` at negative labels;
+* rows left out carry a score of ``-inf`` (:class:`MaskedScores`) instead of a weight;
+* true positives are counted over the kept positive entries alone: where a bound on their
+  number is known and is at most an eighth of the scores (concrete inputs carry one,
+  :attr:`Rows.pooled_positive_slots`), they are gathered once into a list, whose sums by
+  class are one scatter-add (a fraction of a pass); else on a copy of the scores with
+  ``-inf`` at negative labels;
 * the step is written with maxima only (:func:`step`);
 * each sum is computed in its own branch of a ``lax.switch`` (:func:`separately`), where it
   shares nothing with the others.
@@ -23,11 +27,13 @@ summed in blocks of 2**23 rows whose totals are added as int32
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxthresh.core import batching
 from jaxthresh.core.metrics import (
@@ -72,24 +78,85 @@ class MaskedScores(NamedTuple):
 
     Attributes:
       scores: float32[n, classes], :data:`LEFT_OUT` for rows left out.
-      positive_scores: float32[n, classes], ``scores`` where the label is 1, else
-        :data:`LEFT_OUT`.
+      positive_scores: the scores of the kept positive entries. Where a bound ``m`` on
+        their number is known and small: float32[m], one per entry, with its class in
+        ``positive_classes`` (unused slots :data:`LEFT_OUT`, class 0). Else
+        float32[n, classes], ``scores`` where the label is 1, else :data:`LEFT_OUT`.
+      positive_classes: int32[m], or None for the ``[n, classes]`` form.
       positives: int32[classes], the positive rows kept.
     """
 
     scores: jax.Array
     positive_scores: jax.Array
+    positive_classes: jax.Array | None
     positives: jax.Array
 
 
-def masked_scores(rows: Rows) -> MaskedScores:
-    """:class:`MaskedScores` of rows with bool weights."""
+def _numpy_positions(mask, slots: int):
+    """Host side of :func:`positions` on CPU."""
+    rows, columns = np.nonzero(np.asarray(mask))
+    found = min(rows.size, slots)
+    out = np.zeros((2, slots), np.int32)
+    out[0, found:] = mask.shape[0]  # past the last row: gathers fill in
+    out[0, :found], out[1, :found] = rows[:found], columns[:found]
+    return out[0], out[1]
+
+
+def positions(mask: jax.Array, slots: int, variant: str | None = None):
+    """``(rows, columns)``, int32[slots] each: the True entries of bool ``mask [n, m]`` in
+    row-major order, then ``(n, 0)`` in unused slots (``slots`` at least the True entries).
+    On CPU NumPy's ``nonzero`` in a callback (several times faster than XLA's CPU
+    ``nonzero``, a scatter); elsewhere ``jnp.nonzero``."""
+
+    def cpu(mask):
+        shape = jax.ShapeDtypeStruct((slots,), jnp.int32)
+        host = functools.partial(_numpy_positions, slots=slots)
+        return jax.pure_callback(host, (shape, shape), mask, vmap_method="sequential")
+
+    def generic(mask):
+        rows, columns = jnp.nonzero(mask, size=slots, fill_value=(mask.shape[0], 0))
+        return rows.astype(jnp.int32), columns.astype(jnp.int32)
+
+    return batching.by_platform(variant, cpu=cpu, generic=generic)(mask)
+
+
+def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
+    """:class:`MaskedScores` of rows with bool weights.
+
+    Args:
+      rows: :class:`Rows` with bool weights.
+      slots: at least the kept positive entries of all classes together
+        (:attr:`Rows.pooled_positive_slots`), or None. The positive entries are gathered
+        into a list where it is at most an eighth of the matrix: their sums then cost a
+        fraction of a pass over the scores.
+    """
     if rows.weights.dtype != jnp.bool_:
         raise TypeError(f"masked_scores: needs bool row weights, got {rows.weights.dtype}")
+    kept_positive = rows.labels & rows.weights[:, None]
     scores = jnp.where(rows.weights[:, None], rows.scores, LEFT_OUT)
-    positive_scores = jnp.where(rows.labels, scores, LEFT_OUT)
-    positives = count_true(rows.labels & rows.weights[:, None])
-    return MaskedScores(scores, positive_scores, positives)
+    positives = count_true(kept_positive)
+    if slots is None or 8 * slots > scores.size:
+        return MaskedScores(scores, jnp.where(rows.labels, scores, LEFT_OUT), None, positives)
+    row, column = positions(kept_positive, slots)
+    values = scores.at[row, column].get(mode="fill", fill_value=LEFT_OUT)
+    return MaskedScores(scores, values, column, positives)
+
+
+def positive_sums(masked: MaskedScores, functions: list[Callable], *per_class) -> list:
+    """For each of ``functions``, float32[classes]: the sum over each class's kept positive
+    entries of ``function(score, *per_class values of its class)``, elementwise (0 at
+    :data:`LEFT_OUT`). ``per_class``: float32[classes] arrays."""
+    if masked.positive_classes is None:
+        branches = [
+            lambda scores, *values, f=function: jnp.sum(f(scores, *values), axis=0)
+            for function in functions
+        ]
+        return separately(branches, masked.positive_scores, *per_class)
+    classes = masked.positive_classes
+    at_entry = [value[classes] for value in per_class]
+    values = jnp.stack([f(masked.positive_scores, *at_entry) for f in functions], axis=1)
+    table = jnp.zeros((masked.positives.shape[0], len(functions)), jnp.float32)
+    return list(table.at[classes].add(values).T)
 
 
 def _above(scores, thresholds):
@@ -98,14 +165,20 @@ def _above(scores, thresholds):
 
 def cpu_counts(masked: MaskedScores, thresholds: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Exact ``(true_positives, predicted_positives)``, int32[classes], of
-    ``scores > thresholds`` (the ``cpu`` kernel: two separate passes)."""
-    predicted, true_positives = separately(
-        [lambda s, p, t: _above(s, t), lambda s, p, t: _above(p, t)],
-        masked.scores,
-        masked.positive_scores,
-        thresholds,
-    )
-    return true_positives, predicted
+    ``scores > thresholds`` (the ``cpu`` kernel: one pass over the scores, and one over
+    the positive entries, or a second pass where they are kept as a matrix)."""
+    if masked.positive_classes is None:
+        predicted, true_positives = separately(
+            [lambda s, p, t: _above(s, t), lambda s, p, t: _above(p, t)],
+            masked.scores,
+            masked.positive_scores,
+            thresholds,
+        )
+        return true_positives, predicted
+    classes = masked.positive_classes
+    above = step(masked.positive_scores - thresholds[classes]).astype(jnp.int32)
+    true_positives = jnp.zeros_like(masked.positives).at[classes].add(above)
+    return true_positives, _above(masked.scores, thresholds)
 
 
 def generic_counts(rows: Rows, thresholds: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -139,7 +212,7 @@ def fbeta_of_thresholds(
         )
 
     def cpu(rows, thresholds):
-        masked = masked_scores(rows)
+        masked = masked_scores(rows, rows.pooled_positive_slots)
         counts = batching.one_at_a_time(cpu_counts)
         true_positives, predicted = jax.vmap(counts, in_axes=(None, 0))(masked, thresholds)
         return fbeta(true_positives, predicted, masked.positives)

@@ -13,7 +13,11 @@ follows through :func:`jaxthresh.heaviside` therefore collapses to
 ``jax.grad`` of F-beta in the counts). A :class:`Kernel` computes them:
 
 * :func:`rows_kernel` ``"cpu"``: rows in or out (bool weights) as ``-inf``-masked scores,
-  every reduction its own pass (:mod:`jaxthresh.core.counting` says why);
+  every reduction its own pass (:mod:`jaxthresh.core.counting` says why). Since
+  ``w (dF/dTP label + dF/dPP)`` summed is ``dF/dTP`` times the sum over the positive
+  entries plus ``dF/dPP`` times the sum over all, the passes over the scores read no
+  labels, and the positive entries' sums come from their list (a scatter-add): an epoch
+  is three passes over the scores (predicted count, the two gradient sums);
 * :func:`rows_kernel` ``"generic"``: weighted sums of any row weights, written plainly for
   XLA to fuse and batch (accelerators; also the CPU path for int and float weights);
 * :func:`histogram_kernel`: cells of a :class:`jaxthresh.Histogram` as elements weighted by
@@ -129,15 +133,44 @@ def _gradient_of(values, positive_weights, weights, *, learn_slope: bool, varian
     return gradient_at
 
 
+def _factor(scores, t, a):
+    return sigmoid_derivative_factor(scores - t, a)
+
+
+def _slope_factor(scores, t, a):
+    x = jnp.maximum(scores - t, jnp.finfo(jnp.float32).min)  # -inf: 0, not NaN
+    return x * sigmoid_derivative_factor(x, a)
+
+
+def _masked_gradient(masked: counting.MaskedScores, *, learn_slope: bool):
+    """The ``cpu`` rows kernel's ``gradient_at``: the sums over every kept row, each its
+    own pass over the scores (no labels read), and the same over the positive entries
+    alone; ``w (dF/dTP label + dF/dPP)`` summed is ``dF/dTP`` times the second plus
+    ``dF/dPP`` times the first."""
+    functions = [_factor, _slope_factor] if learn_slope else [_factor]
+    branches = [
+        lambda scores, t, a, f=function: jnp.sum(f(scores, t, a), axis=0) for function in functions
+    ]
+
+    def gradient_at(thresholds, slopes, tp_weight, pp_weight):
+        every = counting.separately(branches, masked.scores, thresholds, slopes)
+        positive = counting.positive_sums(masked, functions, thresholds, slopes)
+        sums = [tp_weight * p + pp_weight * e for p, e in zip(positive, every, strict=True)]
+        if not learn_slope:
+            sums.append(jnp.zeros_like(sums[0]))
+        return -slopes * sums[0], sums[1]
+
+    return gradient_at
+
+
 def rows_kernel(rows: Rows, *, learn_slope: bool, variant: str) -> Kernel:
     """The :class:`Kernel` of weighted rows: ``"cpu"`` (bool weights only) or
     ``"generic"`` (any weights)."""
     if variant == "cpu":
-        masked = counting.masked_scores(rows)
-        labels = rows.labels.astype(jnp.float32)
+        masked = counting.masked_scores(rows, rows.pooled_positive_slots)
         return Kernel(
             lambda t: counting.cpu_counts(masked, t),
-            _gradient_of(masked.scores, labels, None, learn_slope=learn_slope, variant="cpu"),
+            _masked_gradient(masked, learn_slope=learn_slope),
             masked.positives,
         )
     positive_weights, weights = element_weights(rows.labels, rows.weights)

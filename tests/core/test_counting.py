@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
-from jaxthresh.core import counting
+from jaxthresh.core import counting, validation
 from jaxthresh.core.validation import Rows
 from tests.conftest import padded_problem, random_problem
 
@@ -95,6 +95,59 @@ def test_masked_scores_leave_rows_out():
     np.testing.assert_array_equal(masked.positives, (labels & weights[:, None]).sum(0))
     with pytest.raises(TypeError, match="needs bool row weights"):
         counting.masked_scores(Rows(scores, labels, weights.astype(np.int32)))
+
+
+@pytest.mark.parametrize("variant", ["cpu", "generic"])
+def test_positions_are_the_true_entries_in_row_major_order(variant):
+    mask = np.random.default_rng(2).random((9, 4)) < 0.2
+    found = int(mask.sum())
+    rows, columns = jax.jit(counting.positions, static_argnums=(1, 2))(mask, found + 3, variant)
+    expected_rows, expected_columns = np.nonzero(mask)
+    np.testing.assert_array_equal(rows[:found], expected_rows)
+    np.testing.assert_array_equal(columns[:found], expected_columns)
+    np.testing.assert_array_equal(rows[found:], 9)  # past the last row: gathers fill in
+    np.testing.assert_array_equal(columns[found:], 0)
+
+
+def test_listed_positive_entries_count_and_sum_as_the_matrix():
+    """With a small bound on the kept positive entries they are gathered into a list
+    (scatter-added by class); the counts and sums are those of the masked matrix."""
+    scores, labels = random_problem(3, rows=128, classes=4)
+    labels = labels & (np.random.default_rng(3).random(labels.shape) < 0.08)
+    weights = np.arange(128) % 5 > 0
+    bound = int((labels & weights[:, None]).sum())
+    assert 8 * bound <= labels.size
+    rows = Rows(jnp.asarray(scores), jnp.asarray(labels), jnp.asarray(weights))
+    listed, matrix = counting.masked_scores(rows, bound), counting.masked_scores(rows)
+    assert listed.positive_classes is not None and matrix.positive_classes is None
+    assert listed.positive_scores.shape == (bound,)
+    thresholds = jnp.asarray([0.3, 0.5, 0.4, 0.6], jnp.float32)
+    slopes = jnp.asarray([10.0, 50.0, 20.0, 5.0], jnp.float32)
+    for counts in zip(
+        counting.cpu_counts(listed, thresholds),
+        counting.cpu_counts(matrix, thresholds),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(*counts)
+    functions = [
+        lambda s, t, a: jnp.exp(-jnp.abs(a * (s - t))),
+        lambda s, t, a: counting.step(s - t),
+    ]
+    for sums in zip(
+        counting.positive_sums(listed, functions, thresholds, slopes),
+        counting.positive_sums(matrix, functions, thresholds, slopes),
+        strict=True,
+    ):
+        np.testing.assert_allclose(*sums, rtol=1e-6)
+    # Concrete rows carry the bound (as_rows), so the kernels list them: on CPU the
+    # positions come from NumPy.
+    concrete = validation.as_rows(scores, labels, weights)
+    assert (
+        counting.masked_scores(concrete, concrete.pooled_positive_slots).positive_classes
+        is not None
+    )
+    jaxpr = jax.make_jaxpr(lambda r: counting.masked_scores(r, r.pooled_positive_slots))(concrete)
+    assert "pure_callback" in str(jaxpr)
 
 
 def test_step_is_the_comparison_with_zero():

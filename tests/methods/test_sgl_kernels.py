@@ -19,13 +19,20 @@ from jaxthresh.methods import sgl, sgl_kernels
 from tests.conftest import random_problem
 
 #: (kernel variant, kind of row weights) pairs a kernel is built for: the cpu kernel takes
-#: rows in or out only; the generic one any weights.
-KERNELS = [("cpu", "bool"), ("generic", "bool"), ("generic", "int"), ("generic", "float")]
+#: rows in or out only ("listed": few positive labels, with a bound on them that lets the
+#: kernel gather them into a list); the generic one any weights.
+KERNELS = [
+    ("cpu", "bool"),
+    ("cpu", "listed"),
+    ("generic", "bool"),
+    ("generic", "int"),
+    ("generic", "float"),
+]
 
 
 def _weights(kind, kept, seed):
     """Row weights of ``kind`` that are 0 where ``kept`` is False."""
-    if kind == "bool":
+    if kind in ("bool", "listed"):
         return kept
     multiplicities = kept * np.random.default_rng(seed).integers(1, 4, kept.shape)
     if kind == "int":
@@ -35,12 +42,22 @@ def _weights(kind, kept, seed):
 
 def _inputs(seed, rows=70, classes=4, ties=True, kind="bool"):
     scores, labels = random_problem(seed, rows=rows, classes=classes, ties=ties)
-    kept = np.random.default_rng(seed).random(rows) < 0.8
+    rng = np.random.default_rng(seed)
+    kept = rng.random(rows) < 0.8
+    if kind == "listed":  # a positive label in about one score of twenty
+        labels = labels & (rng.random(labels.shape) < 0.15)
+        labels[np.argmax(kept)] = True  # a kept positive row in every class
     return scores, labels, _weights(kind, kept, seed)
 
 
 def _rows(scores, labels, weights):
-    return Rows(jnp.asarray(scores), jnp.asarray(labels, bool), jnp.asarray(weights))
+    """Rows; where at most an eighth of the scores are kept positives, with that bound
+    (so the cpu kernel lists them)."""
+    listed = int(np.sum(labels & np.asarray(weights, bool)[:, None]))
+    bound = listed if 8 * listed <= labels.size else None
+    return Rows(
+        jnp.asarray(scores), jnp.asarray(labels, bool), jnp.asarray(weights), total_positives=bound
+    )
 
 
 @functools.partial(jax.jit, static_argnames="variant")
@@ -145,7 +162,7 @@ def _check_gradient(got, expected, learn_slope):
 
 # The cpu kernel on rows in or out; the generic one on multiplicities (its bool weights
 # become 0/1 multiplicities first, so they take the same code).
-@pytest.mark.parametrize("variant, kind", [("cpu", "bool"), ("generic", "int")])
+@pytest.mark.parametrize("variant, kind", [("cpu", "bool"), ("cpu", "listed"), ("generic", "int")])
 @pytest.mark.parametrize("average", ["micro", "macro"])
 @pytest.mark.parametrize("learn_slope", [True, False])
 def test_gradient_is_the_autodiff_gradient(variant, kind, average, learn_slope):
