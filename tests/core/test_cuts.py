@@ -174,17 +174,24 @@ def test_kept_candidates_are_those_of_the_sorted_keys(seed, rows, ties):
 
 def test_kept_candidates_on_cpu_search_no_padded_slot():
     """On CPU the sorted keys of every row stay in the callback, which searches for the
-    real positives only: the program's one loop is over column blocks (``searchsorted``
-    adds a scan over ``[classes, M]`` slots, as on other backends)."""
-    scores, labels = np.random.default_rng(0).random((64, 3), np.float32), np.eye(64, 3) > 0
-    kept = np.ones(64, bool)
+    real positives only: the program's one loop is over column blocks, and there is none
+    for a single block (``searchsorted`` adds a scan over ``[classes, M]`` slots, as on
+    other backends)."""
 
-    def jaxpr(variant):
+    def jaxpr(variant, rows, columns):
         cuts = functools.partial(kept_candidates, slots=8, variant=variant)
-        return str(jax.make_jaxpr(cuts)(scores, labels, kept))
+        shapes = [
+            jax.ShapeDtypeStruct((rows, columns), jnp.float32),
+            jax.ShapeDtypeStruct((rows, columns), jnp.bool_),
+            jax.ShapeDtypeStruct((rows,), jnp.bool_),
+        ]
+        text = str(jax.make_jaxpr(cuts)(*shapes))
+        return text.count("scan["), text.count("pure_callback")
 
-    assert (jaxpr("cpu").count("scan["), jaxpr("cpu").count("pure_callback")) == (1, 1)
-    assert (jaxpr("generic").count("scan["), jaxpr("generic").count("pure_callback")) == (2, 0)
+    assert jaxpr("cpu", 64, 3) == (0, 1)  # one block
+    assert jaxpr("generic", 64, 3) == (1, 0)
+    assert jaxpr("cpu", 4096, 1024) == (1, 1)  # 4 M keys: blocks of about 2 M
+    assert jaxpr("generic", 4096, 1024) == (2, 0)
 
 
 def test_left_out_rows_sort_last_as_the_sentinel():
