@@ -272,10 +272,7 @@ def map_column_blocks(function, arrays: tuple, fills: tuple):
         jnp.pad(array.T, ((0, padding), (0, 0)), constant_values=fill).reshape(blocks, per_block, n)
         for array, fill in zip(arrays, fills, strict=True)
     )
-    if blocks == 1:  # no loop: a loop's slice of its input would be one more copy
-        out = jax.tree.map(lambda a: a[None], function(tuple(a[0] for a in blocked)))
-    else:
-        out = jax.lax.map(function, blocked)
+    out = jax.lax.map(function, blocked)
     return jax.tree.map(lambda a: a.reshape(blocks * per_block, *a.shape[2:])[:columns], out)
 
 

@@ -175,6 +175,18 @@ _JITTED = {
 }
 
 
+def _surely_none(block: np.ndarray, predicate) -> bool:
+    """Whether ``predicate`` certainly holds nowhere in a NumPy block, from its minimum and
+    maximum alone (two vectorized passes, no temporaries; NaN makes both NaN); False
+    where they cannot tell."""
+    if predicate is _not_finite and block.dtype in (np.float32, np.float64):
+        limit = np.finfo(np.float32).max
+        return bool(-limit <= block.min() and block.max() <= limit)
+    if predicate is _not_binary and block.dtype.kind in "iu":
+        return bool(block.min() >= 0 and block.max() <= 1)
+    return False
+
+
 def _bad_values(array, predicate) -> tuple[int, tuple[int, ...]]:
     """``(how many, index of the first)`` elements of a concrete array where ``predicate``
     holds: with NumPy for NumPy arrays, else with one jitted reduction (only two scalars
@@ -186,6 +198,8 @@ def _bad_values(array, predicate) -> tuple[int, tuple[int, ...]]:
         return int(count), tuple(int(i) for i in np.unravel_index(int(first), array.shape))
     total, found = 0, ()
     for start, block in row_blocks(array):
+        if _surely_none(block, predicate):
+            continue
         with np.errstate(over="ignore", invalid="ignore"):
             bad = predicate(block, np)
         if bad.any():

@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jaxthresh
 from jaxthresh.core import validation
@@ -179,16 +181,16 @@ def test_f1_score_sample_weight_is_checked():
 
 def test_as_rows_types_the_weights():
     assert validation.as_rows(SCORES, LABELS).weights.dtype == jnp.bool_
-    for given, dtype in (
+    for weights, dtype in (
         (np.ones(6, bool), jnp.bool_),
         (np.arange(6, dtype=np.int64), jnp.int32),
         (np.arange(6, dtype=np.uint8), jnp.int32),
         (np.linspace(0, 1, 6), jnp.float32),
     ):
-        rows = validation.as_rows(SCORES, LABELS.astype(np.int64), given)
+        rows = validation.as_rows(SCORES, LABELS.astype(np.int64), weights)
         assert rows.scores.dtype == jnp.float32 and rows.labels.dtype == jnp.bool_
         assert rows.weights.dtype == dtype
-        np.testing.assert_array_equal(rows.weights, np.asarray(given).astype(dtype))
+        np.testing.assert_array_equal(rows.weights, np.asarray(weights).astype(dtype))
 
 
 def test_values_are_checked_on_concrete_jax_arrays_and_not_under_tracing():
@@ -245,3 +247,36 @@ def test_device_copy_is_a_copy_the_caller_cannot_change(dtype):
     np.testing.assert_array_equal(copied, expected)
     if jax.default_backend() == "cpu":
         assert copied.unsafe_buffer_pointer() % 64 == 0
+
+
+_BAD = [
+    *(
+        (dtype, bad)
+        for dtype in (np.float32, np.float64)
+        for bad in (None, np.nan, np.inf, -np.inf, 1e39, -1e39)
+    ),
+    *((np.uint8, bad) for bad in (None, 2, 255)),
+    *((np.int64, bad) for bad in (None, 2, -1)),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(_BAD))
+def test_value_checks_find_every_bad_value(seed, case):
+    """Blocks pass on their minimum and maximum alone only where every value is good:
+    a NaN, an infinity, a float64 beyond float32, or a label outside {0, 1} is found,
+    counted and located wherever it is."""
+    dtype, bad = case
+    rng = np.random.default_rng(seed)
+    values = (rng.random((300, 4)) < 0.5).astype(dtype)
+    places = rng.choice(values.size, size=rng.integers(1, 4), replace=False)
+    if bad is not None:
+        with np.errstate(over="ignore"):
+            values.flat[places] = bad
+    floating = np.issubdtype(dtype, np.floating)
+    predicate = validation._not_finite if floating else validation._not_binary
+    count, first = validation._bad_values(values, predicate)
+    expected = 0 if bad is None else len(places)
+    assert count == expected
+    if expected:
+        assert first == tuple(np.unravel_index(int(np.min(places)), values.shape))
