@@ -11,6 +11,7 @@ over the paper's settings.
 
 from __future__ import annotations
 
+import jax
 import paper
 from absl import flags, logging
 
@@ -51,6 +52,8 @@ def main(argv: list[str]) -> None:
 
     results, report = {}, {}
     for benchmark, method, hyperparameters in paper.plan_runs(loaded, methods, overrides):
+        if benchmark.name not in results:
+            jax.clear_caches()  # each benchmark compiles for its own shapes
         result = paper.run_method(benchmark, method, hyperparameters, seed=seed, progress=True)
         logging.info(
             "%s %s: eval F1 %.2f, valid F1 %.2f, %.2f s",
