@@ -253,27 +253,35 @@ class SortedKeys(NamedTuple):
 
 def class_blocks(columns: int, rows: int) -> tuple[int, int]:
     """``(blocks, columns per block)`` for sorting ``columns`` columns of ``rows`` keys:
-    blocks of at most about :data:`BLOCK_KEYS` keys, as even as can be (the last block is
-    padded to the others' size)."""
+    blocks of at most about :data:`BLOCK_KEYS` keys, as even as can be (the last block ends
+    at the last column, overlapping the one before where the columns do not divide)."""
     most = max(1, min(columns, BLOCK_KEYS // max(rows, 1)))
     blocks = -(-columns // most)
     return blocks, -(-columns // blocks)
 
 
-def map_column_blocks(function, arrays: tuple, fills: tuple):
+def map_column_blocks(function, arrays: tuple):
     """``function`` over blocks of the columns of ``[n, columns]`` ``arrays`` (a
-    ``lax.map``: one block's temporaries at a time), each array given to it transposed,
-    ``[columns per block, n]``, the last block padded with its ``fill``; its outputs
-    (``[columns per block, ...]`` each, a pytree) come back as ``[columns, ...]``."""
+    ``lax.map``: one block's temporaries at a time), each array given to it as its block
+    transposed, ``[columns per block, n]``, sliced and transposed inside the loop (so that
+    no transposed copy of a whole array is made); its outputs (``[columns per block, ...]``
+    each, a pytree) come back as ``[columns, ...]``. The last block ends at the last column
+    and may overlap the one before it (those columns are computed twice, rather than the
+    arrays padded)."""
     n, columns = arrays[0].shape
     blocks, per_block = class_blocks(columns, n)
-    padding = blocks * per_block - columns
-    blocked = tuple(
-        jnp.pad(array.T, ((0, padding), (0, 0)), constant_values=fill).reshape(blocks, per_block, n)
-        for array, fill in zip(arrays, fills, strict=True)
-    )
-    out = jax.lax.map(function, blocked)
-    return jax.tree.map(lambda a: a.reshape(blocks * per_block, *a.shape[2:])[:columns], out)
+    starts = np.minimum(np.arange(blocks) * per_block, columns - per_block)
+
+    def block(start):
+        return function(
+            tuple(jax.lax.dynamic_slice_in_dim(a, start, per_block, axis=1).T for a in arrays)
+        )
+
+    out = jax.lax.map(block, jnp.asarray(starts, jnp.int32))
+    column = np.arange(columns)
+    which = np.minimum(column // per_block, blocks - 1)
+    offset = column - starts[which]
+    return jax.tree.map(lambda a: a[which, offset], out)
 
 
 def sorted_keys(
@@ -297,25 +305,22 @@ def sorted_keys(
     weights = jnp.asarray(weights)
     if weights.ndim == 1:
         weights = weights[:, None]
-    keys = descending_keys(scores)
     if weights.dtype == jnp.bool_:
         kept = jnp.broadcast_to(weights, scores.shape)
 
         def sort_block(block):
-            keys, kept, labels = block
-            keys = jnp.where(kept, keys, SENTINEL)
+            scores, kept, labels = block
+            keys = jnp.where(kept, descending_keys(scores), SENTINEL)
             return sort_kept_and_positive(keys, kept & labels, slots, variant)
 
-        everyone, positive = map_column_blocks(
-            sort_block, (keys, kept, labels), (SENTINEL, False, False)
-        )
+        everyone, positive = map_column_blocks(sort_block, (scores, kept, labels))
         cumulative = positive_cumulative = None
     else:
         weights = jnp.broadcast_to(weights.astype(count_dtype(weights.dtype)), scores.shape)
 
         def sort_block(block):
-            keys, weights, labels = block
-            keys = jnp.where(weights > 0, keys, SENTINEL)
+            scores, weights, labels = block
+            keys = jnp.where(weights > 0, descending_keys(scores), SENTINEL)
             everyone, everyone_weights = sort_with(keys, (weights,), variant)
             positive_keys = jnp.where(labels, keys, SENTINEL)
             positive_weights = jnp.where(labels, weights, 0)
@@ -328,7 +333,7 @@ def sorted_keys(
             )
 
         everyone, positive, cumulative, positive_cumulative = map_column_blocks(
-            sort_block, (keys, weights, labels), (SENTINEL, 0, False)
+            sort_block, (scores, weights, labels)
         )
     return SortedKeys(everyone, positive, cumulative, positive_cumulative)
 
@@ -458,13 +463,11 @@ def kept_candidates(
     kept = jnp.broadcast_to(kept if kept.ndim == 2 else kept[:, None], scores.shape)
 
     def block_cuts(block):
-        keys, positive = block
-        return cut_keys(keys, positive, slots, variant)
+        scores, kept, labels = block
+        keys = jnp.where(kept, descending_keys(scores), SENTINEL)
+        return cut_keys(keys, kept & labels, slots, variant)
 
-    keys = jnp.where(kept, descending_keys(scores), SENTINEL)
-    positive, end, below, highest = map_column_blocks(
-        block_cuts, (keys, kept & labels), (SENTINEL, False)
-    )
+    positive, end, below, highest = map_column_blocks(block_cuts, (scores, kept, labels))
     slot = jnp.broadcast_to(jnp.arange(1, positive.shape[1] + 1, dtype=jnp.int32), positive.shape)
     return Candidates(
         upper=score_of_keys(positive),

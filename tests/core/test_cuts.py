@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
+from jaxthresh.core import cuts
 from jaxthresh.core.cuts import (
     SENTINEL,
     above_all,
@@ -279,3 +280,30 @@ def test_sort_with_carries_its_payloads_on_both_backends(seed, width):
     traced = jax.jit(sort_with).trace(keys, (payload,))
     assert "callback" in traced.lower(lowering_platforms=("cpu",)).as_text()
     assert "stablehlo.sort" in traced.lower(lowering_platforms=("cuda",)).as_text()
+
+
+def test_column_blocks_give_the_results_of_one_block(monkeypatch):
+    """Blocks sliced and transposed inside the loop, the last one overlapping the one
+    before: every field is that of one block of all columns, for both variants and for
+    bool and int weights."""
+    scores, labels = random_problem(4, rows=30, classes=7, ties=True)
+    kept = np.arange(30) % 4 != 0
+    counted = np.where(kept, np.arange(30) % 3 + 1, 0).astype(np.int32)
+
+    def everything():
+        return {
+            variant: (
+                kept_candidates(scores, labels, kept, slots=30, variant=variant),
+                sorted_keys(scores, labels, kept, slots=30, variant=variant),
+                sorted_keys(scores, labels, counted, slots=30, variant=variant),
+            )
+            for variant in ("cpu", "generic")
+        }
+
+    assert cuts.class_blocks(7, 30) == (1, 7)
+    whole = everything()
+    monkeypatch.setattr(cuts, "BLOCK_KEYS", 60)
+    assert cuts.class_blocks(7, 30) == (4, 2)  # starts 0, 2, 4 and 5: column 5 twice
+    blocked = everything()
+    for got, expected in zip(jax.tree.leaves(blocked), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_array_equal(got, expected)

@@ -147,9 +147,8 @@ def test_best_histogram_threshold_is_that_of_the_cells_as_rows(seed, average, be
     # The score is reached at the threshold, the cells' rows counted at their centres.
     centres = np.asarray(cell_centres(histogram))
     predicted = centres > float(threshold)
-    if average == "micro":  # exact integer counts: the same cut (the threshold within it
-        # may differ in its last bit, as XLA rounds the midpoint of the cut by context)
-        np.testing.assert_array_equal(predicted, centres > float(expected_threshold))
+    # (The cut itself may differ where two cuts tie: their F-beta, equal in exact
+    # arithmetic, can round apart in different compiled programs.)
     true_positives = np.sum(np.where(predicted, histogram.positives, 0), axis=1)
     counted = np.sum(np.where(predicted, histogram.counts, 0), axis=1)
     positives = np.sum(histogram.positives, axis=1)
