@@ -119,7 +119,7 @@ PLOTS = (
     "learning_curve.png",
 )
 #: Scores (rows x classes) from which a fit on the rows is warned about its memory: the
-#: rows path holds several copies of the scores (measured on 200,000 x 1,000: 5 to 20
+#: rows path holds several copies of the scores (measured on 200,000 x 1,000: 4 to 18
 #: times their float32 bytes; see BUILD_NOTES), the histogram path (--bins) about two.
 LARGE_FIT_SCORES = 1 << 26
 _INPUT_FLAGS = ("scores", "scores_key", "class_names", "no_header")
@@ -272,7 +272,7 @@ def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
     gigabytes = 4 * n_rows * n_classes / 1e9
     diagnostics.warn(
         f"memory: {method} on the rows of {n_rows} x {n_classes} scores ({gigabytes:.1f} GB "
-        "as float32) holds several copies of them (5 to 20 times on 200,000 x 1,000); "
+        "as float32) holds several copies of them (4 to 18 times on 200,000 x 1,000); "
         f"--bins=1024 ({', '.join(with_bins)}) fits on per-class histograms after one pass "
         "over the rows (about 2 times)"
     )

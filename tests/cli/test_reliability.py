@@ -902,7 +902,7 @@ def test_a_fit_on_the_rows_of_large_scores_says_so_and_points_to_bins(work, monk
     memory = [line for line in _warning_lines(ran.stderr) if "memory:" in line]
     assert memory == [
         f"jaxthresh: warning: memory: exact on the rows of {ROWS} x 4 scores (0.0 GB as "
-        "float32) holds several copies of them (5 to 20 times on 200,000 x 1,000); "
+        "float32) holds several copies of them (4 to 18 times on 200,000 x 1,000); "
         "--bins=1024 (numerical, sgl, exact, constrained) fits on per-class histograms "
         "after one pass over the rows (about 2 times)"
     ]
