@@ -140,9 +140,9 @@ def test_best_histogram_threshold_is_that_of_the_cells_as_rows(seed, average, be
     histogram = jaxthresh.histogram_pass(scores, labels, bins=bins)
     search = jax.jit(best_histogram_threshold, static_argnames="average")
     threshold, score = search(histogram, average=average, beta=beta)
-    _, expected_score = jax.jit(
-        best_global_threshold, static_argnames=("average", "slots")
-    )(*_cells_as_rows(histogram), average=average, beta=beta, slots=bins)
+    _, expected_score = jax.jit(best_global_threshold, static_argnames=("average", "slots"))(
+        *_cells_as_rows(histogram), average=average, beta=beta, slots=bins
+    )
     assert float(score) == pytest.approx(float(expected_score), abs=1e-6)
     # The score is reached at the threshold, the cells' rows counted at their centres.
     centres = np.asarray(cell_centres(histogram))
