@@ -73,6 +73,17 @@ def separately(branches: list[Callable], *operands) -> list[jax.Array]:
     return list(results)
 
 
+def column_sums(functions: list[Callable], scores: jax.Array, *per_class) -> list:
+    """For each of ``functions``, float32[classes]: the column sum of ``function(scores,
+    *per_class)`` over float32 ``scores [n, classes]`` (``per_class``: float32[classes]
+    arrays), each its own pass (:func:`separately`)."""
+    branches = [
+        lambda scores, *values, f=function: jnp.sum(f(scores, *values), axis=0)
+        for function in functions
+    ]
+    return separately(branches, scores, *per_class)
+
+
 class MaskedScores(NamedTuple):
     """Rows in or out, as the ``cpu`` kernels take them.
 
@@ -147,11 +158,7 @@ def positive_sums(masked: MaskedScores, functions: list[Callable], *per_class) -
     entries of ``function(score, *per_class values of its class)``, elementwise (0 at
     :data:`LEFT_OUT`). ``per_class``: float32[classes] arrays."""
     if masked.positive_classes is None:
-        branches = [
-            lambda scores, *values, f=function: jnp.sum(f(scores, *values), axis=0)
-            for function in functions
-        ]
-        return separately(branches, masked.positive_scores, *per_class)
+        return column_sums(functions, masked.positive_scores, *per_class)
     classes = masked.positive_classes
     at_entry = [value[classes] for value in per_class]
     values = jnp.stack([f(masked.positive_scores, *at_entry) for f in functions], axis=1)

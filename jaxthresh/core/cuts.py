@@ -71,6 +71,12 @@ def descending_keys(scores: jax.Array) -> jax.Array:
     return -order_keys(scores)
 
 
+def kept_keys(scores: jax.Array, kept: jax.Array) -> jax.Array:
+    """:func:`descending_keys` of the ``kept`` entries of ``scores`` (bool, broadcast),
+    :data:`SENTINEL` for the others (they sort after every kept one)."""
+    return jnp.where(kept, descending_keys(scores), SENTINEL)
+
+
 def _scores_of(keys: jax.Array) -> jax.Array:
     """Inverse of :func:`descending_keys`."""
     return from_order_keys(-keys)
@@ -310,7 +316,7 @@ def sorted_keys(
 
         def sort_block(block):
             scores, kept, labels = block
-            keys = jnp.where(kept, descending_keys(scores), SENTINEL)
+            keys = kept_keys(scores, kept)
             return sort_kept_and_positive(keys, kept & labels, slots, variant)
 
         everyone, positive = map_column_blocks(sort_block, (scores, kept, labels))
@@ -320,7 +326,7 @@ def sorted_keys(
 
         def sort_block(block):
             scores, weights, labels = block
-            keys = jnp.where(weights > 0, descending_keys(scores), SENTINEL)
+            keys = kept_keys(scores, weights > 0)
             everyone, everyone_weights = sort_with(keys, (weights,), variant)
             positive_keys = jnp.where(labels, keys, SENTINEL)
             positive_weights = jnp.where(labels, weights, 0)
@@ -464,7 +470,7 @@ def kept_candidates(
 
     def block_cuts(block):
         scores, kept, labels = block
-        keys = jnp.where(kept, descending_keys(scores), SENTINEL)
+        keys = kept_keys(scores, kept)
         return cut_keys(keys, kept & labels, slots, variant)
 
     positive, end, below, highest = map_column_blocks(block_cuts, (scores, kept, labels))

@@ -17,8 +17,7 @@ import numpy as np
 
 from jaxthresh.core.cuts import highest_of, lowest_of, order_keys
 from jaxthresh.core.metrics import element_weights
-from jaxthresh.core.reductions import count_true
-from jaxthresh.core.validation import Rows
+from jaxthresh.core.validation import Rows, positives_per_class
 
 #: Classes named in a warning before "..." (the count is always given).
 NAMED_CLASSES = 5
@@ -60,7 +59,7 @@ class ClassSummary(NamedTuple):
 def _summary(rows: Rows) -> ClassSummary:
     kept = rows.weights[:, None] > 0
     if rows.weights.dtype == jnp.bool_:
-        positives = count_true(rows.labels & kept)
+        positives = positives_per_class(rows.labels, rows.weights)
     else:
         positives = jnp.sum(element_weights(rows.labels, rows.weights)[0], axis=0)
     low = lowest_of(rows.scores, axis=0, where=kept)

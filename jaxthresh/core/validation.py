@@ -336,7 +336,7 @@ def as_rows(scores, labels, sample_weight=None) -> Rows:
     rows = Rows(scores, labels, weights)
     if is_traced(rows):
         return rows
-    per_class = np.asarray(_positives_per_class(rows.labels, rows.weights), np.int64)
+    per_class = np.asarray(positives_per_class(rows.labels, rows.weights), np.int64)
     largest, total = int(per_class.max(initial=0)), int(per_class.sum())
     n_rows, n_classes = rows.scores.shape
     return rows._replace(
@@ -366,7 +366,7 @@ def _power_of_two_above(count: int) -> int:
 
 
 @jax.jit
-def _positives_per_class(labels, weights):
+def positives_per_class(labels, weights):
     """int32[classes]: the positive rows of weight > 0 of each class."""
     return reductions.count_true(labels & (weights[:, None] > 0))
 

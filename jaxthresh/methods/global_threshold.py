@@ -21,7 +21,7 @@ from jaxthresh.core.cuts import (
     above_all,
     candidates_of,
     class_blocks,
-    descending_keys,
+    kept_keys,
     last_of_runs,
     positive_weight,
     score_of_keys,
@@ -93,22 +93,36 @@ def best_global_threshold(
         nothing = fbeta_ratio(0, 0, cuts.positives, beta, zero_division)
         values = jnp.where(cuts.valid, values, -jnp.inf)
         best = argmax_first(values, axis=0)
-        upper, lower, score, highest = (
-            cuts.upper[best],
-            cuts.lower[best],
-            values[best],
-            cuts.highest,
-        )
-    elif average == "macro":
-        upper, lower, score, highest, nothing = _best_macro_threshold(
-            scores, labels, weights, beta, zero_division, slots
-        )
-    else:
-        raise ValueError(f"average: must be one of micro, macro; got {average!r}")
+        return _or_nothing(cuts.upper[best], cuts.lower[best], values[best], cuts.highest, nothing)
+    if average == "macro":
+        return _best_macro_threshold(scores, labels, weights, beta, zero_division, slots)
+    raise ValueError(f"average: must be one of micro, macro; got {average!r}")
+
+
+def _or_nothing(upper, lower, score, highest, nothing) -> tuple[jax.Array, jax.Array]:
+    """``(threshold, score)``: the best cut, between the scores ``upper`` and ``lower``,
+    where it scores more than predicting nothing (``nothing``), else a threshold above the
+    ``highest`` score."""
     take_nothing = nothing >= score
     return (
         jnp.where(take_nothing, above_all(highest), threshold_between(upper, lower)),
         jnp.where(take_nothing, nothing, score),
+    )
+
+
+def _best_of_pooled(keys, values, nothing) -> tuple[jax.Array, jax.Array]:
+    """``(threshold, score)`` from pooled keys ``[m]`` sorted ascending (descending
+    scores, :data:`SENTINEL` last) and ``values [m]``, the F-beta of predicting everything
+    up to each key: the best cut after the last of a run of equal keys, or nothing."""
+    values = jnp.where(last_of_runs(keys[None])[0], values, -jnp.inf)
+    best = argmax_first(values, axis=0)
+    following = jnp.concatenate([keys[1:], jnp.full((1,), SENTINEL, keys.dtype)])
+    return _or_nothing(
+        score_of_keys(keys[best]),
+        score_of_keys(following[best]),
+        values[best],
+        score_of_keys(keys[0]),
+        nothing,
     )
 
 
@@ -178,17 +192,7 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
     grouped = (grouped_sorted, grouped(positives, 0), grouped(nothing, 0))
     summed, _ = jax.lax.scan(add_changes, jnp.zeros(pooled.shape, jnp.float32), grouped)
     start = jnp.sum(nothing)
-    following = jnp.concatenate([pooled[1:], jnp.full((1,), SENTINEL, pooled.dtype)])
-    valid = last_of_runs(pooled[None])[0]
-    values = jnp.where(valid, (start + jnp.cumsum(summed)) / n_classes, -jnp.inf)
-    best = argmax_first(values, axis=0)
-    return (
-        score_of_keys(pooled[best]),
-        score_of_keys(following[best]),
-        values[best],
-        score_of_keys(pooled[0]),
-        start / n_classes,
-    )
+    return _best_of_pooled(pooled, (start + jnp.cumsum(summed)) / n_classes, start / n_classes)
 
 
 def best_histogram_threshold(
@@ -213,7 +217,7 @@ def best_histogram_threshold(
     """
     counts, positives = histogram.counts, histogram.positives
     n_classes = counts.shape[0]
-    keys = jnp.where(counts > 0, descending_keys(cell_centres(histogram)), SENTINEL)
+    keys = kept_keys(cell_centres(histogram), counts > 0)
     class_positives = jnp.sum(positives, axis=1)
     if average == "micro":
         payloads = (counts, positives)
@@ -241,16 +245,7 @@ def best_histogram_threshold(
     else:
         nothing = jnp.mean(fbeta_ratio(0, 0, class_positives, beta, zero_division))
         values = nothing + jnp.cumsum(payloads[0]) / n_classes
-    values = jnp.where(last_of_runs(keys[None])[0], values, -jnp.inf)
-    best = argmax_first(values, axis=0)
-    following = jnp.concatenate([keys[1:], jnp.full((1,), SENTINEL, keys.dtype)])
-    score = values[best]
-    take_nothing = nothing >= score
-    threshold = threshold_between(score_of_keys(keys[best]), score_of_keys(following[best]))
-    return (
-        jnp.where(take_nothing, above_all(score_of_keys(keys[0])), threshold),
-        jnp.where(take_nothing, nothing, score),
-    )
+    return _best_of_pooled(keys, values, nothing)
 
 
 class StartsAtGlobalThreshold:

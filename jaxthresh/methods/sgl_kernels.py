@@ -56,26 +56,26 @@ class Kernel(NamedTuple):
     positives: jax.Array
 
 
-def _coefficient(positive_weights, weights, tp_weight, pp_weight):
-    """``w * (dF/dTP * label + dF/dPP)`` elementwise, from the weight of an element's
-    positive rows and of all its rows (None: 1)."""
-    if weights is None:
-        return tp_weight * positive_weights + pp_weight
-    return tp_weight * positive_weights + pp_weight * weights
+def _factor(scores, t, a):
+    """The surrogate factor of each element (0 at ``-inf``)."""
+    return sigmoid_derivative_factor(scores - t, a)
 
 
-def _threshold_sum(values, positive_weights, weights, t, a, tp_weight, pp_weight):
-    factor = sigmoid_derivative_factor(values - t, a)
-    return jnp.sum(factor * _coefficient(positive_weights, weights, tp_weight, pp_weight), axis=0)
+def _slope_factor(scores, t, a):
+    """``x`` times the surrogate factor, ``x = score - t`` (0 at ``-inf``)."""
+    x = jnp.maximum(scores - t, jnp.finfo(jnp.float32).min)  # -inf: 0, not NaN
+    return x * sigmoid_derivative_factor(x, a)
 
 
-def _slope_sum(values, positive_weights, weights, t, a, tp_weight, pp_weight):
-    # -inf elements: x = -inf and factor 0; the maximum keeps x * factor at 0, not NaN.
-    x = jnp.maximum(values - t, jnp.finfo(jnp.float32).min)
-    factor = sigmoid_derivative_factor(x, a)
-    return jnp.sum(
-        x * factor * _coefficient(positive_weights, weights, tp_weight, pp_weight), axis=0
-    )
+def _weighted_sum(factor):
+    """The sum over elements of ``factor`` times ``w (dF/dTP label + dF/dPP)``, from the
+    weight of each element's positive rows and of all its rows."""
+
+    def weighted_sum(values, positive_weights, weights, t, a, tp_weight, pp_weight):
+        coefficient = tp_weight * positive_weights + pp_weight * weights
+        return jnp.sum(factor(values, t, a) * coefficient, axis=0)
+
+    return weighted_sum
 
 
 def gradient_sums(
@@ -96,16 +96,15 @@ def gradient_sums(
       values: float32[m, classes], each element's score (``-inf``: left out).
       positive_weights: float32[m, classes], the weight of its positive rows (0/1 labels
         for rows).
-      weights: float32[m, classes], the weight of all its rows, or None for 1.
+      weights: float32[m, classes], the weight of all its rows.
       thresholds, slopes, tp_weight, pp_weight: float32[classes].
       learn_slope: compute the slopes' gradient (else zeros; one pass less).
       variant: "cpu" (each sum its own pass) or "generic" (both in one expression).
     """
     operands = (values, positive_weights, weights, thresholds, slopes, tp_weight, pp_weight)
-    branches = [_threshold_sum, _slope_sum] if learn_slope else [_threshold_sum]
+    factors = [_factor, _slope_factor] if learn_slope else [_factor]
+    branches = [_weighted_sum(factor) for factor in factors]
     if variant == "cpu":
-        if weights is None:  # a switch branch takes arrays only
-            operands = (values, positive_weights, jnp.float32(1.0), *operands[3:])
         sums = counting.separately(branches, *operands)
     else:
         sums = [branch(*operands) for branch in branches]
@@ -133,27 +132,15 @@ def _gradient_of(values, positive_weights, weights, *, learn_slope: bool, varian
     return gradient_at
 
 
-def _factor(scores, t, a):
-    return sigmoid_derivative_factor(scores - t, a)
-
-
-def _slope_factor(scores, t, a):
-    x = jnp.maximum(scores - t, jnp.finfo(jnp.float32).min)  # -inf: 0, not NaN
-    return x * sigmoid_derivative_factor(x, a)
-
-
 def _masked_gradient(masked: counting.MaskedScores, *, learn_slope: bool):
     """The ``cpu`` rows kernel's ``gradient_at``: the sums over every kept row, each its
     own pass over the scores (no labels read), and the same over the positive entries
     alone; ``w (dF/dTP label + dF/dPP)`` summed is ``dF/dTP`` times the second plus
     ``dF/dPP`` times the first."""
     functions = [_factor, _slope_factor] if learn_slope else [_factor]
-    branches = [
-        lambda scores, t, a, f=function: jnp.sum(f(scores, t, a), axis=0) for function in functions
-    ]
 
     def gradient_at(thresholds, slopes, tp_weight, pp_weight):
-        every = counting.separately(branches, masked.scores, thresholds, slopes)
+        every = counting.column_sums(functions, masked.scores, thresholds, slopes)
         positive = counting.positive_sums(masked, functions, thresholds, slopes)
         sums = [tp_weight * p + pp_weight * e for p, e in zip(positive, every, strict=True)]
         if not learn_slope:
