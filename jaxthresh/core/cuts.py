@@ -441,6 +441,14 @@ def candidates(sorted: SortedKeys) -> Candidates:
     )
 
 
+def thresholds_at(cuts: Candidates, cut: jax.Array, take: jax.Array) -> jax.Array:
+    """float32[columns]: each column's threshold at its cut ``cut`` (int32[columns], an index
+    into its candidates) where ``take`` (bool[columns]), else one that predicts nothing."""
+    columns = jnp.arange(cut.shape[0])
+    threshold = threshold_between(cuts.upper[columns, cut], cuts.lower[columns, cut])
+    return jnp.where(take, threshold, above_all(cuts.highest))
+
+
 def last_of_runs(keys: jax.Array) -> jax.Array:
     """bool, the shape of ``keys [rows, m]`` (sorted along each row): the slots that hold a
     key (not :data:`SENTINEL`) different from the next, the last of each run of equal keys."""

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxthresh.core.cuts import Candidates, above_all, threshold_between
+from jaxthresh.core.cuts import Candidates, thresholds_at
 from jaxthresh.core.diagnostics import class_list
 from jaxthresh.core.histogram import Histogram, histogram_candidates
 from jaxthresh.core.validation import Rows
@@ -93,9 +93,8 @@ def constrained_from_candidates(
         choice = _first_best(feasible, precision, recall)
     met = jnp.any(feasible, axis=1)
     columns = jnp.arange(choice.shape[0])
-    threshold = threshold_between(cuts.upper[columns, choice], cuts.lower[columns, choice])
     return ConstrainedResult(
-        thresholds=jnp.where(met, threshold, above_all(cuts.highest)),
+        thresholds=thresholds_at(cuts, choice, met),
         met=met,
         precision=jnp.where(met, precision[columns, choice], 0.0),
         recall=jnp.where(met, recall[columns, choice], 0.0),

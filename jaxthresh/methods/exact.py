@@ -24,12 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core.cuts import (
-    Candidates,
-    above_all,
-    candidates_of,
-    threshold_between,
-)
+from jaxthresh.core.cuts import Candidates, candidates_of, thresholds_at
 from jaxthresh.core.histogram import Histogram, histogram_candidates
 from jaxthresh.core.metrics import fbeta_ratio
 from jaxthresh.core.reductions import argmax_first
@@ -118,9 +113,7 @@ def exact_from_candidates(
     else:
         raise ValueError(f"average: must be one of micro, macro; got {average!r}")
 
-    threshold = threshold_between(cuts.upper[columns, cut], cuts.lower[columns, cut])
-    thresholds = jnp.where(take, threshold, above_all(cuts.highest))
-    return ExactResult(thresholds, score, steps)
+    return ExactResult(thresholds_at(cuts, cut, take), score, steps)
 
 
 def rows_candidates(rows: Rows) -> Candidates:
