@@ -34,13 +34,17 @@ import jaxthresh
 from jaxthresh import streaming
 from jaxthresh.cli import runner
 from jaxthresh.cli.files import check_writable, write_atomic, write_json_atomic
+from jaxthresh.core import validation
 
 _ROWS = flags.DEFINE_integer("rows", 20371, "Rows (clips).")
 _CLASSES = flags.DEFINE_integer("classes", 527, "Classes.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs of the fit.")
 _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "float16", "bfloat16"], "Scores.")
 _PATH = flags.DEFINE_enum(
-    "path", "rows", ["rows", "histogram", "ratios"], "Fit path, or every ratio on a benchmark."
+    "path",
+    "rows",
+    ["rows", "histogram", "ratios", "float64"],
+    "Fit path, every ratio on a benchmark, or the cost of the checks of float64 scores.",
 )
 _DATASET = flags.DEFINE_enum(
     "dataset", "audioset", list(paper.BENCHMARKS), "--path=ratios: the benchmark's scores."
@@ -159,6 +163,8 @@ def main(argv: list[str]) -> None:
         figures.update(_histogram_figures(source))
     elif _PATH.value == "ratios":
         figures = _ratio_figures()
+    elif _PATH.value == "float64":
+        figures = _float64_figures()
     else:
         figures = _in_memory_figures()
     figures = {
@@ -290,6 +296,30 @@ def _ratio_figures() -> dict:
     figures["auto_cv_seconds"] = round(auto_cv, 4)
     figures["auto_cv_to_sgl_cv"] = round(auto_cv / sgl_cv, 2)
     figures["peak_rss_mb"] = round(_peak_rss_mb())
+    return figures
+
+
+def _float64_figures() -> dict:
+    """What the checks of float64 scores cost (``validation.float32_merges``, the one that
+    sorts, and a whole ``fit_exact``): on a float64 copy of a benchmark's float32 scores
+    (float32 holds every value), and on that copy plus 1e-9 noise (it holds none)."""
+    data_dir = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
+    benchmark = paper.load_benchmark(_DATASET.value, data_dir)
+    scores, labels = benchmark.valid_scores, benchmark.valid_labels
+    noise = np.random.default_rng(_SEED.value).normal(0, 1e-9, scores.shape)
+    inputs = {
+        "float32": scores,
+        "float64_exact": scores.astype(np.float64),
+        "float64_noisy": scores.astype(np.float64) + noise,
+    }
+    figures = {"dataset": _DATASET.value, "rows": scores.shape[0], "classes": scores.shape[1]}
+    for name, values in inputs.items():
+        check = functools.partial(validation.float32_merges, values, labels)
+        fit = functools.partial(jaxthresh.fit_exact, values, labels)
+        _seconds(fit)  # compiles
+        for what, call in (("merges_check", check), ("fit_exact", fit)):
+            seconds = np.median([_seconds(call) for _ in range(_REPEATS.value)])
+            figures[f"{what}_{name}_ms"] = round(1000 * float(seconds), 1)
     return figures
 
 

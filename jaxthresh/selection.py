@@ -150,6 +150,8 @@ def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hy
         hyperparameters["folds"] = kind
     key = jax.random.key(0) if fold_key is None else validation.prng_key(fold_key, "fold_key")
     ids = folding.assign(kind, key, rows, n_folds)
+    if rows.sample_weight is not None and not validation.is_traced(ids, rows):
+        folding.check_fold_weights(ids, rows.sample_weight, n_folds)
     largest = folding.largest_fold(n_rows, n_folds)
     if not validation.is_traced(ids):  # iterative folds may differ by more than one row
         largest = int(np.bincount(np.asarray(ids), minlength=n_folds).max())

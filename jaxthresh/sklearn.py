@@ -288,9 +288,39 @@ def _score_matrix(raw, n_classes: int, estimator, method: str) -> np.ndarray:
     )
 
 
-def _scores(estimator, X, method: str, n_classes: int) -> np.ndarray:
-    """Finite real ``[n, classes]`` scores of ``estimator.<method>(X)``."""
-    scores = _score_matrix(getattr(estimator, method)(X), n_classes, estimator, method)
+def _class_count(raw, estimator, method: str) -> int:
+    """How many classes the classifier's output ``raw`` scores, for a classifier
+    predicting without ``fit`` (no ``y`` to count them): one per array of a list, one for
+    ``[n]``, else the columns of ``[n, k]``, except a binary classifier's
+    ``predict_proba`` ``[n, 2]`` (``classes_`` 0 and 1, rows that sum to 1): one class."""
+    if isinstance(raw, list | tuple):
+        return len(raw)
+    shape = raw.shape if scipy.sparse.issparse(raw) else np.shape(raw)
+    if len(shape) == 1:
+        return 1
+    if len(shape) != 2:
+        raise ValueError(
+            f"estimator: {method} returned shape {shape}; expected [n, classes] (one score "
+            "per class) or one array [n, 2] per class"
+        )
+    if shape[1] == 2 and method == "predict_proba" and not scipy.sparse.issparse(raw):
+        classes = getattr(estimator, "classes_", None)
+        binary = isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) == 2
+        if binary and set(classes.tolist()) == {0, 1}:
+            with np.errstate(all="ignore"):
+                sums = np.asarray(raw, np.float64).sum(axis=1)
+            if np.allclose(sums, 1.0):
+                return 1
+    return shape[1]
+
+
+def _scores(estimator, X, method: str, n_classes: int | None) -> np.ndarray:
+    """Finite real ``[n, classes]`` scores of ``estimator.<method>(X)``, for ``n_classes``
+    classes (None: as many as the output scores, :func:`_class_count`)."""
+    raw = getattr(estimator, method)(X)
+    if n_classes is None:
+        n_classes = _class_count(raw, estimator, method)
+    scores = _score_matrix(raw, n_classes, estimator, method)
     if scores.dtype == np.bool_ or scores.dtype.hasobject or scores.dtype.kind not in "iuf":
         raise ValueError(f"estimator: {method} returned dtype {scores.dtype}, not real numbers")
     if scores.dtype.kind == "f" and not np.all(np.isfinite(scores)):
@@ -348,14 +378,15 @@ class _ThresholdPredictor(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """What both estimators share: scores of the wrapped classifier, ``score > threshold``
     predictions, the pass-through of its scores, F-beta ``score`` and the tags."""
 
-    def _predictor(self):
-        """``(fitted classifier, response method, thresholds float32[classes])``."""
+    def _scored(self, X, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores [n, classes], thresholds float32[classes])``: the fitted classifier's
+        scores of ``X`` by ``method`` (default ``response_method_``)."""
         check_is_fitted(self)
-        return self.estimator_, self.response_method_, self.thresholds_
+        scores = _scores(self.estimator_, X, method or self.response_method_, len(self.thresholds_))
+        return scores, self.thresholds_
 
     def _class_scores(self, X, method: str | None = None) -> np.ndarray:
-        estimator, response_method, thresholds = self._predictor()
-        return _scores(estimator, X, method or response_method, len(thresholds))
+        return self._scored(X, method)[0]
 
     def predict(self, X) -> np.ndarray:
         """0/1 predictions, ``score > threshold`` for each class.
@@ -367,8 +398,7 @@ class _ThresholdPredictor(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
           int64[n, classes]: 1 where the classifier's score (``response_method_``)
           exceeds the class's threshold, exactly as NumPy compares the classifier's values.
         """
-        estimator, response_method, thresholds = self._predictor()
-        scores = _scores(estimator, X, response_method, len(thresholds))
+        scores, thresholds = self._scored(X)
         return np.asarray(jaxthresh.apply_thresholds(scores, thresholds)).astype(np.int64)
 
     @available_if(_estimator_has("predict_proba"))
@@ -464,6 +494,20 @@ def _test_folds(splits, n_rows: int) -> np.ndarray:
     if len(splits) < 2:
         raise ValueError(f"cv: needs at least 2 splits, got {len(splits)}")
     return fold
+
+
+def _check_fold_weights(weights: np.ndarray | None, folds: np.ndarray) -> None:
+    """``ValueError`` naming ``sample_weight`` where every weight outside a fold is 0:
+    that fold's classifier and thresholds would be fitted on no rows."""
+    if weights is None:
+        return
+    for fold in range(int(folds.max()) + 1):
+        if not np.any(weights[folds != fold] > 0):
+            raise ValueError(
+                f"sample_weight: every weight outside fold {fold} is 0, so the fold's "
+                "classifier and thresholds would be fitted on no rows; give weights > 0 "
+                "to rows of at least two folds"
+            )
 
 
 def _fold_warnings(messages_by_fold: list[list[str]], already: set[str]) -> None:
@@ -697,6 +741,7 @@ class ThresholdClassifierCV(_ThresholdPredictor):
             except ValueError as error:  # StratifiedKFold on multi-label y, too few rows...
                 raise ValueError(f"cv: {error}") from None
             folds = _test_folds(splits, n_rows)
+            _check_fold_weights(weights, folds)
             scores = self._out_of_fold_scores(
                 X, y, for_classifier, fit_params, splits, response_method, n_classes
             )
@@ -821,9 +866,12 @@ class FixedThresholdClassifier(_ThresholdPredictor):
     thresholds: the deployment of thresholds chosen by :class:`ThresholdClassifierCV` (or
     ``jaxthresh fit``).
 
-    Predicts without ``fit`` when ``estimator`` is fitted already (then ``thresholds`` is
-    read at each prediction); ``fit(X, y)`` fits a clone of ``estimator`` and reads the
-    thresholds once.
+    Predicts without ``fit`` when ``estimator`` is fitted already (as scikit-learn's own
+    ``FixedThresholdClassifier`` does): ``thresholds`` is then read at each prediction and
+    checked against the classes the classifier's scores give (one number serves them
+    all; a binary classifier's ``predict_proba`` ``[n, 2]`` is one class).
+    ``fit(X, y)`` fits a clone of ``estimator`` and reads the thresholds once, checked
+    against the classes of ``y``.
 
     Args:
       estimator: a multi-label classifier (see :class:`ThresholdClassifierCV`).
@@ -835,7 +883,7 @@ class FixedThresholdClassifier(_ThresholdPredictor):
 
     Attributes (after ``fit``):
       estimator_: the fitted clone.
-      thresholds_: float32[classes].
+      thresholds_: ``[classes]``, float32 (float64 where given so: compared in float64).
       response_method_, classes_, class_names_, n_features_in_, feature_names_in_: as for
         :class:`ThresholdClassifierCV`.
     """
@@ -846,14 +894,12 @@ class FixedThresholdClassifier(_ThresholdPredictor):
         self.response_method = response_method
 
     def _saved(self):
-        """``(thresholds float32[classes] or float32 scalar, class names or None, recorded
-        response method or None, average, beta)`` from ``thresholds``."""
+        """``(thresholds [classes] or a scalar, float32 or the float64 given, class names
+        or None, recorded response method or None, average, beta)`` from ``thresholds``."""
         value = self.thresholds
         if isinstance(value, str | os.PathLike):
             record = thresholds_file.read_thresholds(value)
-            names = record.class_names
-            if names == thresholds_file.default_class_names(len(names)):
-                names = None
+            names = thresholds_file.named_classes(record.class_names)
             recorded = (record.summary or {}).get("response_method")
             return record.thresholds, names, recorded, record.average, record.beta
         array = np.asarray(value) if value is not None else None
@@ -868,47 +914,56 @@ class FixedThresholdClassifier(_ThresholdPredictor):
                 f"{array.shape}"
             )
         with np.errstate(over="ignore"):
-            thresholds = array.astype(np.float32)
-        if not np.all(np.isfinite(thresholds)):
-            raise ValueError("thresholds: must be finite as float32")
+            single = array.astype(np.float32)
+        # float64 thresholds are kept: apply_thresholds compares them as NumPy does.
+        thresholds = array if array.dtype == np.float64 else single
+        if not np.all(np.isfinite(single)):
+            if array.ndim == 0:
+                raise ValueError(f"thresholds: must be a finite number (as float32), got {value!r}")
+            bad = np.flatnonzero(~np.isfinite(single))
+            raise ValueError(
+                f"thresholds: must be finite numbers (as float32), got {array[bad[0]].item()!r} "
+                f"at class {bad[0]} ({len(bad)} such values)"
+            )
         return thresholds, None, None, "micro", 1.0
 
-    def _resolved(self, estimator, n_classes: int | None, names):
-        """The checked ``(thresholds float32[classes], response method, names)`` for a
-        classifier with ``n_classes`` outputs (None: as many as the thresholds) named
-        ``names`` (None: unnamed)."""
-        thresholds, saved_names, recorded, *_ = self._saved()
-        if thresholds.ndim == 1 and n_classes is not None and len(thresholds) != n_classes:
-            raise ValueError(
-                f"thresholds: {len(thresholds)} thresholds for {n_classes} classes of y"
+    def _sized(self, thresholds: np.ndarray, n_classes: int, of_y: bool) -> np.ndarray:
+        """float32[n_classes]: ``thresholds`` (one number: for every class), checked
+        against the ``n_classes`` of ``y`` (``of_y``) or of the classifier's scores."""
+        if thresholds.ndim == 0:
+            return np.full(n_classes, thresholds, thresholds.dtype)
+        if len(thresholds) != n_classes:
+            where = ""
+            if isinstance(self.thresholds, str | os.PathLike):
+                where = f" in {os.fspath(self.thresholds)}"
+            plural = "" if n_classes == 1 else "es"
+            counted = (
+                f"the {n_classes} class{plural} of y"
+                if of_y
+                else f"a classifier of {n_classes} class{plural}"
             )
-        if saved_names is not None and names is not None:
-            for column, (ours, theirs) in enumerate(zip(saved_names, names, strict=True)):
-                if ours != theirs:
-                    raise ValueError(
-                        f"thresholds: class {column} is {ours!r} in the file but {theirs!r} in y"
-                    )
+            raise ValueError(
+                f"thresholds: {len(thresholds)} value{'' if len(thresholds) == 1 else 's'}"
+                f"{where} for {counted}"
+            )
+        return thresholds
+
+    def _method(self, estimator, recorded: str | None) -> str:
+        """The response method: ``response_method``, or for "auto" the one ``recorded``
+        in the thresholds file where it names one; checked against the file."""
         if self.response_method == "auto" and recorded in RESPONSE_METHODS[1:]:
             if not hasattr(estimator, recorded):
                 raise ValueError(
                     f"thresholds: fitted on {recorded} scores, which "
                     f"{type(estimator).__name__} does not have"
                 )
-            method = recorded
-        else:
-            method = _check_response_method(self.response_method, estimator)
-            if recorded is not None and recorded != method:
-                raise ValueError(
-                    f"response_method: the thresholds were fitted on {recorded} scores, "
-                    f"not {method}"
-                )
-        if thresholds.ndim == 0:
-            if n_classes is None:
-                raise ValueError(
-                    "thresholds: one number for every class needs fit(X, y) to know the classes"
-                )
-            thresholds = np.full(n_classes, thresholds, np.float32)
-        return thresholds, method, saved_names if saved_names is not None else names
+            return recorded
+        method = _check_response_method(self.response_method, estimator)
+        if recorded is not None and recorded != method:
+            raise ValueError(
+                f"response_method: the thresholds were fitted on {recorded} scores, not {method}"
+            )
+        return method
 
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fits a clone of the classifier on ``(X, y)`` and reads the thresholds.
@@ -930,7 +985,15 @@ class FixedThresholdClassifier(_ThresholdPredictor):
             raise ValueError(f"y: has {labels.shape[0]} rows but X has {_num_samples(X)}")
         X, y = indexable(X, np.asarray(y) if isinstance(y, list | tuple) else y)
         weights = _check_sample_weight(sample_weight, labels.shape[0])
-        thresholds, method, names = self._resolved(self.estimator, labels.shape[1], names)
+        thresholds, saved_names, recorded, *_ = self._saved()
+        thresholds = self._sized(thresholds, labels.shape[1], of_y=True)
+        if saved_names is not None and names is not None:
+            for column, (ours, theirs) in enumerate(zip(saved_names, names, strict=True)):
+                if ours != theirs:
+                    raise ValueError(
+                        f"thresholds: class {column} is {ours!r} in the file but {theirs!r} in y"
+                    )
+        method = self._method(self.estimator, recorded)
         if weights is not None and not has_fit_parameter(self.estimator, "sample_weight"):
             warnings.warn(
                 f"sample_weight: {type(self.estimator).__name__}.fit does not take "
@@ -943,20 +1006,25 @@ class FixedThresholdClassifier(_ThresholdPredictor):
         self.thresholds_ = thresholds
         self.response_method_ = method
         self.classes_ = np.arange(labels.shape[1])
-        self.class_names_ = names
+        self.class_names_ = saved_names if saved_names is not None else names
         self._set_input_attributes()
         return self
 
-    def _predictor(self):
+    def _scored(self, X, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """After ``fit``, as for every estimator; without it, the scores of the wrapped
+        (fitted) classifier, with ``thresholds`` read now and checked against the number
+        of classes its scores give (:func:`_class_count`)."""
         if hasattr(self, "estimator_"):
-            return self.estimator_, self.response_method_, self.thresholds_
+            return super()._scored(X, method)
         if not _is_fitted(self.estimator):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet, nor is its "
                 "estimator: call fit, or wrap a fitted classifier"
             )
-        thresholds, method, _ = self._resolved(self.estimator, None, None)
-        return self.estimator, method, thresholds
+        thresholds, _, recorded, *_ = self._saved()
+        response_method = self._method(self.estimator, recorded)
+        scores = _scores(self.estimator, X, method or response_method, None)
+        return scores, self._sized(thresholds, scores.shape[1], of_y=False)
 
     def _objective(self) -> tuple[str, float]:
         _, _, _, average, beta = self._saved()

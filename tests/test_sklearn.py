@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_multilabel_classification
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
@@ -202,8 +202,10 @@ def test_saved_thresholds_deploy_through_fixed_classifier(tmp_path):
     np.testing.assert_array_equal(ready.predict(X), model.predict(X))
     assert ready.score(X, Y) == model.score(X, Y)
 
-    with pytest.raises(ValueError, match=r"^thresholds: 3 thresholds for 2 classes"):
+    with pytest.raises(ValueError, match=r"^thresholds: 3 values in .* for the 2 classes of y$"):
         FixedThresholdClassifier(_logistic(), path).fit(X, Y[:, :2])
+    with pytest.raises(ValueError, match=r"^thresholds: 3 values in .* for a classifier of 2"):
+        FixedThresholdClassifier(_logistic().fit(X, Y[:, :2]), path).predict(X)
     renamed = labels.rename(columns={"rain": "hail"})
     with pytest.raises(ValueError, match=r"^thresholds: class 1 is 'rain' in the file but 'hail'"):
         FixedThresholdClassifier(_logistic(), path).fit(X, renamed)
@@ -224,10 +226,102 @@ def test_fixed_classifier_with_numbers():
     np.testing.assert_array_equal(
         per_class.predict(X), classifier.predict_proba(X) > np.float32([0.2, 0.5, 0.8])
     )
-    with pytest.raises(ValueError, match=r"^thresholds: one number for every class needs fit"):
-        FixedThresholdClassifier(classifier, 0.5).predict(X)
     with pytest.raises(ValueError, match=r"^thresholds: expected one number per class"):
         FixedThresholdClassifier(classifier, [[0.5]]).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "classifier",
+    [_logistic(), KNeighborsClassifier(5)],  # [n, classes]; one [n, 2] array per class
+    ids=["one-vs-rest", "k-neighbors"],
+)
+def test_fixed_classifier_predicts_without_fit_when_the_classifier_is_fitted(classifier):
+    X, Y = _data(classes=4)
+    fitted = clone(classifier).fit(X, Y)
+    scores = _scores_of(fitted, X)
+    for thresholds in (0.5, np.float32(0.5), np.array(0.5), [0.5] * 4):
+        model = FixedThresholdClassifier(fitted, thresholds)  # no fit
+        predictions = model.predict(X)
+        assert predictions.dtype == np.int64 and predictions.shape == Y.shape
+        np.testing.assert_array_equal(predictions, scores > np.float32(0.5))
+        np.testing.assert_array_equal(model.predict_proba(X), scores)
+        assert model.score(X, Y) == pytest.approx(f1_score(Y, predictions, average="micro"))
+        np.testing.assert_array_equal(predictions, clone(model).fit(X, Y).predict(X))
+    if hasattr(fitted, "decision_function"):
+        margins = FixedThresholdClassifier(fitted, 0.0, response_method="decision_function")
+        np.testing.assert_array_equal(margins.decision_function(X), fitted.decision_function(X))
+        np.testing.assert_array_equal(margins.predict(X), fitted.decision_function(X) > 0)
+    # An unfitted classifier: scikit-learn's NotFittedError, as its own estimators give.
+    with pytest.raises(NotFittedError, match="nor is its estimator"):
+        FixedThresholdClassifier(clone(classifier), 0.5).predict(X)
+
+
+def test_fixed_classifier_counts_the_classes_of_a_binary_classifier():
+    X, Y = _data()
+    binary = LogisticRegression(solver="liblinear").fit(X, Y[:, 0])  # predict_proba [n, 2]
+    positive = binary.predict_proba(X)[:, 1:]
+    np.testing.assert_array_equal(FixedThresholdClassifier(binary, 0.3).predict(X), positive > 0.3)
+    np.testing.assert_array_equal(
+        FixedThresholdClassifier(binary, [0.3]).predict(X), positive > np.float32(0.3)
+    )
+    with pytest.raises(ValueError, match=r"^thresholds: 2 values for a classifier of 1 class$"):
+        FixedThresholdClassifier(binary, [0.3, 0.3]).predict(X)
+    two_classes = _logistic().fit(X, Y[:, :2])  # also [n, 2], one score per class
+    np.testing.assert_array_equal(
+        FixedThresholdClassifier(two_classes, 0.3).predict(X), two_classes.predict_proba(X) > 0.3
+    )
+    with pytest.raises(ValueError, match=r"^thresholds: 1 value for a classifier of 2 classes$"):
+        FixedThresholdClassifier(two_classes, [0.3]).predict(X)
+
+
+def _saved_for_3_classes(folder):
+    X, Y = _data()
+    model = ThresholdClassifierCV(_logistic().fit(X, Y), method="exact", cv="prefit")
+    model.fit(X, Y).save_thresholds(folder / "thresholds.json")
+    return folder / "thresholds.json"
+
+
+_FINITE = r"must be finite numbers \(as float32\), got "
+_SHAPE = r"expected one number per class \(1-D\) or one number, got shape "
+_KIND = "expected the path of a thresholds.json, an array of numbers or a number, got "
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        pytest.param([0.5] * 3, "3 values for ", id="list"),
+        pytest.param(np.full(3, 0.5), "3 values for ", id="array"),
+        pytest.param([0.5], "1 value for ", id="one value"),
+        pytest.param(_saved_for_3_classes, "3 values in .*thresholds.json for ", id="file"),
+        pytest.param([0.5, np.nan, 0.5, np.nan], _FINITE + r"nan at class 1 \(2 such", id="nan"),
+        pytest.param([0.5, 1e39, 0.5, 0.5], _FINITE + r"1e\+39 at class 1", id="overflow"),
+        pytest.param(
+            float("nan"), r"must be a finite number \(as float32\), got nan$", id="nan 0-D"
+        ),
+        pytest.param(np.full((1, 4), 0.5), _SHAPE + r"\(1, 4\)$", id="2-D"),
+        pytest.param([], _SHAPE + r"\(0,\)$", id="empty"),
+        pytest.param(True, _KIND + "bool$", id="bool"),
+        pytest.param(["0.5"] * 4, _KIND + "list$", id="strings"),
+        pytest.param("missing.json", "file not found: missing.json$", id="no file"),
+    ],
+)
+def test_bad_thresholds_name_themselves(thresholds, message, tmp_path, monkeypatch):
+    """The same error from predict without fit (against the classifier's 4 classes) and
+    from fit (against y's)."""
+    monkeypatch.chdir(tmp_path)
+    if callable(thresholds):
+        thresholds = thresholds(tmp_path)
+    X, Y = _data(classes=4)
+    classifier = _logistic().fit(X, Y)
+    counted = message.endswith(" for ")
+    without_fit = message + ("a classifier of 4 classes$" if counted else "")
+    with pytest.raises(ValueError, match=f"^thresholds: {without_fit}"):
+        FixedThresholdClassifier(classifier, thresholds).predict(X)
+    with pytest.raises(ValueError, match=f"^thresholds: {without_fit}"):
+        FixedThresholdClassifier(classifier, thresholds).predict_proba(X)
+    with_fit = message + ("the 4 classes of y$" if counted else "")
+    with pytest.raises(ValueError, match=f"^thresholds: {with_fit}"):
+        FixedThresholdClassifier(_logistic(), thresholds).fit(X, Y)
 
 
 def _bad(parameter, value, **fit):
@@ -261,6 +355,46 @@ def test_bad_parameters_name_themselves(params, fit, name):
     model = ThresholdClassifierCV(_logistic(), **{"method": "exact", **params})
     with pytest.raises(ValueError, match=f"^{name}: "):
         model.fit(X, **arguments)
+
+
+def test_weights_that_leave_no_row_are_refused():
+    X, Y = _data()
+    classifier = _logistic().fit(X, Y)
+    zeros = np.zeros(len(Y))
+    everywhere = r"^sample_weight: every weight is zero; at least one must be > 0$"
+    for model in (
+        ThresholdClassifierCV(_logistic(), method="exact", cv=3),
+        ThresholdClassifierCV(classifier, method="exact", cv="prefit"),
+        FixedThresholdClassifier(_logistic(), 0.5),
+    ):
+        with pytest.raises(ValueError, match=everywhere):
+            model.fit(X, Y, sample_weight=zeros)
+    with pytest.raises(ValueError, match=everywhere):
+        FixedThresholdClassifier(classifier, 0.5).score(X, Y, sample_weight=zeros)
+    # Weights only in one fold: the other folds' fit would have no rows.
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    weights = np.zeros(len(Y))
+    weights[folds[1][1]] = 1.0
+    model = ThresholdClassifierCV(_logistic(), method="exact", cv=folds)
+    with pytest.raises(ValueError, match=r"^sample_weight: every weight outside fold 1 is 0"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # OneVsRest takes no sample_weight
+            model.fit(X, Y, sample_weight=weights)
+    weights[folds[0][1][:5]] = 1.0  # rows of two folds: every fold fits on some
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert model.fit(X, Y, sample_weight=weights).thresholds_.shape == (3,)
+
+
+def test_save_thresholds_names_the_path_asked_for(tmp_path, monkeypatch):
+    """An unwritable path is reported as given, not as the writer's hidden temporary."""
+    monkeypatch.chdir(tmp_path)
+    X, Y = _data()
+    model = ThresholdClassifierCV(_logistic().fit(X, Y), method="exact", cv="prefit").fit(X, Y)
+    with pytest.raises(ValueError, match=r"^path: .*missing_folder/x\.json") as error:
+        model.save_thresholds("missing_folder/x.json")
+    assert ".tmp" not in str(error.value) and ".x.json" not in str(error.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 # A method declared for this test only: it knows nothing of average or beta, takes a
@@ -463,3 +597,20 @@ def test_readme_example(tmp_path, monkeypatch):
         exec(compile(code, "README.md", "exec"), {})
     assert printed.getvalue() == expected
     assert (tmp_path / "thresholds.json").is_file()
+
+
+def test_fixed_classifier_compares_float64_thresholds_as_numpy_does():
+    # Issue 19, case 5: float64 thresholds within float32 rounding of the scores.
+    from sklearn.dummy import DummyClassifier
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X = np.zeros((4, 1))
+    y = np.array([[1, 0], [1, 1], [0, 1], [1, 0]])
+    fitted = MultiOutputClassifier(DummyClassifier(strategy="prior")).fit(X, y)
+    scores = np.stack([p[:, 1] for p in fitted.predict_proba(X)], axis=1)  # 0.75, 0.5
+    thresholds = np.nextafter(scores[0], -1)  # float64 just below: float32 rounds it up
+    assert np.all(np.float32(thresholds) == np.float32(scores[0]))
+    model = FixedThresholdClassifier(fitted, thresholds)
+    np.testing.assert_array_equal(model.predict(X), (scores > thresholds).astype(int))
+    assert model.predict(X).all()
+    assert model.fit(X, y).thresholds_.dtype == np.float64

@@ -122,5 +122,5 @@ def write_curves(
             stream.write(lines.encode("utf-8"))
             written += len(block_class)
 
-    write_atomic(path, write)
+    write_atomic(path, write, "curves")
     return written

@@ -12,7 +12,9 @@ Outputs (:func:`write_atomic`, used by every writer of the tools and experiments
   temporary files in its folder left by writers of this host that are no longer alive;
 * a replaced file keeps its permission bits (and, where allowed, its owner and group); a
   new one gets ``0o666`` less the umask;
-* a symbolic link is followed: its target is replaced and the link stays.
+* a symbolic link is followed: its target is replaced and the link stays;
+* a failure to write is one ``ValueError`` naming the flag or argument and the path as
+  given, and saying why: a missing folder, no space left, the file size limit...
 
 Inputs: :func:`check_input_file` says what is wrong with a path that is not a readable
 regular file (missing, a folder, a FIFO or device, unreadable), and
@@ -49,12 +51,12 @@ _TEMPORARY = re.compile(
 _WRITING: set[str] = set()
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+def write_json_atomic(path: str | os.PathLike, obj: Any, name: str = "output") -> None:
     """Writes ``obj`` as JSON to ``path`` atomically (see :func:`write_atomic`): readers see
     the old file or the whole new one, never a partial one, and a failure (e.g. an object
     JSON cannot encode) leaves ``path`` untouched."""
     text = json.dumps(obj, indent=2) + "\n"
-    write_atomic(path, lambda stream: stream.write(text.encode()))
+    write_atomic(path, lambda stream: stream.write(text.encode()), name)
 
 
 def float32_list(array) -> list:
@@ -104,18 +106,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+def write_atomic(
+    path: str | os.PathLike, write: Callable[[BinaryIO], Any], name: str = "output"
+) -> None:
     """Calls ``write(stream)`` on a binary temporary file beside ``path``, then renames it
     over ``path`` (see the module docstring): on any failure, or a SIGTERM, SIGINT or
-    SIGHUP meanwhile, ``path`` is untouched and the temporary file removed."""
-    path = os.path.realpath(os.fspath(path))  # a link's target is replaced, not the link
+    SIGHUP meanwhile, ``path`` is untouched and the temporary file removed.
+
+    Raises:
+      ValueError: the file cannot be written (an ``OSError``: no folder, no space...):
+        ``<name>: cannot write <path>: <why>``.
+    """
+    given = os.fspath(path)
+    path = os.path.realpath(given)  # a link's target is replaced, not the link
     folder = os.path.dirname(path)
     for stale in stale_temporaries(folder):
         with contextlib.suppress(OSError):
             os.unlink(stale)
     try:
         previous = os.stat(path)
-    except FileNotFoundError:
+    except OSError:  # none yet (or no folder: the write says so)
         previous = None
     temporary = temporary_name(path)
     _WRITING.add(temporary)
@@ -131,6 +141,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> N
                 guard.check()  # a handler that returned: never replace after a signal
                 os.replace(temporary, path)
                 guard.written = True
+            except OSError as error:
+                _remove(temporary)
+                raise ValueError(f"{name}: cannot write {given}: {_why(error, given)}") from None
             except BaseException:
                 _remove(temporary)
                 raise
@@ -159,7 +172,7 @@ def _remove(temporary: str) -> None:
     """Removes ``temporary`` (if it exists), even if a signal arrives meanwhile."""
     for _ in range(2):  # the handler raises once; the second try runs undisturbed
         try:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # none made (no folder...)
                 os.unlink(temporary)
             return
         except _Interrupted:
@@ -221,6 +234,36 @@ def _umask() -> int:
     return mask
 
 
+#: Why a write failed, by errno, where its own words (or the folder) do not say it well.
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EFBIG: "the file is too large (it reached the file size limit, ulimit -f)",
+    errno.EROFS: "the file system is read-only",
+    errno.EISDIR: "it is a folder; give a file name",
+}
+
+
+def _why(error: OSError, path: str) -> str:
+    """What an ``OSError`` of writing ``path`` means, in words."""
+    return _WRITE_ERRORS.get(error.errno) or _folder_problem(path) or error.strerror or str(error)
+
+
+def _folder_problem(path: str) -> str | None:
+    """What is wrong with the folder of ``path`` for writing (as given where it is the
+    folder meant, else resolved through links), or None."""
+    folder = os.path.dirname(os.path.realpath(path))
+    given = os.path.dirname(path) or "."
+    shown = given if os.path.realpath(given) == folder else folder
+    if not os.path.exists(folder):
+        return f"folder {shown} does not exist"
+    if not os.path.isdir(folder):
+        return f"{shown} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {shown} is not writable"
+    return None
+
+
 def check_writable(path: str | os.PathLike, name: str = "output") -> None:
     """``ValueError`` naming ``name`` unless ``path``'s folder exists and is writable: a
     check before long work, so that it is not lost at the end."""
@@ -229,11 +272,8 @@ def check_writable(path: str | os.PathLike, name: str = "output") -> None:
         raise ValueError(f"{name}: {path} is a folder; give a file name")
     if os.path.exists(path) and not os.path.isfile(path):
         raise ValueError(f"{name}: {path} is not a regular file ({_kind(os.stat(path))})")
-    folder = os.path.dirname(os.path.realpath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"{name}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"{name}: folder {folder} is not writable")
+    if problem := _folder_problem(path):
+        raise ValueError(f"{name}: cannot write {path}: {problem}")
 
 
 def _kind(status: os.stat_result) -> str:

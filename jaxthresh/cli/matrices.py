@@ -10,9 +10,15 @@ Each problem is one ``ValueError`` naming the input and the file.
 A CSV header whose first cell is empty names no class: its column holds row names, as
 pandas' ``DataFrame.to_csv`` (the index) and R's ``write.csv`` write them. That column is
 kept apart (:attr:`Matrix.row_names`), so that a DataFrame saved with its index reads
-back as its own columns, and scores and labels can be checked to name the same rows
-(:func:`check_same_rows`). Label cells ``True`` and ``False`` (pandas' bool columns) read
-as 1 and 0.
+back as its own columns, and the rows of labels are matched to those of the scores by name
+(:func:`match_rows`) where both files have row names; where one or neither has them, rows
+pair by position. Label cells ``True`` and ``False`` (pandas' bool columns; any case, as R
+writes ``TRUE``) read as 1 and 0.
+
+A cell that is not a number is named with its line and column, and with the likely cause
+where there is one: a file delimited by ``;`` or tabs (only commas are read), label words
+other than 0/1 and True/False, a first column of row names under a non-empty header cell,
+a header row read as data (``--no_header``).
 
 Large matrices are read and written without copies of the whole: an ``.npy`` file is read
 into one array of its own dtype (float32 stays float32); a CSV file is parsed a block of
@@ -37,8 +43,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive; an empty one
 #: Rows of CSV parsed at a time.
 CSV_BLOCK_ROWS = 4096
-#: Label cells read as numbers besides numbers (pandas writes bool columns so).
-_BOOLEANS = {"True": "1", "False": "0"}
+#: Label cells read as numbers besides numbers, in any case (pandas writes bool columns as
+#: True and False, R as TRUE and FALSE).
+_BOOLEANS = {"true": "1", "false": "0"}
 
 
 class Matrix(NamedTuple):
@@ -49,11 +56,13 @@ class Matrix(NamedTuple):
       class_names: the column names (CSV header, or ``class_names`` in an .npz), or None.
       row_names: the row names of a CSV file whose header starts with an empty cell (a
         DataFrame's index), or None.
+      path: the file it was read from.
     """
 
     values: np.ndarray
     class_names: list[str] | None
     row_names: list[str] | None = None
+    path: str = ""
 
 
 def load_matrix(
@@ -81,11 +90,13 @@ def load_matrix(
     try:
         if extension == ".npy":
             _check_start(path, name, ".npy", (_NPY_MAGIC,))
-            return Matrix(_array(np.load(path, allow_pickle=False), path, name), None)
-        if extension == ".npz":
+            matrix = Matrix(_array(np.load(path, allow_pickle=False), path, name), None)
+        elif extension == ".npz":
             _check_start(path, name, ".npz", _ZIP_MAGICS)
-            return _load_npz(path, name, key)
-        return _load_csv(path, name, header)
+            matrix = _load_npz(path, name, key)
+        else:
+            matrix = _load_csv(path, name, header)
+        return matrix._replace(path=path)
     except UnicodeDecodeError:
         with open(path, "rb") as stream:
             start = stream.read(16)
@@ -217,7 +228,7 @@ def _load_csv(path: str, name: str, header: bool) -> Matrix:
         row_names = [] if skip else None
         n_rows = 0
         if not header:
-            values[0] = _parse_block([first], [reader.line_num], path, name, 0)
+            values[0] = _parse_block([first], [reader.line_num], path, name, 0, first=True)
             n_rows = 1
         block, lines = [], []
         for row in reader:
@@ -227,6 +238,7 @@ def _load_csv(path: str, name: str, header: bool) -> Matrix:
                 raise ValueError(
                     f"{name}: {path} line {reader.line_num} has {len(row)} values, "
                     f"{'the header has' if header else 'the first row has'} {n_columns}"
+                    f"{_delimiter_hint([*first, *row])}"
                 )
             if skip:
                 row_names.append(row[0].strip())
@@ -245,14 +257,22 @@ def _load_csv(path: str, name: str, header: bool) -> Matrix:
 
 
 def _parse_block(
-    block: list[list[str]], lines: list[int], path: str, name: str, skip: int
+    block: list[list[str]],
+    lines: list[int],
+    path: str,
+    name: str,
+    skip: int,
+    *,
+    first: bool = False,
 ) -> np.ndarray:
+    """The rows of ``block`` as float64; a cell that is not one, named with its likely
+    cause. ``first``: the block is the first row of a file without a header."""
     try:
         return np.array(block, dtype=np.float64)
     except ValueError:
         pass
     if name == "labels":  # pandas writes bool columns as True and False
-        text = np.char.strip(np.array(block, dtype=str))
+        text = np.char.lower(np.char.strip(np.array(block, dtype=str)))
         for word, digit in _BOOLEANS.items():
             text = np.where(text == word, digit, text)
         try:
@@ -261,33 +281,96 @@ def _parse_block(
             pass
     for row, line in zip(block, lines, strict=True):
         for column, cell in enumerate(row):
-            if not _is_number(cell) and not (name == "labels" and cell.strip() in _BOOLEANS):
-                hint = ""
-                if column == 0 and not skip:
-                    hint = " (a first column of row names needs an empty header cell)"
+            if not _is_value(cell, name):
                 raise ValueError(
                     f"{name}: {path} line {line}, column {column + 1 + skip} holds "
-                    f"{cell.strip()!r}, which is not a number{hint}"
+                    f"{_shown(cell.strip())}, which is not a number"
+                    f"{_hint(block, row, column, name, skip, first)}"
                 )
     return np.array(
-        [[float(_BOOLEANS.get(cell.strip(), cell)) for cell in row] for row in block],
+        [[float(_BOOLEANS.get(cell.strip().lower(), cell)) for cell in row] for row in block],
         dtype=np.float64,
     )
 
 
-def check_same_rows(first: Matrix, second: Matrix, name: str, against: str) -> None:
-    """Refuses two matrices whose row names (where both have them) differ: the first
-    differing row, named."""
-    if first.row_names is None or second.row_names is None:
-        return
-    if len(first.row_names) != len(second.row_names):
-        return  # the shape check says it better
-    for row, (ours, theirs) in enumerate(zip(first.row_names, second.row_names, strict=True)):
-        if ours != theirs:
+def _shown(cell: str, most: int = 40) -> str:
+    """A cell for a message: quoted, its first ``most`` characters and ``...`` if longer."""
+    return repr(cell) if len(cell) <= most else f"{cell[:most]!r}..."
+
+
+def _is_value(cell: str, name: str) -> bool:
+    """A number, or (labels) a boolean word."""
+    return _is_number(cell) or (name == "labels" and cell.strip().lower() in _BOOLEANS)
+
+
+def _delimiter_hint(cells: list[str]) -> str:
+    """Where a cell holds ``;`` or a tab: the file seems delimited by it (else "")."""
+    for mark, what in ((";", "';'"), ("\t", "tabs")):
+        if any(mark in cell for cell in cells):
+            return f" (the file seems to be delimited by {what}; only commas separate values)"
+    return ""
+
+
+def _hint(block: list[list[str]], row: list[str], column: int, name: str, skip: int, first: bool):
+    """The likely cause of a cell of ``row`` (in ``block``) that is not a value, or ""."""
+    if delimiter := _delimiter_hint(row):
+        return delimiter
+    if first and not any(_is_number(cell) for cell in row):
+        return " (the first row looks like a header of class names: drop --no_header)"
+    if column == 0 and not skip and all(_is_value(cell, name) for cell in row[1:]):
+        # Row names, unless the words of the first column repeat (as label words do).
+        words = [other[0].strip() for other in block if not _is_value(other[0], name)]
+        if len(set(words)) == len(words):
+            return " (a first column of row names needs an empty header cell)"
+    if name == "labels":
+        return " (labels must be 0/1 or True/False)"
+    return ""
+
+
+def match_rows(scores: Matrix, labels: Matrix) -> Matrix:
+    """``labels`` with its rows matched to those of ``scores`` by name where both carry row
+    names (a first CSV column under an empty header cell): reordered to the scores' order
+    by one gather (no copy where they are in order already). Where either has no row names,
+    ``labels`` as it is: rows pair by position.
+
+    Raises:
+      ValueError: a row name repeated in either file, or a row of one file that the other
+        lacks, named, with the file that lacks it.
+    """
+    if scores.row_names is None or labels.row_names is None:
+        return labels
+    ours = _row_index(scores, "scores", "labels")
+    theirs = _row_index(labels, "labels", "scores")
+    for row in scores.row_names:
+        if row not in theirs:
+            raise _missing_row("labels", labels, row, "scores", scores)
+    for row in labels.row_names:
+        if row not in ours:
+            raise _missing_row("scores", scores, row, "labels", labels)
+    order = np.fromiter(map(theirs.__getitem__, scores.row_names), np.intp, len(ours))
+    if (order == np.arange(len(order))).all():
+        return labels
+    return labels._replace(values=labels.values[order], row_names=scores.row_names)
+
+
+def _row_index(matrix: Matrix, name: str, other: str) -> dict[str, int]:
+    """``{row name: row}`` of ``matrix``; a repeated name is an error."""
+    index: dict[str, int] = {}
+    for row, key in enumerate(matrix.row_names):
+        if index.setdefault(key, row) != row:
             raise ValueError(
-                f"{name}: row {row} is {theirs!r} in the {name} but {ours!r} in the {against} "
-                "(the row names of the first CSV column must match)"
+                f"{name}: {matrix.path} names two rows {key!r} (data rows {index[key] + 1} "
+                f"and {row + 1}); row names must be unique to match the rows of the {other} "
+                "by name"
             )
+    return index
+
+
+def _missing_row(name: str, lacking: Matrix, row: str, other: str, having: Matrix) -> ValueError:
+    return ValueError(
+        f"{name}: {lacking.path} has no row {row!r}, which the {other} ({having.path}) have; "
+        "rows are matched by the row names of the first CSV column"
+    )
 
 
 def write_matrix(

@@ -16,7 +16,7 @@ from absl import flags
 import jaxthresh
 from jaxthresh.methods.base import Hyperparameter
 
-_FLOAT_KINDS = ("per_class", "positive_per_class", "positive", "fraction", "real")
+_FLOAT_KINDS = ("per_class", "positive_per_class", "positive", "beta", "fraction", "real")
 
 
 def flag_name(name: str, spec: Hyperparameter) -> str:

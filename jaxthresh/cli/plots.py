@@ -38,7 +38,7 @@ def _finish(plt, figure, axes, folder: str, name: str, xlabel: str, ylabel: str)
     axes.grid(alpha=0.3)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, name)
-    write_atomic(path, lambda stream: figure.savefig(stream, format="png", dpi=100))
+    write_atomic(path, lambda stream: figure.savefig(stream, format="png", dpi=100), "plot_dir")
     plt.close(figure)
     return path
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxthresh.cli import blocks
+from jaxthresh.cli.files import float32_list
 from jaxthresh.core import frames, validation
 from jaxthresh.core.metrics import fbeta_ratio
 
@@ -97,6 +98,13 @@ def report_rows(tp, pp, pos, thresholds, class_names=None) -> list[ReportRow]:
     return rows
 
 
+def score_name(average: str, beta) -> str:
+    """``micro-F1``, ``macro-F0.5``, ``micro-F2``: the F-beta, its beta the shortest decimal
+    that reads back as the same float32 (a float32 beta of 0.3 is ``F0.3``, not
+    ``F0.300000012``)."""
+    return f"{average}-F{float32_list(beta):g}"
+
+
 def markdown_report(rows: list[ReportRow]) -> str:
     """The rows of :func:`classification_report` as a Markdown table (scores in percent)."""
     lines = [
@@ -146,7 +154,7 @@ def markdown_cross_validation(cv, thresholds, class_names, positives, *, average
     """
     held = 100 * np.asarray(cv.heldout_score, np.float64)
     spread = cv.threshold_spread()
-    score = f"{average}-F{beta:g}"
+    score = score_name(average, beta)
     lines = [
         f"held-out {score} over {len(held)} folds: {held.mean():.2f}% (sd "
         f"{held.std(ddof=1):.2f}; folds {', '.join(f'{value:.2f}' for value in held)})",

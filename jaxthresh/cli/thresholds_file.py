@@ -12,7 +12,8 @@ key                    value
 ``hyperparameters``    the method's hyperparameters (JSON values)
 ``average``            ``"micro"`` or ``"macro"``: the F-beta that was maximized
 ``beta``               its beta
-``class_names``        one name per class (``class_0``, ... when the input had none)
+``class_names``        one name per class (``class_0``, ... when the input had none: such
+                       names mean "unnamed", :func:`named_classes`)
 ``thresholds``         one float per class; predict a class where ``score > threshold``
 ``slopes``             one float per class where the method learns them, else ``null``
 ``fit_f1``             the F-beta the thresholds reach on the fitting data, in [0, 1]
@@ -64,6 +65,16 @@ class ThresholdsRecord(NamedTuple):
 def default_class_names(n_classes: int) -> list[str]:
     """``class_0, class_1, ...``: the names of classes that came without names."""
     return [f"class_{i}" for i in range(n_classes)]
+
+
+def named_classes(names) -> list[str] | None:
+    """``names`` as a list, or None where there are none or they are the generated
+    :func:`default_class_names` (``class_0, class_1, ...`` in order): classes so named are
+    unnamed, and pair with others by position only."""
+    if names is None:
+        return None
+    names = list(names)
+    return None if names == default_class_names(len(names)) else names
 
 
 def fit_record(
@@ -128,8 +139,9 @@ def fit_record(
     )
 
 
-def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord) -> None:
-    """Writes ``record`` to ``path`` atomically, stamping version and creation time."""
+def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord, name: str = "path") -> None:
+    """Writes ``record`` to ``path`` atomically, stamping version and creation time; a
+    failure is a ``ValueError`` starting with ``name`` (the argument or flag of ``path``)."""
     from jaxthresh import __version__
 
     created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -149,7 +161,7 @@ def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord) -> None:
         "summary": record.summary or {},
         "created": created,
     }
-    write_json_atomic(path, document)
+    write_json_atomic(path, document, name)
 
 
 def read_thresholds(path: str | os.PathLike) -> ThresholdsRecord:
@@ -165,7 +177,7 @@ def read_thresholds(path: str | os.PathLike) -> ThresholdsRecord:
     """
     path = check_input_file(path, "thresholds")
     try:
-        with open(path, encoding="utf-8") as stream:
+        with open(path, encoding="utf-8-sig") as stream:  # a byte-order mark is skipped
             document = json.load(stream, object_pairs_hook=_unique_keys)
     except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as error:
         raise ValueError(f"thresholds: cannot read {path}: {error}") from None
@@ -349,14 +361,15 @@ class _Keys:
 
 def check_classes(record: ThresholdsRecord, n_classes: int, class_names=None) -> None:
     """Refuses scores whose classes do not match the thresholds file: the counts, or the
-    first differing name where the scores have names."""
+    first differing name where both name their classes (:func:`named_classes`)."""
     if len(record.thresholds) != n_classes:
         raise ValueError(
             f"thresholds: the file has {len(record.thresholds)} classes, the scores have "
             f"{n_classes}"
         )
-    if class_names is not None:
-        for column, (ours, theirs) in enumerate(zip(record.class_names, class_names, strict=True)):
+    names, class_names = named_classes(record.class_names), named_classes(class_names)
+    if names is not None and class_names is not None:
+        for column, (ours, theirs) in enumerate(zip(names, class_names, strict=True)):
             if ours != theirs:
                 raise ValueError(
                     f"thresholds: class {column} is {ours!r} in the file but {theirs!r} in "

@@ -10,7 +10,12 @@ Usage:
   jaxthresh COMMAND --help: the flags of one command
 
 Inputs are .npy, .npz (arrays named by --scores_key and --labels_key) or .csv (a header row
-of class names, then one row per clip; --no_header for CSV files without one). Methods:
+of class names, then one row per clip; --no_header for CSV files without one). A CSV file
+whose header starts with an empty cell has row names in its first column (as pandas'
+DataFrame.to_csv writes its index): where the scores and labels both have row names, rows
+are matched by name, in the order of the scores; otherwise they pair by position. Classes
+pair by position; their names (generated ones, class_0, class_1, ..., name nothing) must
+agree where both files have them. Methods:
 default, dicho, numerical, sgl, exact, auto (F-beta), constrained (a minimum precision or
 recall).
 
@@ -34,8 +39,13 @@ import jaxthresh
 from jaxthresh.cli import blocks, curves_file, method_flags, plots, runner
 from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
-from jaxthresh.cli.matrices import load_matrix, write_matrix
-from jaxthresh.cli.report import markdown_cross_validation, markdown_report, report_rows
+from jaxthresh.cli.matrices import load_matrix, match_rows, write_matrix
+from jaxthresh.cli.report import (
+    markdown_cross_validation,
+    markdown_report,
+    report_rows,
+    score_name,
+)
 from jaxthresh.core import diagnostics, validation
 from jaxthresh.core.metrics import fbeta_of_totals
 from jaxthresh.methods import configure
@@ -224,7 +234,8 @@ def _inputs() -> list[tuple[str, str | None]]:
 
 
 def _class_names(matrix, n_classes: int) -> list[str] | None:
-    """--class_names, else the names the file carried; None if there are none."""
+    """--class_names, else the names the file carried; None if there are none or they are
+    generated ones (:func:`schema.named_classes`)."""
     if _CLASS_NAMES.value:
         path = check_input_file(_CLASS_NAMES.value, "class_names")
         try:
@@ -236,14 +247,15 @@ def _class_names(matrix, n_classes: int) -> list[str] | None:
         names = matrix.class_names
     if names is not None and len(names) != n_classes:
         raise ValueError(f"class_names: {len(names)} names for {n_classes} classes")
-    return names
+    return schema.named_classes(names)
 
 
 def _check_same_classes(names, labels) -> None:
     """Refuses labels whose own class names differ from the scores' (or the file's)."""
-    if names is None or labels.class_names is None:
+    labels_names = schema.named_classes(labels.class_names)
+    if names is None or labels_names is None:
         return
-    for column, (ours, theirs) in enumerate(zip(names, labels.class_names, strict=False)):
+    for column, (ours, theirs) in enumerate(zip(names, labels_names, strict=False)):
         if ours != theirs:
             raise ValueError(
                 f"labels: class {column} is {theirs!r} in the labels but {ours!r} in the scores"
@@ -293,13 +305,13 @@ def _fit() -> None:
     jaxthresh.METHODS.get(method) or configure(method, 1)  # an unknown name is an error
     hyperparameters = method_flags.chosen_hyperparameters(method, method_flags.given(), strict=True)
     scores = _load(_SCORES, "fit", _SCORES_KEY.value)
-    labels = _load(_LABELS, "fit", _LABELS_KEY.value)
+    labels = match_rows(scores, _load(_LABELS, "fit", _LABELS_KEY.value))
     values = blocks.check_scores(scores.values)
     blocks.check_labels(labels.values, values.shape)
     n_rows, n_classes = values.shape
     names = _class_names(scores, n_classes)
     _check_same_classes(names, labels)
-    names = names or schema.default_class_names(n_classes)
+    names = names or _class_names(labels, n_classes) or schema.default_class_names(n_classes)
     config = configure(method, n_classes, n_rows, **hyperparameters)
     if cv_folds is not None:
         validation.n_folds_for(cv_folds, n_rows, "cv_folds")
@@ -333,8 +345,8 @@ def _fit() -> None:
     )
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
         _plot_fit(plot_dir, method, result, values, labels.values, names)
-    schema.write_thresholds(output, record)
-    score = f"{config.average}-F{float(config.beta):g}"
+    schema.write_thresholds(output, record, "output")
+    score = score_name(config.average, config.beta)
     if method == "auto":
         print(
             f"auto chose {summary['winner']} (inner cross-validated {score} "
@@ -383,12 +395,14 @@ def _plot_fit(folder, method, result, scores, labels, names) -> None:
 
 
 def _scores_and_thresholds(command: str):
-    """The thresholds file (read first: it is small), then the checked scores."""
+    """The thresholds file (read first: it is small), then the checked scores, and the
+    class names (the file's, else the scores'; None if neither names them)."""
     record = schema.read_thresholds(_required(_THRESHOLDS, command))
     scores = _load(_SCORES, command, _SCORES_KEY.value)
     values = blocks.check_scores(scores.values)
-    schema.check_classes(record, values.shape[1], _class_names(scores, values.shape[1]))
-    return scores._replace(values=values), record
+    names = _class_names(scores, values.shape[1])
+    schema.check_classes(record, values.shape[1], names)
+    return scores._replace(values=values), record, schema.named_classes(record.class_names) or names
 
 
 def _apply() -> None:
@@ -398,7 +412,7 @@ def _apply() -> None:
     extension = os.path.splitext(output)[1].lower()
     if extension not in (".npy", ".csv"):
         raise ValueError(f"output: unknown file type {extension!r} of {output}; use .npy or .csv")
-    scores, record = _scores_and_thresholds("apply")
+    scores, record, names = _scores_and_thresholds("apply")
     positives = 0
 
     def predicted():
@@ -407,7 +421,7 @@ def _apply() -> None:
             positives += int(np.count_nonzero(block))
             yield block
 
-    write_matrix(output, scores.values.shape, np.uint8, predicted(), record.class_names)
+    write_matrix(output, scores.values.shape, np.uint8, predicted(), names)
     print(f"{positives} positive predictions in {len(scores.values)} rows -> {output}")
 
 
@@ -418,20 +432,21 @@ def _evaluate() -> None:
         check_writable(curves, "curves")
     if _CURVE_BINS.value is not None and not curves:
         raise ValueError("curve_bins: --curve_bins needs --curves")
-    scores, record = _scores_and_thresholds("evaluate")
-    labels = _load(_LABELS, "evaluate", _LABELS_KEY.value)
-    _check_same_classes(record.class_names, labels)
+    scores, record, names = _scores_and_thresholds("evaluate")
+    labels = match_rows(scores, _load(_LABELS, "evaluate", _LABELS_KEY.value))
+    _check_same_classes(names, labels)
     truth = blocks.check_labels(labels.values, scores.values.shape)
+    names = names or _class_names(labels, len(record.thresholds)) or record.class_names
     bins = curves_file.curve_bins(_CURVE_BINS.value, *scores.values.shape) if curves else None
     counts = blocks.confusion_counts(truth, scores.values, record.thresholds)
-    rows = report_rows(*counts, record.thresholds, record.class_names)
+    rows = report_rows(*counts, record.thresholds, names)
     if _FORMAT.value == "json":
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
         print(markdown_report(rows))
     if curves:
         points = curves_file.write_curves(
-            curves, scores.values, truth, record.class_names, beta=record.beta, bins=bins
+            curves, scores.values, truth, names, beta=record.beta, bins=bins
         )
         if _FORMAT.value == "markdown":  # JSON output stays one JSON document
             where = "every distinct score" if bins is None else f"{bins} cells per class"

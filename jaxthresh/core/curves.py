@@ -31,7 +31,12 @@ import jax
 import jax.numpy as jnp
 
 from jaxthresh.core import cuts, validation
-from jaxthresh.core.histogram import Histogram, histogram_candidates, score_histogram
+from jaxthresh.core.histogram import (
+    Histogram,
+    checked_histogram,
+    histogram_candidates,
+    score_histogram,
+)
 from jaxthresh.core.metrics import fbeta_ratio
 from jaxthresh.core.validation import Rows
 
@@ -85,16 +90,16 @@ def threshold_curves(scores, labels=None, sample_weight=None, *, beta=1.0, bins=
       :class:`Curves`, every field ``[classes, points]`` (``positives`` and ``count``
       ``[classes]``).
     """
-    beta = validation.scalar(beta, "beta")
+    beta = validation.beta(beta)
     if isinstance(scores, Histogram):
         if labels is not None or sample_weight is not None or bins is not None:
             raise ValueError(
                 "scores: a Histogram carries its labels, weights and cells; give it alone"
             )
-        return _histogram_curves(scores, beta)
+        return _histogram_curves(checked_histogram(scores, "scores"), beta)
     if labels is None:
         raise ValueError("labels: required with scores (only a Histogram comes alone)")
-    rows = validation.as_rows(scores, labels, sample_weight)
+    rows = validation.as_rows(scores, labels, sample_weight, empty_ok=True)
     bins = validation.bins(bins, rows.scores.shape[1])
     # Slots for every row (the points are [classes, n + 1] anyway): one compiled program
     # per shape, whatever the number of positives.

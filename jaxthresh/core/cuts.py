@@ -528,5 +528,8 @@ def threshold_between(upper: jax.Array, lower: jax.Array) -> jax.Array:
 def above_all(highest: jax.Array) -> jax.Array:
     """A threshold that predicts nothing: the next float above the highest score (in the
     order of the floats, subnormals included), so that float64 scores that round to
-    ``highest`` are not above it either; ``-inf`` (no score) stays ``-inf``."""
-    return jnp.where(jnp.isneginf(highest), highest, from_order_keys(order_keys(highest) + 1))
+    ``highest`` are not above it either. Where no row counts (``highest`` is ``-inf``),
+    float32's largest number, above every score the checks accept."""
+    largest = jnp.finfo(jnp.float32).max
+    above = from_order_keys(order_keys(highest) + 1)
+    return jnp.where(jnp.isneginf(highest), largest, jnp.minimum(above, largest))

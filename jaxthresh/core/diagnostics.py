@@ -17,10 +17,16 @@ import numpy as np
 
 from jaxthresh.core.cuts import highest_of, lowest_of, order_keys
 from jaxthresh.core.metrics import element_weights
-from jaxthresh.core.validation import Rows, positives_per_class
+from jaxthresh.core.validation import Rows, float32_merges, positives_per_class
 
 #: Classes named in a warning before "..." (the count is always given).
 NAMED_CLASSES = 5
+
+#: A class is warned about when float32 merges at least this share of its float64 rows
+#: into groups of both labels (:func:`jaxthresh.core.validation.float32_merges`); fewer
+#: rows move F-beta by less, and the rows whose prediction float32 changes at the fitted
+#: thresholds are warned about anyway (:func:`float64_warnings`).
+MERGED_SHARE = 0.01
 
 
 class FitWarning(UserWarning):
@@ -48,11 +54,14 @@ class ClassSummary(NamedTuple):
       positives: the weight of the positive rows.
       low: the lowest score of a row of weight > 0 (``inf`` if none).
       high: the highest such score (``-inf`` if none).
+      merged: bool, classes whose float64 scores float32 cannot keep apart
+        (:func:`merged_classes`), or None where not checked.
     """
 
     positives: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    merged: np.ndarray | None = None
 
 
 @jax.jit
@@ -96,8 +105,17 @@ def label_warnings(summary: ClassSummary, class_names=None) -> list[str]:
     return []
 
 
-def float64_warnings(scores, thresholds, class_names=None) -> list[str]:
-    """For the caller's float64 scores: classes with non-zero values too small for float32
+def merged_classes(scores, labels) -> tuple[np.ndarray, tuple | None]:
+    """``(bool[classes], example)``: the classes where float32 merges at least
+    :data:`MERGED_SHARE` of the rows of the caller's float64 ``scores`` into groups that a
+    float64 threshold could split and no float32 one can, and one such pair of scores."""
+    rows, example = float32_merges(scores, labels)
+    return rows >= MERGED_SHARE * scores.shape[0], example
+
+
+def float64_warnings(scores, thresholds, class_names=None, merged=None) -> list[str]:
+    """For the caller's float64 scores: classes float32 cannot keep apart (``merged``,
+    from :func:`merged_classes`), classes with non-zero values too small for float32
     (they became zero or subnormal), and classes where NumPy's float64
     ``scores > thresholds`` disagrees with the float32 comparison the fit made."""
     if not (isinstance(scores, np.ndarray) and scores.dtype == np.float64):
@@ -111,6 +129,19 @@ def float64_warnings(scores, thresholds, class_names=None) -> list[str]:
             f"{class_list(np.flatnonzero(underflow), class_names)} are below float32's "
             f"smallest normal number ({tiny:.3g}) and are fitted as zero or subnormal; scale "
             "the scores (for example pass logits)"
+        )
+    # Values that underflow are merged too: the message above says it better.
+    merged_classes = None if merged is None else merged[0] & (underflow == 0)
+    if merged_classes is not None and merged_classes.any():
+        low, high, single = merged[1]
+        messages.append(
+            "scores: float32 cannot keep apart the float64 scores of "
+            f"{class_list(np.flatnonzero(merged_classes), class_names)} (for example "
+            f"{float(low)!r} and {float(high)!r} both become {float(single)!r}), and at least "
+            f"{MERGED_SHARE:.0%} of their rows share a float32 value with rows of the other "
+            "label: every method, exact included, fits float32 scores and cannot put a "
+            "threshold between them; pass scores that float32 tells apart (subtract an "
+            "offset, or pass probabilities or logits)"
         )
     thresholds = np.asarray(thresholds, np.float32)
     with np.errstate(over="ignore", under="ignore"):
@@ -137,11 +168,14 @@ def coarse_step_warnings(
     coarse = np.flatnonzero((span < np.float64(step)) & (summary.positives > 0))
     if not len(coarse):
         return []
+    # Where float32 merged the scores, exact cannot separate them either.
+    exact_helps = summary.merged is None or not summary.merged[coarse].any()
     return [
         f"{what}: {method} moves thresholds by about {float(step):.3g}, more than the whole "
         f"range of the scores of {class_list(coarse, class_names)}: it cannot place their "
-        "thresholds between their scores; rescale the scores (for example pass logits) or "
-        "use method exact"
+        "thresholds between their scores; rescale the scores (for example pass logits)"
+        + " or use method exact"
+        * exact_helps
     ]
 
 

@@ -56,6 +56,22 @@ def masked_weights(weights: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.where(mask, weights, 0).astype(weights.dtype)
 
 
+def check_fold_weights(ids, weights, n_folds: int) -> None:
+    """Refuses concrete row ``weights`` ``[n]`` that leave a fold's held-out rows, or its
+    fitting rows (every other fold), weighing 0 in all: a fit on them finds nothing, and
+    a score on them counts nothing."""
+    ids, weights = (np.asarray(jax.device_get(v)) for v in (ids, weights))
+    held_out = np.bincount(ids, weights=weights.astype(np.float64), minlength=n_folds)
+    fitting = held_out.sum() - held_out
+    for fold in range(n_folds):
+        for rows, total in (("held-out", held_out[fold]), ("fitting", fitting[fold])):
+            if total == 0:
+                raise ValueError(
+                    f"sample_weight: the {rows} rows of fold {fold} all weigh 0, so the fold "
+                    "has nothing to fit or score; use fewer folds, or weights > 0 on more rows"
+                )
+
+
 def largest_fold(n_rows: int, n_folds: int) -> int:
     """Rows in the largest of ``n_folds`` balanced folds."""
     return -(-n_rows // n_folds)

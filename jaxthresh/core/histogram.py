@@ -23,7 +23,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxthresh.core import validation
 from jaxthresh.core.cuts import (
     Candidates,
     SortedKeys,
@@ -184,3 +186,80 @@ def cell_centres(histogram: Histogram) -> jax.Array:
     """float32[classes, cells], the centre of every cell (ascending)."""
     index = jnp.arange(histogram.counts.shape[1], dtype=jnp.float32) + 0.5
     return cell_edges(histogram.low[:, None], histogram.width[:, None], index)
+
+
+def checked_histogram(histogram, name: str = "histogram") -> Histogram:
+    """``histogram`` checked, with its fields as JAX arrays of the dtypes fits expect
+    (float32 edges; int32 counts, or float32 for float ones): shapes and dtypes always,
+    values on concrete input (finite edges, ``width > 0``, ``0 <= positives <= counts``,
+    at least one row, a total over every class that the counts of a fit hold). A
+    ``ValueError`` names ``name`` and the field."""
+    if not isinstance(histogram, Histogram):
+        raise ValueError(f"{name}: expected a jaxthresh.Histogram, got {type(histogram).__name__}")
+    for field in Histogram._fields:
+        validation._array(getattr(histogram, field), f"{name}.{field}")
+    counts = getattr(histogram.counts, "shape", ())
+    if len(counts) != 2 or 0 in counts:
+        raise ValueError(f"{name}.counts: expected shape [classes, cells], both >= 1, got {counts}")
+    for field in ("low", "width", "high"):
+        shape = getattr(histogram, field).shape
+        if shape != counts[:1]:
+            raise ValueError(
+                f"{name}.{field}: expected shape ({counts[0]},), one value per class of "
+                f"counts {counts}, got {shape}"
+            )
+    if histogram.positives.shape != counts:
+        raise ValueError(
+            f"{name}.positives: shape {histogram.positives.shape} does not match counts {counts}"
+        )
+    floats = any(
+        jnp.issubdtype(v.dtype, jnp.floating) for v in (histogram.counts, histogram.positives)
+    )
+    count_type = jnp.float32 if floats else jnp.int32
+    if not validation.is_traced(histogram):
+        _check_histogram_values(histogram, name)
+    return Histogram(
+        *(jnp.asarray(getattr(histogram, f), jnp.float32) for f in ("low", "width")),
+        jnp.asarray(histogram.counts, count_type),
+        jnp.asarray(histogram.positives, count_type),
+        jnp.asarray(histogram.high, jnp.float32),
+    )
+
+
+def _check_histogram_values(histogram: Histogram, name: str) -> None:
+    low, width, counts, positives, high = (np.asarray(jax.device_get(v)) for v in histogram)
+    limit = np.finfo(np.float32).max
+    with np.errstate(over="ignore", invalid="ignore"):
+        problems = {
+            "low": ~(np.abs(low.astype(np.float64)) <= limit),
+            "width": ~((width > 0) & (width.astype(np.float64) <= limit)),
+            "high": ~((np.abs(high.astype(np.float64)) <= limit) | np.isneginf(high)),
+            "counts": ~(counts >= 0) | ~np.isfinite(counts.astype(np.float64)),
+            "positives": ~((positives >= 0) & (positives <= counts)),
+        }
+    wanted = {
+        "low": "finite as float32",
+        "width": "> 0 and finite as float32",
+        "high": "finite as float32, or -inf for a class without rows",
+        "counts": "finite and >= 0",
+        "positives": ">= 0 and at most the counts of their cells",
+    }
+    for field, bad in problems.items():
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = np.asarray(getattr(histogram, field))[where].item()
+            raise ValueError(
+                f"{name}.{field}: must be {wanted[field]}, found {value!r} at "
+                f"{'class' if len(where) == 1 else '[class, cell]'} "
+                f"{where[0] if len(where) == 1 else list(where)} ({int(bad.sum())} such values)"
+            )
+    total = float(counts.sum(dtype=np.float64))  # pooled over every class, as fits pool
+    floats = np.issubdtype(counts.dtype, np.floating)
+    limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT
+    if total == 0:
+        raise ValueError(f"{name}.counts: every count is 0: the histogram holds no row")
+    if total > limit:
+        raise ValueError(
+            f"{name}.counts: the counts of every class total {total:.4g}, more than the "
+            f"{'float32' if floats else 'exact int32'} counts of a fit hold ({limit:.4g})"
+        )

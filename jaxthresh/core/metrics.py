@@ -101,11 +101,7 @@ def confusion_counts(labels, predictions, sample_weight=None) -> Counts:
         raise ValueError(
             f"labels: shape {labels.shape} does not match predictions shape {predictions.shape}"
         )
-    weights = (
-        jnp.ones(labels.shape[0], bool)
-        if sample_weight is None
-        else validation.row_weights(sample_weight)
-    )
+    weights = validation.as_weights(sample_weight, labels.shape[0], empty_ok=True)
     return weighted_counts(predictions.astype(bool), *element_weights(labels.astype(bool), weights))
 
 
@@ -183,7 +179,7 @@ def f1_score(
     if labels.size == 0:
         raise ValueError(f"labels: is empty (shape {labels.shape})")
     validation.choice(average, validation.AVERAGES, "average")
-    validation.scalar(beta, "beta")
+    validation.beta(beta)
     zero_division = validation.unit_interval(zero_division, "zero_division")
     weights = validation.as_weights(sample_weight, labels.shape[0])
     if validation.is_traced(labels, predictions, weights, beta):
@@ -238,11 +234,7 @@ def surrogate_fbeta(
     """
     scores = jnp.asarray(scores, jnp.float32)
     labels = jnp.asarray(labels).astype(bool)
-    weights = (
-        jnp.ones(scores.shape[0], bool)
-        if sample_weight is None
-        else validation.row_weights(sample_weight)
-    )
+    weights = validation.as_weights(sample_weight, scores.shape[0], empty_ok=True)
     predictions = heaviside(scores - thresholds, slopes)
     counts = weighted_counts(predictions, *element_weights(labels, weights))
     return fbeta_from_counts(counts, average=average, beta=beta, zero_division=zero_division)

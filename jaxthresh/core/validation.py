@@ -100,9 +100,10 @@ def _dtype_of(value, name: str) -> np.dtype:
     """The dtype of an array-like, refusing objects, strings and complex numbers."""
     dtype = getattr(value, "dtype", None)
     dtype = np.dtype(np.asarray(value).dtype if dtype is None else dtype)
-    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+    # jnp.issubdtype knows JAX's own floats (bfloat16, float8...), which NumPy does not.
+    if dtype.hasobject or not (jnp.issubdtype(dtype, jnp.number) or dtype == np.bool_):
         raise ValueError(f"{name}: expected a numeric array, got dtype {dtype}")
-    if np.issubdtype(dtype, np.complexfloating):
+    if jnp.issubdtype(dtype, jnp.complexfloating):
         raise ValueError(f"{name}: expected real numbers, got dtype {dtype}")
     return dtype
 
@@ -234,7 +235,7 @@ def _checked_scores(scores, check_values: bool = True):
         raise ValueError(
             f"scores: is empty (shape {scores.shape}); need at least one row and class"
         )
-    if check_values and not is_traced(scores) and np.issubdtype(scores.dtype, np.floating):
+    if check_values and not is_traced(scores) and jnp.issubdtype(scores.dtype, jnp.floating):
         count, first = _bad_values(scores, _not_finite)
         if count:
             raise not_finite_error(count, first, _value_at(scores, first))
@@ -244,12 +245,18 @@ def _checked_scores(scores, check_values: bool = True):
 def check_label_values(labels, name: str = "labels") -> None:
     """The value check of :func:`as_labels` alone: every label 0 or 1 (concrete input)."""
     if labels.dtype != np.bool_:
-        count, first = _bad_values(labels, _not_binary)
-        if count:
-            raise ValueError(
-                f"{name}: values must be 0 or 1, found {_value_at(labels, first)!r} at row "
-                f"{first[0]}, class {first[1]} ({count} such values)"
-            )
+        _refuse_values(labels, _not_binary, f"{name}: values must be 0 or 1")
+
+
+def _refuse_values(array, predicate, what: str) -> None:
+    """A ``ValueError`` saying ``what``, the first element of a concrete ``array`` where
+    ``predicate`` holds, where it is and how many there are; nothing if there is none."""
+    count, first = _bad_values(array, predicate)
+    if count:
+        where = f"row {first[0]}" + (f", class {first[1]}" if len(first) > 1 else "")
+        raise ValueError(
+            f"{what}, found {_value_at(array, first)!r} at {where} ({count} such values)"
+        )
 
 
 def as_scores(scores, *, check_values: bool = True):
@@ -286,9 +293,29 @@ def as_labels(
     return jnp.asarray(labels).astype(bool)
 
 
-def as_weights(sample_weight, n_rows: int) -> jax.Array:
+#: The largest count of rows of bool or int weights: counts are exact int32.
+MAX_COUNT = 2**31 - 1
+
+#: The largest total of float row weights (times the classes where counts are pooled):
+#: their counts are float32 sums, which F-beta multiplies by up to ``1 + beta**2``
+#: (:data:`BETA_RANGE`), and float32 ends at 3.4e38.
+MAX_FLOAT_TOTAL = 1e30
+
+#: The betas accepted: beyond them F-beta is precision (or recall) to float32's precision,
+#: and ``beta**2`` is subnormal (flushed to zero) or too large to multiply the counts.
+BETA_RANGE = (1e-4, 1e4)
+
+_SCALE_HINT = "(multiplying every weight by one number changes no F-beta)"
+
+
+def as_weights(
+    sample_weight, n_rows: int, n_classes: int = 1, *, empty_ok: bool = False
+) -> jax.Array:
     """The weights of :class:`Rows` from ``sample_weight``: None (every row in), or
-    ``[n_rows]`` non-negative bool, integer or float weights (finite, when concrete)."""
+    ``[n_rows]`` non-negative bool, integer or float weights. When concrete, they are also
+    checked finite, not all 0 (unless ``empty_ok``: for counts, where none is an answer),
+    and small enough for the counts over ``n_classes`` classes pooled (1: per class) to
+    stay exact (:func:`check_weight_totals`)."""
     if sample_weight is None:
         return jnp.ones(n_rows, bool)
     sample_weight = _array(sample_weight, "sample_weight")
@@ -297,14 +324,76 @@ def as_weights(sample_weight, n_rows: int) -> jax.Array:
             f"sample_weight: expected shape ({n_rows},), one weight per row, got "
             f"{sample_weight.shape}"
         )
-    if not is_traced(sample_weight) and sample_weight.dtype != np.bool_:
-        count, first = _bad_values(sample_weight, _negative_or_not_finite)
-        if count:
-            raise ValueError(
-                f"sample_weight: must be finite and >= 0, found "
-                f"{_value_at(sample_weight, first)!r} at row {first[0]} ({count} such values)"
+    if not is_traced(sample_weight):
+        if sample_weight.dtype != np.bool_:
+            _refuse_values(
+                sample_weight, _negative_or_not_finite, "sample_weight: must be finite and >= 0"
             )
+        check_weight_totals(sample_weight, n_classes, empty_ok=empty_ok)
     return row_weights(sample_weight)
+
+
+def check_weight_totals(sample_weight, n_classes: int = 1, *, empty_ok: bool = False) -> None:
+    """Refuses concrete, non-negative row weights ``[n]`` that leave no row (unless
+    ``empty_ok``), that XLA would count as 0 (non-zero floats below float32's smallest
+    normal number), or whose total times ``n_classes`` the counts cannot hold:
+    :data:`MAX_COUNT` for bool and int weights (exact int32 counts),
+    :data:`MAX_FLOAT_TOTAL` for float weights (float32 sums)."""
+    weights = np.asarray(jax.device_get(sample_weight))  # [n]: one number a row
+    floats = jnp.issubdtype(weights.dtype, jnp.floating)
+    if floats:
+        with np.errstate(over="ignore", under="ignore"):
+            single = np.abs(weights.astype(np.float32))
+        tiny = np.finfo(np.float32).tiny
+        small = np.flatnonzero((single < tiny) & (weights != 0))
+        if len(small):
+            raise ValueError(
+                f"sample_weight: {len(small)} weight(s) are not 0 but below float32's "
+                f"smallest normal number ({tiny:.3g}), which XLA counts as 0 (first at row "
+                f"{small[0]}: {weights[small[0]].item()!r}); scale the weights up "
+                f"{_SCALE_HINT}"
+            )
+    # float64 sums of integers are exact below 2**53, far above any total accepted here.
+    total = float(np.sum(weights, dtype=np.float64))
+    if total == 0 and not empty_ok:
+        raise ValueError("sample_weight: every weight is 0: no row is left to fit or score")
+    limit = MAX_FLOAT_TOTAL if floats else MAX_COUNT
+    if total * n_classes > limit:
+        pooled = f" over {n_classes} classes ({total * n_classes:.4g} in all)" * (n_classes > 1)
+        if floats:
+            raise ValueError(
+                f"sample_weight: the weights total {total:.4g}{pooled}, more than float32 "
+                f"counts hold ({MAX_FLOAT_TOTAL:.0e}); divide them by a constant {_SCALE_HINT}"
+            )
+        raise ValueError(
+            f"sample_weight: the weights total {total:.0f}{pooled}, more than the exact "
+            "int32 counts hold (2**31 - 1); divide them by a common factor, or pass float "
+            "weights (counted as float32 sums)"
+        )
+
+
+def check_entries(n_rows: int, n_classes: int) -> None:
+    """Refuses ``n_rows x n_classes`` scores whose pooled counts (over every class) the
+    exact int32 counts of a fit cannot hold (a shape check: also at trace time)."""
+    if n_rows * n_classes > MAX_COUNT:
+        raise ValueError(
+            f"scores: {n_rows} rows x {n_classes} classes is {n_rows * n_classes} scores, "
+            "more than the exact int32 counts of a fit hold (2**31 - 1); fit on a sample of "
+            "the rows"
+        )
+
+
+def beta(value, name: str = "beta") -> jax.Array:
+    """F-beta's beta as float32: a number in :data:`BETA_RANGE` (when concrete)."""
+    checked = scalar(value, name)
+    low, high = BETA_RANGE
+    if not is_traced(value) and not low <= float(np.asarray(value)) <= high:
+        raise ValueError(
+            f"{name}: must be between {low:g} and {high:g}, got {value!r} (beyond them F-beta "
+            "is precision or recall to float32's precision, and beta**2 leaves float32's "
+            "range)"
+        )
+    return checked
 
 
 def row_weights(sample_weight) -> jax.Array:
@@ -318,7 +407,7 @@ def row_weights(sample_weight) -> jax.Array:
     return sample_weight.astype(jnp.float32)
 
 
-def as_rows(scores, labels, sample_weight=None) -> Rows:
+def as_rows(scores, labels, sample_weight=None, *, empty_ok: bool = False) -> Rows:
     """Checks and converts a problem to :class:`Rows`.
 
     Args:
@@ -332,13 +421,18 @@ def as_rows(scores, labels, sample_weight=None) -> Rows:
     """
     scores = device_copy(as_scores(scores))
     labels = device_copy(checked_labels(labels, shape=scores.shape).astype(bool))
-    weights = None if sample_weight is None else as_weights(sample_weight, scores.shape[0])
+    n_rows, n_classes = scores.shape
+    check_entries(n_rows, n_classes)
+    weights = (
+        None
+        if sample_weight is None
+        else as_weights(sample_weight, n_rows, n_classes, empty_ok=empty_ok)
+    )
     rows = Rows(scores, labels, weights)
     if is_traced(rows):
         return rows
     per_class = np.asarray(positives_per_class(rows.labels, rows.weights), np.int64)
     largest, total = int(per_class.max(initial=0)), int(per_class.sum())
-    n_rows, n_classes = rows.scores.shape
     return rows._replace(
         max_positives=min(n_rows, _power_of_two_above(largest)),
         total_positives=min(n_rows * n_classes, _power_of_two_above(total)),
@@ -473,3 +567,56 @@ def bins(value, n_classes: int, name: str = "bins") -> int | None:
     if 2 * n_classes * cells >= 2**31:
         raise ValueError(f"{name}: {cells} cells x {n_classes} classes is too many counters")
     return cells
+
+
+def float32_merges(scores, labels) -> tuple[np.ndarray, tuple[float, float, float] | None]:
+    """Where float32 cannot keep the caller's float64 scores apart: the one place that
+    decides it, for NumPy float64 ``scores [n, classes]`` (other inputs: none).
+
+    Args:
+      scores: the caller's scores, ``[n, classes]``.
+      labels: their 0/1 labels (NumPy, JAX or a DataFrame), the same shape.
+
+    Returns:
+      ``(rows int64[classes], example)``: per class, the rows whose score float32 rounds
+      onto the value of a group that holds positive and negative rows and distinct float64
+      scores (a float64 threshold could split that group, no float32 one can); and one
+      such pair ``(a, b, float32 value)``, or None where there is none.
+    """
+    n_rows, n_classes = scores.shape
+    counts = np.zeros(n_classes, np.int64)
+    if not (isinstance(scores, np.ndarray) and scores.dtype == np.float64):
+        return counts, None
+    labels = np.asarray(jax.device_get(labels))
+    example = None
+    step = max(1, BLOCK_BYTES // max(1, 8 * n_rows))
+    for first in range(0, n_classes, step):
+        block = scores[:, first : first + step]
+        with np.errstate(over="ignore", under="ignore"):
+            if np.array_equal(block.astype(np.float32), block):
+                continue  # float32 holds every value exactly
+        columns = np.ascontiguousarray(block.T)  # [classes, n]: each class's scores in a row
+        order = np.argsort(columns, axis=1)
+        values = np.take_along_axis(columns, order, axis=1)  # ascending
+        positive = labels[:, first : first + step].T.astype(bool)
+        positive = np.take_along_axis(positive, order, axis=1)
+        with np.errstate(over="ignore", under="ignore"):
+            single = values.astype(np.float32)
+        # Runs of equal float32 values, each within one class (flattened class by class).
+        starts = np.ones(values.shape, bool)
+        starts[:, 1:] = single[:, 1:] != single[:, :-1]
+        offsets = np.flatnonzero(starts.ravel())
+        run_of = np.cumsum(starts.ravel()) - 1
+        distinct = np.zeros(values.shape, bool)
+        distinct[:, 1:] = (values[:, 1:] != values[:, :-1]) & ~starts[:, 1:]
+        split = (
+            np.logical_or.reduceat(distinct.ravel(), offsets)
+            & np.logical_or.reduceat(positive.ravel(), offsets)
+            & ~np.logical_and.reduceat(positive.ravel(), offsets)
+        )
+        merged = split[run_of].reshape(values.shape)
+        counts[first : first + block.shape[1]] = merged.sum(axis=1)
+        if example is None and merged.any():
+            column, row = np.argwhere(distinct & merged)[0]
+            example = (values[column, row - 1], values[column, row], single[column, row])
+    return counts, example

@@ -22,9 +22,9 @@ import functools
 
 import jax
 
-from jaxthresh.core import diagnostics, validation
+from jaxthresh.core import diagnostics, frames, validation
 from jaxthresh.core import progress as progress_reports
-from jaxthresh.core.histogram import Histogram
+from jaxthresh.core.histogram import Histogram, checked_histogram
 from jaxthresh.methods import (  # noqa: F401
     auto,
     constrained,
@@ -89,11 +89,14 @@ def fit(
     config = configure(method, rows.scores.shape[1], rows.scores.shape[0], **hyperparameters)
     result = _fit_rows(config, rows, bool(progress))
     if not validation.is_traced(rows, config):
-        summary = diagnostics.class_summary(rows)
+        if frames.column_names(scores) is not None:  # a DataFrame's float64 values
+            scores = scores.to_numpy()
+        merged = diagnostics.merged_classes(scores, labels)
+        summary = diagnostics.class_summary(rows)._replace(merged=merged[0])
         for message in [
+            *diagnostics.float64_warnings(scores, result.thresholds, merged=merged),
             *diagnostics.label_warnings(summary),
             *config.diagnose(result, summary, rows),
-            *diagnostics.float64_warnings(scores, result.thresholds),
         ]:
             diagnostics.warn(message)
     return result
@@ -134,10 +137,7 @@ def fit_histogram(method: str, histogram: Histogram, *, progress: bool = False, 
         raise ValueError(
             f"method: {method!r} has no histogram path; use one of {', '.join(with_path)}"
         )
-    if not isinstance(histogram, Histogram):
-        raise ValueError(
-            f"histogram: expected a jaxthresh.Histogram, got {type(histogram).__name__}"
-        )
+    histogram = checked_histogram(histogram)
     if "bins" in hyperparameters:
         raise ValueError("bins: not a hyperparameter of a histogram fit (its cells are fixed)")
     config = configure(method, histogram.counts.shape[0], **hyperparameters)

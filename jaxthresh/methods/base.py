@@ -43,6 +43,7 @@ KINDS = {
     "per_class": "a real number, or one per class (float32[classes])",
     "positive_per_class": "a number > 0, or one per class",
     "positive": "a number > 0",
+    "beta": "a number from 1e-4 to 1e4 (F-beta's weight of recall)",
     "fraction": "a number in (0, 1]",
     "real": "a real number",
     "count": "a whole number",
@@ -90,6 +91,8 @@ class Hyperparameter:
             return validation.per_class(value, n_classes, name, positive=True)
         if kind == "positive":
             return validation.scalar(value, name)
+        if kind == "beta":
+            return validation.beta(value, name)
         if kind == "fraction":
             checked = validation.scalar(value, name)
             if not validation.is_traced(value) and float(np.asarray(value)) > 1:
@@ -149,7 +152,9 @@ def average_field():
 
 
 def beta_field():
-    return hyperparameter("positive", 1.0, help="Weight of recall relative to precision (F1: 1).")
+    return hyperparameter(
+        "beta", 1.0, help="Weight of recall relative to precision (F1: 1), from 1e-4 to 1e4."
+    )
 
 
 def bins_field():

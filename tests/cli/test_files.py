@@ -1,7 +1,9 @@
 """Atomic writes (temporary files, signals, modes, links) and checks of input paths."""
 
+import errno
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -30,6 +32,88 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         write_json_atomic(path, {"a": object()})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+# -- A failed write: one ValueError naming the flag, the path as given, and why. ----------
+
+
+def _writes(number=None):
+    def write(stream):
+        stream.write(b"new")
+        if number is not None:
+            raise OSError(number, os.strerror(number))
+
+    return write
+
+
+WRITE_FAILURES = {
+    "a missing folder": ("nodir/out.json", None, "folder nodir does not exist"),
+    "missing folders": ("a/b/out.json", None, "folder a/b does not exist"),
+    "a file for a folder": ("file/out.json", None, "file is not a folder"),
+    "a folder": ("sub", None, "it is a folder; give a file name"),
+    "no space": ("out.json", errno.ENOSPC, "no space left on the device"),
+    "a file size limit": (
+        "out.json",
+        errno.EFBIG,
+        r"the file is too large \(it reached the file size limit, ulimit -f\)",
+    ),
+    "a disk quota": ("out.json", errno.EDQUOT, "the disk quota is exceeded"),
+    "another error": ("out.json", errno.EIO, "Input/output error"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRITE_FAILURES))
+def test_a_failed_write_says_why_and_leaves_nothing(tmp_path, monkeypatch, case):
+    path, number, why = WRITE_FAILURES[case]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.json").write_text("old")
+    (tmp_path / "file").write_text("a file")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ValueError, match=rf"^curves: cannot write {re.escape(path)}: {why}$"):
+        files.write_atomic(path, _writes(number), "curves")
+    assert sorted(os.listdir(tmp_path)) == ["file", "out.json", "sub"]
+    assert os.listdir(tmp_path / "sub") == []
+    assert (tmp_path / "out.json").read_text() == "old"
+    if number is None:
+        with pytest.raises(ValueError, match=rf"^output: cannot write {re.escape(path)}: {why}$"):
+            write_json_atomic(path, [1])
+        if case != "a folder":  # check_writable says that in its own words
+            with pytest.raises(ValueError, match=rf"^out: cannot write {re.escape(path)}: {why}$"):
+                files.check_writable(path, "out")
+
+
+# Loads files.py alone, and writes 5000 bytes under a file size limit of 1000 (SIGXFSZ,
+# which would end the process, ignored: the write fails with EFBIG instead).
+FILE_SIZE_SCRIPT = """
+import importlib.util, resource, signal, sys
+spec = importlib.util.spec_from_file_location("files", sys.argv[1])
+files = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(files)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+try:
+    files.write_atomic(sys.argv[2], lambda stream: stream.write(b"x" * 5000))
+except ValueError as error:
+    print(error)
+"""
+
+
+def test_a_file_size_limit_is_named(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"old")
+    ran = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_SCRIPT, FILES_PY, "out.csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.stdout.splitlines() == [
+        "output: cannot write out.csv: the file is too large (it reached the file size limit, "
+        "ulimit -f)"
+    ]
+    assert os.listdir(tmp_path) == ["out.csv"] and path.read_bytes() == b"old"
 
 
 def test_float32_list_round_trips_float32():

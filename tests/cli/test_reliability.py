@@ -12,6 +12,7 @@ throughout, so that the few fits here compile once.
 """
 
 import csv
+import errno
 import gzip
 import hashlib
 import io
@@ -293,7 +294,7 @@ NOT_A_FILE = {
     ),
     "output in a missing folder": (
         ["apply", "--scores=s.npy", "--thresholds=t.json", "--output=nowhere/p.npy"],
-        r"output: folder .*nowhere does not exist",
+        r"output: cannot write nowhere/p\.npy: folder nowhere does not exist$",
     ),
     "output of an unknown type": (
         ["apply", "--scores=s.npy", "--thresholds=t.json", "--output=p.txt"],
@@ -834,8 +835,134 @@ def test_a_failed_apply_leaves_the_old_output(work, monkeypatch):
     refused(
         folder,
         ["apply", "--scores=s.npy", "--thresholds=t.json", "--output=p.csv"],
-        r"No space left on device",
+        r"^jaxthresh: error: output: cannot write p\.csv: no space left on the device$",
     )
+
+
+#: The outputs of each command: (arguments, flag, file).
+OUTPUTS = {
+    "fit": (["fit", "--scores=s.npy", "--labels=l.npy", "--method=exact"], "output", "o.json"),
+    "apply": (["apply", "--scores=s.npy", "--thresholds=t.json"], "output", "p.csv"),
+    "evaluate": (
+        ["evaluate", "--scores=s.npy", "--labels=l.npy", "--thresholds=t.json"],
+        "curves",
+        "c.csv",
+    ),
+}
+WRITE_ERRORS = {
+    "no space": (errno.ENOSPC, r"no space left on the device"),
+    "file size limit": (
+        errno.EFBIG,
+        r"the file is too large \(it reached the file size limit, ulimit -f\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WRITE_ERRORS))
+@pytest.mark.parametrize("command", list(OUTPUTS))
+def test_a_failed_write_names_the_flag_the_file_and_why(work, monkeypatch, command, case):
+    arguments, flag, file = OUTPUTS[command]
+    number, why = WRITE_ERRORS[case]
+
+    def fsync(descriptor):
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    refused(
+        work[0],
+        [*arguments, f"--{flag}={file}"],
+        rf"^jaxthresh: error: {flag}: cannot write {re.escape(file)}: {why}$",
+    )
+
+
+@pytest.mark.parametrize(
+    "where, why",
+    [("nodir/", "folder nodir does not exist"), ("s.npy/", r"s\.npy is not a folder")],
+)
+@pytest.mark.parametrize("command", list(OUTPUTS))
+def test_an_output_in_no_folder_names_the_path_asked_for(work, command, where, why):
+    arguments, flag, file = OUTPUTS[command]
+    refused(
+        work[0],
+        [*arguments, f"--{flag}={where}{file}"],
+        rf"^jaxthresh: error: {flag}: cannot write {re.escape(where + file)}: {why}$",
+    )
+
+
+# -- Classes named class_0, class_1, ... are unnamed: they pair by position. -------------
+
+UNNAMED = {
+    "the thresholds file's": ("t_plain.json", "s.csv", "l.csv"),
+    "the scores'": ("t.json", "s_default.csv", "l.csv"),
+    "the labels'": ("t.json", "s.csv", "l_default.csv"),
+    "the scores' and the labels'": ("t.json", "s_default.csv", "l_default.csv"),
+    "the thresholds file's and the scores'": ("t_plain.json", "s_default.csv", "l.csv"),
+    "all": ("t_plain.json", "s_default.csv", "l_default.csv"),
+}
+
+UNNAMED_FILES = {"t_plain.json", "s_default.csv", "l_default.csv"}
+
+
+@pytest.mark.parametrize("case", list(UNNAMED))
+def test_generated_class_names_are_unnamed(work, case):
+    """Each command names the classes after the first input that names them."""
+    folder, scores, labels, thresholds = work
+    files = UNNAMED[case]
+    default = schema.default_class_names(4)
+    _csv(folder / "s_default.csv", default, scores)
+    _csv(folder / "l_default.csv", default, labels.astype(int))
+
+    def names(*used):  # of the inputs used: NAMES if one of them has them
+        return default if {files[i] for i in used} <= UNNAMED_FILES else NAMES
+
+    succeeded(["apply", f"--scores={files[1]}", f"--thresholds={files[0]}", "--output=p.csv"])
+    assert (folder / "p.csv").read_text().splitlines()[0] == ",".join(names(0, 1))
+    np.testing.assert_array_equal(
+        np.loadtxt(folder / "p.csv", delimiter=",", skiprows=1), scores > thresholds
+    )
+    ran = succeeded(
+        [
+            "evaluate",
+            f"--scores={files[1]}",
+            f"--labels={files[2]}",
+            f"--thresholds={files[0]}",
+            "--format=json",
+        ]
+    )
+    report = json.loads(ran.stdout)
+    assert [row["name"] for row in report[:4]] == names(0, 1, 2)
+    expected = jaxthresh.f1_score(labels, scores > thresholds)
+    assert report[4]["f1"] == pytest.approx(float(expected), abs=1e-6)
+    succeeded(["fit", f"--scores={files[1]}", f"--labels={files[2]}", "--output=o.json"])
+    assert json.loads((folder / "o.json").read_text())["class_names"] == names(1, 2)
+
+
+@pytest.mark.parametrize("command", ["apply", "evaluate"])
+def test_unnamed_classes_must_still_be_as_many(work, command):
+    folder, scores, labels, _ = work
+    _csv(folder / "s3.csv", NAMES[:3], scores[:, :3])
+    _csv(folder / "l3.csv", NAMES[:3], labels[:, :3].astype(int))
+    tail = ["--output=p.csv"] if command == "apply" else ["--labels=l3.csv"]
+    refused(
+        folder,
+        [command, "--scores=s3.csv", "--thresholds=t_plain.json", *tail],
+        r"^jaxthresh: error: thresholds: the file has 4 classes, the scores have 3$",
+    )
+
+
+@pytest.mark.parametrize("command", ["apply", "evaluate"])
+def test_a_thresholds_file_with_a_byte_order_mark(work, command):
+    folder, scores, _, thresholds = work
+    (folder / "bom.json").write_bytes(b"\xef\xbb\xbf" + (folder / "t.json").read_bytes())
+    arguments = {
+        "apply": ["--scores=s.csv", "--output=p.npy"],
+        "evaluate": ["--scores=s.csv", "--labels=l.csv", "--format=json"],
+    }[command]
+    plain = succeeded([command, *arguments, "--thresholds=t.json"])
+    ran = succeeded([command, *arguments, "--thresholds=bom.json"])
+    assert ran.stdout == plain.stdout
+    if command == "apply":
+        np.testing.assert_array_equal(np.load(folder / "p.npy"), scores > thresholds)
 
 
 @pytest.mark.parametrize("command", ["apply to .npy", "apply to .csv", "evaluate"])
@@ -926,3 +1053,42 @@ def test_a_fit_with_bins_passes_over_the_rows_in_blocks(work, monkeypatch):
     np.testing.assert_array_equal(record.thresholds, np.asarray(expected.thresholds))
     reached = jaxthresh.f1_score(labels, scores > np.asarray(expected.thresholds))
     assert record.fit_f1 == pytest.approx(float(reached), abs=1e-6)
+
+
+# Issue 19's cases whose cause lies in the library, as the tool shows them.
+
+
+@pytest.mark.parametrize("method", ["exact", "sgl", "default"])
+def test_float64_scores_float32_cannot_keep_apart_are_warned_by_the_tool(work, method):
+    folder, scores, _, _ = work
+    np.save(folder / "s_shifted.npy", scores.astype(np.float64) + 1e8)
+    ran = succeeded(
+        ["fit", "--scores=s_shifted.npy", "--labels=l.npy", f"--method={method}", "--output=o.json"]
+    )
+    lines = _warning_lines(ran.stderr)
+    assert any(
+        line.startswith("jaxthresh: warning: scores: float32 cannot keep apart the float64")
+        and "exact included" in line
+        for line in lines
+    ), lines
+    assert not any("use method exact" in line for line in lines), lines
+    assert json.loads((folder / "o.json").read_text())["method"] == method
+
+
+EXACT_FIT = ["fit", "--scores=s.npy", "--labels=l.npy", "--method=exact", "--output=o.json"]
+
+
+@pytest.mark.parametrize("beta", ["1e-20", "1e20", "0", "-1", "nan", "1e-5", "2e4"])
+def test_a_beta_float32_cannot_weigh_is_one_error_line(work, beta):
+    folder = work[0]
+    refused(
+        folder,
+        [*EXACT_FIT, f"--beta={beta}"],
+        r"^jaxthresh: error: beta: must be",
+    )
+
+
+def test_the_extreme_betas_accepted_are_named_readably(work):
+    for beta, name in (("1e-4", "micro-F0.0001"), ("1e4", "micro-F10000")):
+        ran = succeeded([*EXACT_FIT, f"--beta={beta}"])
+        assert name in ran.stdout, ran.stdout
