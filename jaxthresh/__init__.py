@@ -2,6 +2,7 @@
 
 Layers, each importing only those above it in this list:
 
+* :mod:`jaxthresh.objectives`: objectives of the confusion counts, as values;
 * :mod:`jaxthresh.core`: the surrogate step, exact counts and F-beta, cuts of sorted scores,
   histograms, folds, batching per backend, progress, input checks;
 * :mod:`jaxthresh.methods`: every method declared once, and the fits derived from it;
@@ -10,6 +11,7 @@ Layers, each importing only those above it in this list:
 * :mod:`jaxthresh.cli`: the ``jaxthresh`` tool, its files, reports and plots.
 """
 
+from jaxthresh import objectives
 from jaxthresh.core.curves import threshold_curves
 from jaxthresh.core.histogram import Histogram
 from jaxthresh.core.metrics import (
@@ -72,6 +74,7 @@ __all__ = [
     "heaviside",
     "histogram_of_chunks",
     "histogram_pass",
+    "objectives",
     "shard_rows",
     "surrogate_fbeta",
     "sweep",

@@ -446,11 +446,3 @@ def _csv_digits(block: np.ndarray) -> memoryview:
     line[:, 2 * columns - 1] = ord("\r")
     line[:, 2 * columns] = ord("\n")
     return line.data
-
-
-def save_matrix(path: str | os.PathLike, values: np.ndarray, class_names=None) -> None:
-    """Writes ``values`` atomically as ``.npy`` or ``.csv`` (see :func:`write_matrix`)."""
-    values = np.asarray(values)
-    step = max(1, (1 << 22) // max(1, values.shape[1] * values.itemsize))
-    blocks = (values[start : start + step] for start in range(0, values.shape[0], step))
-    write_matrix(path, values.shape, values.dtype, blocks, class_names)

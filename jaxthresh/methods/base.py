@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh.core import validation
@@ -284,13 +282,6 @@ def get_method(name: str) -> type[Method]:
     if not isinstance(name, str) or name not in METHODS:
         raise ValueError(f"method: unknown method {name!r}; known: {', '.join(METHODS)}")
     return METHODS[name]
-
-
-def per_class_or(value: jax.Array | None, fallback: Callable[[], jax.Array], n_classes: int):
-    """``value`` broadcast to float32[classes], or ``fallback()`` where it is None."""
-    if value is None:
-        return jnp.broadcast_to(fallback(), (n_classes,)).astype(jnp.float32)
-    return jnp.broadcast_to(jnp.asarray(value, jnp.float32), (n_classes,))
 
 
 def docstring(cls: type[Method]) -> str:

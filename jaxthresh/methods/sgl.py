@@ -83,10 +83,10 @@ def adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: in
     return SGLResult(params[0], params[1], history)
 
 
-def kernel_objective(kernel: sgl_kernels.Kernel, *, average: str, beta, learn_slope: bool):
-    """``(value, value_and_grad)`` of F-beta in ``(thresholds, slopes)`` from a kernel:
-    exact counts, then the gradient from two weighted sums."""
-    del learn_slope  # the kernel was built for it
+def kernel_objective(kernel: sgl_kernels.Kernel, *, average: str, beta):
+    """``(value, value_and_grad)`` of F-beta in ``(thresholds, slopes)`` from a kernel
+    (built with or without the slopes' gradient): exact counts, then the gradient from two
+    weighted sums."""
 
     def fbeta(true_positives, predicted_positives):
         counts = Counts(true_positives, predicted_positives, kernel.positives)
@@ -183,9 +183,7 @@ class SGL(StartsAtGlobalThreshold, Method):
         )
 
     def _objective(self, kernel):
-        return kernel_objective(
-            kernel, average=self.average, beta=self.beta, learn_slope=self.learn_slope
-        )
+        return kernel_objective(kernel, average=self.average, beta=self.beta)
 
     def _rows_fit(self, rows: Rows, variant: str) -> SGLResult:
         kernel = sgl_kernels.rows_kernel(rows, learn_slope=self.learn_slope, variant=variant)

@@ -138,7 +138,7 @@ def _kernel_gradient(rows, thresholds, slopes, variant, average, learn_slope):
     counts = [c.astype(jnp.float32) for c in kernel.counts_at(thresholds)]
     weights = _count_weights(kernel.positives, average, BETA)(*counts)
     got = kernel.gradient_at(thresholds, slopes, *weights)
-    objective = sgl.kernel_objective(kernel, average=average, beta=BETA, learn_slope=learn_slope)
+    objective = sgl.kernel_objective(kernel, average=average, beta=BETA)
     return got, objective[1]((thresholds, slopes))
 
 
