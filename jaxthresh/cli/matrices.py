@@ -379,6 +379,7 @@ def write_matrix(
     dtype,
     blocks: Iterable[np.ndarray],
     class_names=None,
+    row_names: list[str] | None = None,
 ) -> None:
     """Writes a matrix atomically as ``.npy`` or ``.csv`` (a header of ``class_names``, or
     ``class_0, class_1, ...``), from ``blocks`` of consecutive rows, so that the whole
@@ -391,6 +392,8 @@ def write_matrix(
         ``1``.
       blocks: arrays ``[some rows, columns]`` that together make ``shape[0]`` rows.
       class_names: column names for the CSV header.
+      row_names: ``shape[0]`` row names, written (CSV only) as a first column under an
+        empty header cell, as pandas writes a DataFrame's index.
     """
     extension = os.path.splitext(os.fspath(path))[1].lower()
     dtype = np.dtype(dtype)
@@ -410,27 +413,49 @@ def write_matrix(
         else:
             names = class_names or [f"class_{i}" for i in range(shape[1])]
             header = io.StringIO()
-            csv.writer(header).writerow(names)
+            csv.writer(header).writerow(([""] if row_names is not None else []) + list(names))
             stream.write(header.getvalue().encode("utf-8"))
         written = 0
         for block in blocks:
             block = np.asarray(block)
             if block.ndim != 2 or block.shape[1] != shape[1]:
                 raise ValueError(f"output: a block of shape {block.shape} in a {shape} matrix")
+            names = None if row_names is None else row_names[written : written + len(block)]
             written += block.shape[0]
             if extension == ".npy":
                 stream.write(np.ascontiguousarray(block, dtype).data)
             elif dtype == np.bool_ or np.issubdtype(dtype, np.integer):
-                stream.write(_csv_digits(block))
+                digits = _csv_digits(block)
+                stream.write(digits if names is None else _named_lines(digits, names))
             else:
+                rows = block.tolist()
+                if names is not None:
+                    rows = [[name, *row] for name, row in zip(names, rows, strict=True)]
                 text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-                csv.writer(text).writerows(block.tolist())
+                csv.writer(text).writerows(rows)
                 text.flush()
                 text.detach()
         if written != shape[0]:
             raise ValueError(f"output: {written} rows written of {shape[0]}")
 
     write_atomic(path, write)
+
+
+def _named_lines(digits: memoryview, names: list[str]) -> bytes:
+    """CSV lines of :func:`_csv_digits`, each after its row's name (quoted as :mod:`csv`
+    quotes a cell where it must be)."""
+    if not names:
+        return b""
+    cells = io.StringIO()
+    writer = csv.writer(cells, lineterminator="\n")
+    lines = np.asarray(digits).reshape(len(names), -1)
+    out = []
+    for name, line in zip(names, lines, strict=True):
+        cells.seek(0)
+        cells.truncate()
+        writer.writerow([name])
+        out.append(cells.getvalue()[:-1].encode("utf-8") + b"," + line.tobytes())
+    return b"".join(out)
 
 
 def _csv_digits(block: np.ndarray) -> memoryview:

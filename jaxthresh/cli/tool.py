@@ -421,7 +421,9 @@ def _apply() -> None:
             positives += int(np.count_nonzero(block))
             yield block
 
-    write_matrix(output, scores.values.shape, np.uint8, predicted(), names)
+    write_matrix(
+        output, scores.values.shape, np.uint8, predicted(), names, row_names=scores.row_names
+    )
     print(f"{positives} positive predictions in {len(scores.values)} rows -> {output}")
 
 

@@ -320,3 +320,35 @@ def test_a_bad_folds_value_from_the_installed_script(frames):
         "(see --help)"
     ]
     assert not (frames / "o.json").exists()
+
+
+@pytest.mark.parametrize("scores_file", ["scores.csv", "plain.csv"])
+def test_apply_keeps_the_row_names_of_the_scores(frames, scores_file):
+    """Predictions of scores with row names carry them (a first column under an empty
+    header cell, which pandas reads back as the index); without row names, none."""
+    assert _fit(frames, "labels.csv", "t.json").returncode == 0
+    ran = cli("apply", f"--scores={scores_file}", "--thresholds=t.json", "--output=p.csv")
+    assert ran.returncode == 0, ran.stderr
+    thresholds = np.asarray(json.loads((frames / "t.json").read_text())["thresholds"])
+    expected = SCORES > thresholds.astype(np.float32)
+    if scores_file == "plain.csv":
+        back = pd.read_csv("p.csv")
+        assert list(back.columns) == NAMES
+    else:
+        back = pd.read_csv("p.csv", index_col=0)
+        assert back.index.tolist() == CLIPS and list(back.columns) == NAMES
+        assert (frames / "p.csv").read_text().startswith(",dog,cat,")  # an empty first cell
+    np.testing.assert_array_equal(back.to_numpy(), expected.astype(int))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_row_names_are_written_quoted_in_every_block(tmp_path, dtype):
+    names = ["a", "b,c", 'q"d', "e"]
+    values = np.arange(8).reshape(4, 2) % 2
+    blocks = [values[:3].astype(dtype), values[3:].astype(dtype)]
+    matrices.write_matrix(tmp_path / "m.csv", values.shape, dtype, blocks, ["x", "y"], names)
+    back = matrices.load_matrix(tmp_path / "m.csv", name="scores")
+    assert back.row_names == names and back.class_names == ["x", "y"]
+    np.testing.assert_array_equal(back.values, values)
+    matrices.write_matrix(tmp_path / "m.npy", values.shape, dtype, blocks, ["x", "y"], names)
+    np.testing.assert_array_equal(np.load(tmp_path / "m.npy"), values)
