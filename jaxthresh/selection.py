@@ -182,7 +182,8 @@ def cross_validate(
       scores: real ``[n, classes]``, NumPy or JAX.
       labels: 0/1 or bool ``[n, classes]``.
       method: a registered method name (see :data:`jaxthresh.METHODS`).
-      sample_weight: None, or ``[n]`` non-negative row weights (see ``fit_sgl``).
+      sample_weight: None, or non-negative weights of rows ``[n]`` or labels
+        ``[n, classes]`` (see ``fit_sgl``).
       n_folds: number of folds, 2 <= n_folds <= n.
       fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
       folds: "random", or "iterative" (Sechidis et al. 2011: rare classes in every fold;
@@ -236,7 +237,7 @@ def sweep(
       scores: real ``[n, classes]``.
       labels: 0/1 or bool ``[n, classes]``.
       method: a registered method name.
-      sample_weight: None, or ``[n]`` non-negative row weights.
+      sample_weight: None, or non-negative weights of rows ``[n]`` or labels ``[n, classes]``.
       n_folds: number of folds.
       fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
       folds: "random" or "iterative" (see :func:`cross_validate`).

@@ -29,8 +29,8 @@ class ShardedRows(NamedTuple):
     Attributes:
       scores: float32[padded_n, classes].
       labels: bool[padded_n, classes].
-      sample_weight: ``[padded_n]``: the given weights (bool True where none were
-        given), then 0 (False) for the padding.
+      sample_weight: ``[padded_n]`` (``[padded_n, classes]`` for per-label weights): the
+        given weights (bool True where none were given), then 0 (False) for the padding.
     """
 
     scores: jax.Array
@@ -50,7 +50,8 @@ def shard_rows(scores, labels, sample_weight=None, *, mesh: Mesh | None = None) 
     Args:
       scores: real ``[n, classes]``.
       labels: 0/1 or bool ``[n, classes]``.
-      sample_weight: None, or ``[n]`` non-negative row weights.
+      sample_weight: None, or non-negative weights of rows ``[n]`` or labels
+        ``[n, classes]``.
       mesh: a mesh with a ``"rows"`` axis (default :func:`row_mesh`).
 
     Returns:
@@ -66,5 +67,8 @@ def shard_rows(scores, labels, sample_weight=None, *, mesh: Mesh | None = None) 
     return ShardedRows(
         jax.device_put(jnp.pad(rows.scores, ((0, padding), (0, 0))), matrix),
         jax.device_put(jnp.pad(rows.labels, ((0, padding), (0, 0))), matrix),
-        jax.device_put(jnp.pad(rows.weights, (0, padding)), by_rows),
+        jax.device_put(
+            jnp.pad(rows.weights, [(0, padding)] + [(0, 0)] * (rows.weights.ndim - 1)),
+            by_rows if rows.weights.ndim == 1 else matrix,
+        ),
     )

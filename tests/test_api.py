@@ -211,3 +211,34 @@ def test_lower_layers_never_import_higher_ones():
         for module in imported:
             level = next(i for i, layer in enumerate(layers) if re.fullmatch(layer, module))
             assert level <= own, f"{relative} imports jaxthresh.{module}"
+
+
+@pytest.mark.parametrize("method", HEAVY_AUTO)
+def test_per_label_weights_equal_to_row_weights_fit_the_same(method):
+    # [n, classes] weights whose columns are one row-weight vector are those row weights,
+    # for bool (the cpu kernels' -inf masking) and int weights alike.
+    fit = getattr(jaxthresh, f"fit_{method}")
+    kw = FAST.get(method, {})
+    rng = np.random.default_rng(33)
+    for rows in (rng.random(len(SCORES)) < 0.8, rng.integers(0, 3, len(SCORES))):
+        per_label = np.repeat(rows[:, None], SCORES.shape[1], axis=1)
+        expected = fit(SCORES, LABELS, rows, **kw)
+        _assert_same(fit(SCORES, LABELS, per_label, **kw), expected)
+
+
+def test_per_label_weights_leave_labels_out_of_every_count():
+    # A macro fit is class by class: with per-label bool weights, each class's threshold
+    # is that of the fit on the rows its weights keep.
+    kept = np.random.default_rng(34).random(SCORES.shape) < 0.7
+    for method in ("exact", "constrained"):
+        kw = {"average": "macro"} if method == "exact" else FAST[method]
+        fitted = jaxthresh.fit(method, SCORES, LABELS, kept, **kw).thresholds
+        for c in range(SCORES.shape[1]):
+            rows = kept[:, c]
+            alone = jaxthresh.fit(method, SCORES[rows][:, [c]], LABELS[rows][:, [c]], **kw)
+            _assert_same(fitted[c], alone.thresholds[0])
+    predictions = SCORES > 0.5
+    counts = jaxthresh.confusion_counts(LABELS, predictions, kept)
+    np.testing.assert_array_equal(counts.true_positives, (LABELS & predictions & kept).sum(0))
+    np.testing.assert_array_equal(counts.predicted_positives, (predictions & kept).sum(0))
+    np.testing.assert_array_equal(counts.positives, (LABELS & kept).sum(0))

@@ -486,3 +486,54 @@ def test_a_well_formed_histogram_of_numpy_fields_fits_as_the_original():
         jaxthresh.fit_histogram("exact", as_numpy).thresholds,
         jaxthresh.fit_histogram("exact", HISTOGRAM).thresholds,
     )
+
+
+def test_per_label_weights_are_checked_as_row_weights_are():
+    with pytest.raises(
+        ValueError,
+        match=r"^sample_weight: expected shape \(200,\), .* one per label, got \(200, 5\)",
+    ):
+        jaxthresh.fit_exact(SCORES, LABELS, np.ones((N_ROWS, N_CLASSES + 1)))
+    heavy = np.zeros((N_ROWS, N_CLASSES), np.int64)
+    heavy[:, 2] = 2**31 // N_ROWS + 1  # one class's counts pass int32
+    for call in (jaxthresh.fit_exact, jaxthresh.f1_score):
+        args = (SCORES, LABELS) if call is jaxthresh.fit_exact else (LABELS, SCORES > 0.5)
+        with pytest.raises(
+            ValueError, match=r"^sample_weight: the weights of (every label|class 2) total"
+        ):
+            call(*args, sample_weight=heavy)
+    # Pooled over classes, a fit counts every label once: just below the bound is accepted.
+    heavy[:, 2] = (2**31 - 1) // N_ROWS
+    with pytest.warns(FitWarning, match="no positive rows in 3 classes"):  # 2 alone counts
+        jaxthresh.fit_exact(SCORES, LABELS, heavy)
+    tiny = np.ones((N_ROWS, N_CLASSES), np.float32)
+    tiny[5, 2] = 1e-40
+    with pytest.raises(ValueError, match=r"first at row 5, class 2"):
+        jaxthresh.fit_exact(SCORES, LABELS, tiny)
+    with pytest.raises(ValueError, match=r"^sample_weight: every weight is 0"):
+        jaxthresh.fit_exact(SCORES, LABELS, np.zeros((N_ROWS, N_CLASSES), bool))
+
+
+@pytest.mark.parametrize("method", ["exact", "sgl"])
+def test_per_label_weights_reach_the_histogram_path(method):
+    # With bins, the cells count each label's weight: per-label weights repeating a row
+    # weight give the row weights' fit.
+    weights = np.random.default_rng(3).integers(0, 3, N_ROWS)
+    kw = {"bins": 32, **NEEDS.get(method, {})}
+    per_label = np.repeat(weights[:, None], N_CLASSES, axis=1)
+    np.testing.assert_array_equal(
+        jaxthresh.fit(method, SCORES, LABELS, per_label, **kw).thresholds,
+        jaxthresh.fit(method, SCORES, LABELS, weights, **kw).thresholds,
+    )
+
+
+def test_per_label_weights_shard_and_fold():
+    kept = np.random.default_rng(4).random((N_ROWS, N_CLASSES)) < 0.7
+    sharded = jaxthresh.shard_rows(SCORES, LABELS, kept)
+    np.testing.assert_array_equal(
+        jaxthresh.fit_exact(*sharded).thresholds,
+        jaxthresh.fit_exact(SCORES, LABELS, kept).thresholds,
+    )
+    for folds in ("random", "iterative"):
+        cv = jaxthresh.cross_validate(SCORES, LABELS, "exact", kept, folds=folds)
+        assert np.all(np.isfinite(np.asarray(cv.heldout_score)))

@@ -143,8 +143,8 @@ def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
     """
     if rows.weights.dtype != jnp.bool_:
         raise TypeError(f"masked_scores: needs bool row weights, got {rows.weights.dtype}")
-    kept_positive = rows.labels & rows.weights[:, None]
-    scores = jnp.where(rows.weights[:, None], rows.scores, LEFT_OUT)
+    kept_positive = rows.labels & rows.element_weights
+    scores = jnp.where(rows.element_weights, rows.scores, LEFT_OUT)
     positives = count_true(kept_positive)
     if slots is None or 8 * slots > scores.size:
         return MaskedScores(scores, jnp.where(rows.labels, scores, LEFT_OUT), None, positives)

@@ -80,8 +80,8 @@ def threshold_curves(scores, labels=None, sample_weight=None, *, beta=1.0, bins=
       scores: real ``[n, classes]`` (NumPy or JAX), or a :class:`jaxthresh.Histogram`
         (alone: no labels, weights nor bins).
       labels: 0/1 or bool ``[n, classes]``.
-      sample_weight: None, or ``[n]`` non-negative row weights (rows of weight 0 are left
-        out, their scores too).
+      sample_weight: None, or non-negative weights of rows ``[n]`` or labels
+        ``[n, classes]`` (rows or labels of weight 0 are left out, their scores too).
       beta: the weight of recall in F-beta.
       bins: None for a point at every distinct score (``points = n + 1``); a number of equal
         cells per class for a point per non-empty cell (``points = bins + 1``; large data).

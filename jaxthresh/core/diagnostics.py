@@ -66,7 +66,7 @@ class ClassSummary(NamedTuple):
 
 @jax.jit
 def _summary(rows: Rows) -> ClassSummary:
-    kept = rows.weights[:, None] > 0
+    kept = rows.element_weights > 0
     if rows.weights.dtype == jnp.bool_:
         positives = positives_per_class(rows.labels, rows.weights)
     else:
@@ -221,7 +221,7 @@ def _same_predictions(rows: Rows, before, after):
     of weight > 0 (compared on order keys, exactly)."""
     keys = order_keys(rows.scores)
     differ = (keys > order_keys(before)) != (keys > order_keys(after))
-    return ~jnp.any(differ & (rows.weights[:, None] > 0), axis=0)
+    return ~jnp.any(differ & (rows.element_weights > 0), axis=0)
 
 
 #: Within this distance of zero, float32 differences of scores and thresholds can be

@@ -49,8 +49,10 @@ def fitting_masks(ids: jax.Array, n_folds: int) -> jax.Array:
 
 
 def masked_weights(weights: jax.Array, mask: jax.Array) -> jax.Array:
-    """Row weights with the rows outside ``mask`` (bool[n]) set to 0, dtype kept (bool
-    weights stay bool, so that kernels for in-or-out rows still apply)."""
+    """Weights (of rows ``[n]`` or labels ``[n, classes]``) with the rows outside ``mask``
+    (bool[n]) set to 0, dtype kept (bool weights stay bool, so that kernels for in-or-out
+    rows still apply)."""
+    mask = mask.reshape(mask.shape + (1,) * (weights.ndim - 1))
     if weights.dtype == jnp.bool_:
         return weights & mask
     return jnp.where(mask, weights, 0).astype(weights.dtype)
@@ -61,7 +63,8 @@ def check_fold_weights(ids, weights, n_folds: int) -> None:
     fitting rows (every other fold), weighing 0 in all: a fit on them finds nothing, and
     a score on them counts nothing."""
     ids, weights = (np.asarray(jax.device_get(v)) for v in (ids, weights))
-    held_out = np.bincount(ids, weights=weights.astype(np.float64), minlength=n_folds)
+    weights = weights.reshape(len(ids), -1).sum(axis=1, dtype=np.float64)  # per row
+    held_out = np.bincount(ids, weights=weights, minlength=n_folds)
     fitting = held_out.sum() - held_out
     for fold in range(n_folds):
         for rows, total in (("held-out", held_out[fold]), ("fitting", fitting[fold])):
@@ -83,9 +86,11 @@ def assign(kind: str, key: jax.Array, rows: validation.Rows, n_folds: int) -> ja
     validation.choice(kind, FOLD_KINDS, "folds")
     if kind == "random":
         return fold_ids(key, rows.scores.shape[0], n_folds)
-    return iterative_fold_ids(
-        key, rows.labels, n_folds, rows.sample_weight, slots=rows.positive_slots
-    )
+    labels, weights = rows.labels, rows.sample_weight
+    if weights is not None and weights.ndim == 2:
+        # Per-label weights: stratified on the labels they keep, a row weighing its most.
+        labels, weights = labels & (weights > 0), jnp.max(weights, axis=1)
+    return iterative_fold_ids(key, labels, n_folds, weights, slots=rows.positive_slots)
 
 
 # Iterative stratification.

@@ -103,7 +103,8 @@ def cell_counts(
     Args:
       scores: float32[rows, classes], finite.
       labels: bool[rows, classes].
-      weights: ``[rows]`` row weights (bool, int or float), or None for weight 1.
+      weights: row weights ``[rows]`` or per-label ``[rows, classes]`` (bool, int or
+        float), or None for weight 1.
       low, width: float32[classes], the cells.
       cells: cells per class (static).
     """
@@ -114,7 +115,7 @@ def cell_counts(
         table = jnp.zeros(2 * classes * cells, jnp.int32).at[index.ravel()].add(1, mode="drop")
     else:
         dtype = count_dtype(weights.dtype)
-        values = jnp.broadcast_to(weights.astype(dtype)[:, None], scores.shape)
+        values = jnp.broadcast_to(validation.element_shaped(weights.astype(dtype)), scores.shape)
         table = (
             jnp.zeros(2 * classes * cells, dtype).at[index.ravel()].add(values.ravel(), mode="drop")
         )
@@ -132,7 +133,7 @@ def score_histogram(rows: Rows, *, bins: int) -> Histogram:
       bins: equal cells per class (static).
     """
     scores = rows.scores
-    kept = rows.weights[:, None] > 0
+    kept = rows.element_weights > 0
     high = highest_of(scores, axis=0, where=kept)
     low, width = cells_of(jnp.min(jnp.where(kept, scores, jnp.inf), axis=0), high, bins)
     counts, positives = cell_counts(scores, rows.labels, rows.weights, low, width, cells=bins)

@@ -73,9 +73,9 @@ def weighted_counts(
 
 
 def element_weights(labels: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(positive_weights [n, classes], weights [n, 1])`` in the count dtype, from bool
-    labels and the row weights of :class:`Rows`."""
-    weights = weights.astype(count_dtype(weights.dtype))[:, None]
+    """``(positive_weights [n, classes], weights [n, 1] or [n, classes])`` in the count
+    dtype, from bool labels and the weights of :class:`Rows` (of rows or of labels)."""
+    weights = validation.element_shaped(weights.astype(count_dtype(weights.dtype)))
     return jnp.where(labels, weights, 0), weights
 
 
@@ -90,8 +90,9 @@ def confusion_counts(labels, predictions, sample_weight=None) -> Counts:
     Args:
       labels: bool or 0/1 ``[n, classes]``.
       predictions: bool or 0/1 ``[n, classes]``.
-      sample_weight: optional ``[n]`` non-negative row weights: bool (row in or out),
-        integers (multiplicities; weight 0 drops a row) or floats.
+      sample_weight: optional non-negative weights of rows ``[n]`` or of labels
+        ``[n, classes]``: bool (in or out), integers (multiplicities; weight 0 drops a
+        row or label) or floats.
 
     Returns:
       :class:`Counts` of int32[classes] (float32 with float weights).
@@ -101,7 +102,7 @@ def confusion_counts(labels, predictions, sample_weight=None) -> Counts:
         raise ValueError(
             f"labels: shape {labels.shape} does not match predictions shape {predictions.shape}"
         )
-    weights = validation.as_weights(sample_weight, labels.shape[0], empty_ok=True)
+    weights = validation.as_weights(sample_weight, *labels.shape, pooled=False, empty_ok=True)
     return weighted_counts(predictions.astype(bool), *element_weights(labels.astype(bool), weights))
 
 
@@ -168,7 +169,8 @@ def f1_score(
       beta: positive weight of recall relative to precision.
       zero_division: score of a class (macro) or set (micro) with no positives and no
         predictions.
-      sample_weight: optional ``[n]`` non-negative row weights.
+      sample_weight: optional non-negative weights of rows ``[n]`` or of labels
+        ``[n, classes]``.
 
     Returns:
       On concrete inputs, a Python float in [0, 1] (micro totals summed in int64, the
@@ -181,7 +183,7 @@ def f1_score(
     validation.choice(average, validation.AVERAGES, "average")
     validation.beta(beta)
     zero_division = validation.unit_interval(zero_division, "zero_division")
-    weights = validation.as_weights(sample_weight, labels.shape[0])
+    weights = validation.as_weights(sample_weight, *labels.shape, pooled=False)
     if validation.is_traced(labels, predictions, weights, beta):
         counts = confusion_counts(labels, predictions, weights)
         return fbeta_from_counts(counts, average=average, beta=beta, zero_division=zero_division)
@@ -226,7 +228,8 @@ def surrogate_fbeta(
       slopes: float32[classes] or scalar, the surrogate's sigmoid slope.
       average: "micro" or "macro" (static).
       beta: weight of recall.
-      sample_weight: optional ``[n]`` row weights (0 drops a row).
+      sample_weight: optional weights of rows ``[n]`` or labels ``[n, classes]`` (0
+        leaves one out).
       zero_division: see the module docstring.
 
     Returns:
@@ -234,7 +237,7 @@ def surrogate_fbeta(
     """
     scores = jnp.asarray(scores, jnp.float32)
     labels = jnp.asarray(labels).astype(bool)
-    weights = validation.as_weights(sample_weight, scores.shape[0], empty_ok=True)
+    weights = validation.as_weights(sample_weight, *scores.shape, pooled=False, empty_ok=True)
     predictions = heaviside(scores - thresholds, slopes)
     counts = weighted_counts(predictions, *element_weights(labels, weights))
     return fbeta_from_counts(counts, average=average, beta=beta, zero_division=zero_division)

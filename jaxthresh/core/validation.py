@@ -41,11 +41,12 @@ class Rows:
     Attributes:
       scores: float32[n, classes].
       labels: bool[n, classes].
-      sample_weight: None (every row once), or the weight of each row, ``[n]``. Its dtype
-        says what kind of weights they are, which kernels use statically: bool (each row
-        in or out: folds, padding), int32 (multiplicities: weight k is the row repeated k
-        times) or float32 (real weights). Counts are int32 for bool and int32 weights,
-        float32 sums for float32 ones.
+      sample_weight: None (every row once), the weight of each row, ``[n]``, or of each
+        label, ``[n, classes]`` (0 leaves that label out of every count). Its dtype says
+        what kind of weights they are, which kernels use statically: bool (in or out:
+        folds, padding, masked labels), int32 (multiplicities: weight k is the row
+        repeated k times) or float32 (real weights). Counts are int32 for bool and int32
+        weights, float32 sums for float32 ones.
       max_positives: static: at least the number of rows of weight > 0 that are positive in
         any one class (so that kernels can hold the positive rows of each class in that
         many slots), or None where unknown (inside a caller's ``jit``).
@@ -66,6 +67,12 @@ class Rows:
         if self.sample_weight is None:
             return jnp.ones(self.scores.shape[:1], bool)
         return self.sample_weight
+
+    @property
+    def element_weights(self) -> jax.Array:
+        """The weight of each score, broadcastable to ``[n, classes]``: ``[n, 1]`` for row
+        weights, ``[n, classes]`` for per-label ones."""
+        return element_shaped(self.weights)
 
     @property
     def positive_slots(self) -> int:
@@ -89,6 +96,11 @@ class Rows:
     def __iter__(self):
         """``scores, labels, weights = rows``."""
         return iter((self.scores, self.labels, self.weights))
+
+
+def element_shaped(weights: jax.Array) -> jax.Array:
+    """Row weights ``[n]`` as ``[n, 1]``; per-label weights ``[n, classes]`` as they are."""
+    return weights[:, None] if weights.ndim == 1 else weights
 
 
 def is_traced(*values) -> bool:
@@ -309,66 +321,83 @@ _SCALE_HINT = "(multiplying every weight by one number changes no F-beta)"
 
 
 def as_weights(
-    sample_weight, n_rows: int, n_classes: int = 1, *, empty_ok: bool = False
+    sample_weight, n_rows: int, n_classes: int = 1, *, pooled: bool = True, empty_ok: bool = False
 ) -> jax.Array:
     """The weights of :class:`Rows` from ``sample_weight``: None (every row in), or
-    ``[n_rows]`` non-negative bool, integer or float weights. When concrete, they are also
+    non-negative bool, integer or float weights of each row, ``[n_rows]``, or of each
+    label, ``[n_rows, n_classes]`` (0 leaves the label out). When concrete, they are also
     checked finite, not all 0 (unless ``empty_ok``: for counts, where none is an answer),
-    and small enough for the counts over ``n_classes`` classes pooled (1: per class) to
+    and small enough for the counts, pooled over the classes (``pooled``) or per class, to
     stay exact (:func:`check_weight_totals`)."""
     if sample_weight is None:
         return jnp.ones(n_rows, bool)
     sample_weight = _array(sample_weight, "sample_weight")
-    if sample_weight.shape != (n_rows,):
+    if sample_weight.shape not in ((n_rows,), (n_rows, n_classes)):
         raise ValueError(
-            f"sample_weight: expected shape ({n_rows},), one weight per row, got "
-            f"{sample_weight.shape}"
+            f"sample_weight: expected shape ({n_rows},), one weight per row, or "
+            f"({n_rows}, {n_classes}), one per label, got {sample_weight.shape}"
         )
     if not is_traced(sample_weight):
         if sample_weight.dtype != np.bool_:
             _refuse_values(
                 sample_weight, _negative_or_not_finite, "sample_weight: must be finite and >= 0"
             )
-        check_weight_totals(sample_weight, n_classes, empty_ok=empty_ok)
+        check_weight_totals(sample_weight, n_classes, pooled=pooled, empty_ok=empty_ok)
     return row_weights(sample_weight)
 
 
-def check_weight_totals(sample_weight, n_classes: int = 1, *, empty_ok: bool = False) -> None:
-    """Refuses concrete, non-negative row weights ``[n]`` that leave no row (unless
-    ``empty_ok``), that XLA would count as 0 (non-zero floats below float32's smallest
-    normal number), or whose total times ``n_classes`` the counts cannot hold:
-    :data:`MAX_COUNT` for bool and int weights (exact int32 counts),
-    :data:`MAX_FLOAT_TOTAL` for float weights (float32 sums)."""
-    weights = np.asarray(jax.device_get(sample_weight))  # [n]: one number a row
+def check_weight_totals(
+    sample_weight, n_classes: int = 1, *, pooled: bool = True, empty_ok: bool = False
+) -> None:
+    """Refuses concrete, non-negative weights, of rows ``[n]`` or of labels
+    ``[n, classes]``, that leave nothing to count (unless ``empty_ok``), that XLA would
+    count as 0 (non-zero floats below float32's smallest normal number), or whose total
+    the counts cannot hold: :data:`MAX_COUNT` for bool and int weights (exact int32
+    counts), :data:`MAX_FLOAT_TOTAL` for float weights (float32 sums). The total is over
+    every label where counts are ``pooled`` over the classes (row weights: times
+    ``n_classes``), else that of the heaviest class."""
+    weights = np.asarray(jax.device_get(sample_weight))
     floats = jnp.issubdtype(weights.dtype, jnp.floating)
     if floats:
         with np.errstate(over="ignore", under="ignore"):
             single = np.abs(weights.astype(np.float32))
         tiny = np.finfo(np.float32).tiny
-        small = np.flatnonzero((single < tiny) & (weights != 0))
+        small = np.argwhere((single < tiny) & (weights != 0))
         if len(small):
+            where = ", class ".join(str(i) for i in small[0])
             raise ValueError(
                 f"sample_weight: {len(small)} weight(s) are not 0 but below float32's "
                 f"smallest normal number ({tiny:.3g}), which XLA counts as 0 (first at row "
-                f"{small[0]}: {weights[small[0]].item()!r}); scale the weights up "
+                f"{where}: {weights[tuple(small[0])].item()!r}); scale the weights up "
                 f"{_SCALE_HINT}"
             )
     # float64 sums of integers are exact below 2**53, far above any total accepted here.
     total = float(np.sum(weights, dtype=np.float64))
     if total == 0 and not empty_ok:
         raise ValueError("sample_weight: every weight is 0: no row is left to fit or score")
-    limit = MAX_FLOAT_TOTAL if floats else MAX_COUNT
-    if total * n_classes > limit:
-        pooled = f" over {n_classes} classes ({total * n_classes:.4g} in all)" * (n_classes > 1)
-        if floats:
-            raise ValueError(
-                f"sample_weight: the weights total {total:.4g}{pooled}, more than float32 "
-                f"counts hold ({MAX_FLOAT_TOTAL:.0e}); divide them by a constant {_SCALE_HINT}"
-            )
+    shown = ".4g" if floats else ".0f"
+    if weights.ndim == 2:  # per label
+        per_class = np.sum(weights, 0, dtype=np.float64)
+        counted = total if pooled else float(per_class.max())
+        what = (
+            f"the weights of every label total {counted:{shown}}"
+            if pooled
+            else f"the weights of class {per_class.argmax()} total {counted:{shown}}"
+        )
+    else:
+        counted = total * n_classes if pooled else total
+        what = f"the weights total {total:{shown}}"
+        if pooled and n_classes > 1:
+            what += f" over {n_classes} classes ({counted:.4g} in all)"
+    if floats and counted > MAX_FLOAT_TOTAL:
         raise ValueError(
-            f"sample_weight: the weights total {total:.0f}{pooled}, more than the exact "
-            "int32 counts hold (2**31 - 1); divide them by a common factor, or pass float "
-            "weights (counted as float32 sums)"
+            f"sample_weight: {what}, more than float32 counts hold ({MAX_FLOAT_TOTAL:.0e}); "
+            f"divide them by a constant {_SCALE_HINT}"
+        )
+    if not floats and counted > MAX_COUNT:
+        raise ValueError(
+            f"sample_weight: {what}, more than the exact int32 counts hold (2**31 - 1); "
+            "divide them by a common factor, or pass float weights (counted as float32 sums)"
         )
 
 
@@ -461,8 +490,9 @@ def _power_of_two_above(count: int) -> int:
 
 @jax.jit
 def positives_per_class(labels, weights):
-    """int32[classes]: the positive rows of weight > 0 of each class."""
-    return reductions.count_true(labels & (weights[:, None] > 0))
+    """int32[classes]: the positive rows of weight > 0 of each class (row weights ``[n]``
+    or per-label ``[n, classes]``)."""
+    return reductions.count_true(labels & (element_shaped(weights) > 0))
 
 
 def per_class(value, n_classes: int, name: str, *, positive: bool = False) -> jax.Array:

@@ -75,7 +75,8 @@ def fit(
       method: a name in :data:`METHODS`.
       scores: real ``[n, classes]``, NumPy or JAX.
       labels: 0/1 or bool ``[n, classes]``.
-      sample_weight: None, or ``[n]`` non-negative row weights (see ``fit_sgl``).
+      sample_weight: None, or non-negative weights of rows ``[n]`` or labels
+        ``[n, classes]`` (see ``fit_sgl``).
       progress: log the progress of long loops through absl logging.
       **hyperparameters: the method's keyword arguments.
 

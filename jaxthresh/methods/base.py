@@ -293,9 +293,10 @@ def docstring(cls: type[Method]) -> str:
         "Args:",
         "  scores: real [n, classes], NumPy or JAX (float32 inside).",
         "  labels: 0/1 or bool [n, classes].",
-        "  sample_weight: None (each row once), or [n] non-negative row weights: bool (row in",
-        "    or out), integers (multiplicities: weight k is the row repeated k times) or",
-        "    floats (counts become float32 sums).",
+        "  sample_weight: None (each row once), or non-negative weights of rows [n] or of",
+        "    labels [n, classes] (0 leaves a label out of every count: missing labels):",
+        "    bool (in or out), integers (multiplicities: weight k is the row repeated k",
+        "    times) or floats (counts become float32 sums).",
     ]
     for name, spec in cls.hyperparameters().items():
         lines.append(f"  {name}: {spec.help} Default {spec.default!r}.")

@@ -72,7 +72,7 @@ def dicho_search(
     n_classes = rows.scores.shape[1]
     columns = jnp.arange(n_classes)
     cuts = sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
-    low = lowest_of(lowest_of(rows.scores, axis=0, where=rows.weights[:, None] > 0), axis=0)
+    low = lowest_of(lowest_of(rows.scores, axis=0, where=rows.element_weights > 0), axis=0)
     first = jnp.min(cuts.keys[:, 0])  # the highest score's key: the lowest key
     high = jnp.where(first == SENTINEL, -jnp.inf, from_order_keys(-first))
 

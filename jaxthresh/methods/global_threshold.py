@@ -131,7 +131,7 @@ def best_threshold_of(rows: Rows, *, average: str, beta) -> tuple[jax.Array, jax
     return best_global_threshold(
         rows.scores,
         rows.labels,
-        rows.weights[:, None],
+        rows.element_weights,
         average=average,
         beta=beta,
         slots=rows.positive_slots,

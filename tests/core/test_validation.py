@@ -43,8 +43,17 @@ BAD_INPUTS = [
 ]
 
 BAD_WEIGHTS = [
-    (np.ones(5), r"sample_weight: expected shape \(6,\), one weight per row, got \(5,\)"),
+    (
+        np.ones(5),
+        r"sample_weight: expected shape \(6,\), one weight per row, or \(6, 3\), one per "
+        r"label, got \(5,\)",
+    ),
     (np.ones((6, 1)), r"sample_weight: expected shape \(6,\)"),
+    (np.ones((6, 4)), r"sample_weight: expected shape .* got \(6, 4\)"),
+    (
+        _with((2, 1), -1.0, np.ones((6, 3))),
+        r"must be finite and >= 0, found -1.0 at row 2, class 1",
+    ),
     (_with(3, -1.0, np.ones(6)), r"sample_weight: must be finite and >= 0, found -1.0 at row 3"),
     (_with(1, np.nan, np.ones(6)), "sample_weight: must be finite and >= 0, found nan at row 1"),
     (_with(0, np.inf, np.ones(6)), "sample_weight: must be finite and >= 0, found inf"),

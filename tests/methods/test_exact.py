@@ -161,3 +161,32 @@ def test_predict_nothing_holds_for_float64_scores():
     labels = np.zeros((2, 1))
     thresholds = np.asarray(jaxthresh.fit_exact(scores, labels).thresholds)
     assert not (scores > thresholds).any()
+
+
+@pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")  # empty classes
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["micro", "macro"]))
+def test_exact_with_per_label_weights_equals_brute_force(seed, average):
+    # Integer weights of each label (0 leaves it out): the exact fit reaches the best
+    # F1 of weighted counts over every combination of per-class cuts.
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.random((7, 2)), 1).astype(np.float32)  # ties
+    labels = rng.random((7, 2)) < 0.5
+    weights = rng.integers(0, 3, (7, 2))
+    if not weights.any():
+        weights[0, 0] = 1
+    found = jaxthresh.fit_exact(scores, labels, weights, average=average)
+    candidates = [np.r_[np.unique(scores[:, c]) - 1e-3, 2.0] for c in range(2)]
+    best = -1.0
+    for t0 in candidates[0]:
+        for t1 in candidates[1]:
+            predictions = scores > np.array([t0, t1])
+            tp = (weights * (labels & predictions)).sum(0)
+            pp = (weights * predictions).sum(0)
+            p = (weights * labels).sum(0)
+            best = max(best, float(reference.fbeta(tp, pp, p, average, 1.0)))
+    reached = jaxthresh.f1_score(
+        labels, scores > np.asarray(found.thresholds), average=average, sample_weight=weights
+    )
+    assert reached == pytest.approx(best, abs=1e-6)
+    assert float(found.score) == pytest.approx(best, abs=1e-6)
