@@ -213,7 +213,15 @@ def test_lower_layers_never_import_higher_ones():
             assert level <= own, f"{relative} imports jaxthresh.{module}"
 
 
-@pytest.mark.parametrize("method", HEAVY_AUTO)
+#: The methods whose per-label case runs in the default suite; the others (the slowest to
+#: compile) run with the heavier tests in .ci/run.
+PER_LABEL = [
+    pytest.param(name, marks=pytest.mark.slow) if name in ("auto", "dicho", "numerical") else name
+    for name in jaxthresh.METHODS
+]
+
+
+@pytest.mark.parametrize("method", PER_LABEL)
 def test_per_label_weights_equal_to_row_weights_fit_the_same(method):
     # [n, classes] weights whose columns are one row-weight vector are those row weights,
     # for bool (the cpu kernels' -inf masking) and int weights alike.

@@ -45,7 +45,7 @@ REFERENCE = {
 }
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.integers(0, 10_000))
 @pytest.mark.parametrize("name", list(REFERENCE))
 def test_named_objectives_equal_scikit_learn(name, seed):

@@ -95,12 +95,14 @@ class MaskedScores(NamedTuple):
         float32[n, classes], ``scores`` where the label is 1, else :data:`LEFT_OUT`.
       positive_classes: int32[m], or None for the ``[n, classes]`` form.
       positives: int32[classes], the positive rows kept.
+      kept: int32[classes], the rows kept.
     """
 
     scores: jax.Array
     positive_scores: jax.Array
     positive_classes: jax.Array | None
     positives: jax.Array
+    kept: jax.Array
 
 
 def _numpy_positions(mask, slots: int):
@@ -146,11 +148,13 @@ def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
     kept_positive = rows.labels & rows.element_weights
     scores = jnp.where(rows.element_weights, rows.scores, LEFT_OUT)
     positives = count_true(kept_positive)
+    kept = count_true(jnp.broadcast_to(rows.element_weights, scores.shape))
     if slots is None or 8 * slots > scores.size:
-        return MaskedScores(scores, jnp.where(rows.labels, scores, LEFT_OUT), None, positives)
+        positive_scores = jnp.where(rows.labels, scores, LEFT_OUT)
+        return MaskedScores(scores, positive_scores, None, positives, kept)
     row, column = positions(kept_positive, slots)
     values = scores.at[row, column].get(mode="fill", fill_value=LEFT_OUT)
-    return MaskedScores(scores, values, column, positives)
+    return MaskedScores(scores, values, column, positives, kept)
 
 
 def positive_sums(masked: MaskedScores, functions: list[Callable], *per_class) -> list:
@@ -213,16 +217,12 @@ def fbeta_of_thresholds(
       counts the candidates one after the other.
     """
 
-    def fbeta(true_positives, predicted, positives):
-        return fbeta_from_counts(
-            Counts(true_positives, predicted, positives), average=average, beta=beta
-        )
-
     def cpu(rows, thresholds):
         masked = masked_scores(rows, rows.pooled_positive_slots)
         counts = batching.one_at_a_time(cpu_counts)
         true_positives, predicted = jax.vmap(counts, in_axes=(None, 0))(masked, thresholds)
-        return fbeta(true_positives, predicted, masked.positives)
+        counted = Counts.of(true_positives, predicted, masked.positives, masked.kept)
+        return fbeta_from_counts(counted, average=average, beta=beta)
 
     def generic(rows, thresholds):
         return jax.vmap(lambda t: fbeta_above(rows, t, average=average, beta=beta))(thresholds)

@@ -368,6 +368,13 @@ def positive_weight(sorted: SortedKeys) -> jax.Array:
     return sorted.positive_cumulative[:, -1]
 
 
+def total_weight(sorted: SortedKeys) -> jax.Array:
+    """The weight of each column's rows."""
+    if sorted.cumulative is None:
+        return jnp.sum(sorted.keys != SENTINEL, axis=1, dtype=jnp.int32)
+    return sorted.cumulative[:, -1]
+
+
 def counts_above(sorted: SortedKeys, thresholds: jax.Array) -> Counts:
     """Exact weighted counts of ``scores > thresholds`` in each column, by binary search.
 
@@ -387,7 +394,8 @@ def counts_above(sorted: SortedKeys, thresholds: jax.Array) -> Counts:
         searchsorted_rows(sorted.positive_keys, queries, "left"), sorted.positive_cumulative
     )
     positives = jnp.broadcast_to(positive_weight(sorted)[:, None], predicted.shape)
-    counts = Counts(true_positives, predicted, positives)
+    total = jnp.broadcast_to(total_weight(sorted)[:, None], predicted.shape)
+    counts = Counts.of(true_positives, predicted, positives, total)
     return Counts(*(c[:, 0] for c in counts)) if single else counts
 
 

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxthresh import objectives
 from jaxthresh.core import validation
 from jaxthresh.core.surrogate import heaviside
 from jaxthresh.core.validation import Rows
@@ -26,11 +27,31 @@ from jaxthresh.core.validation import Rows
 
 class Counts(NamedTuple):
     """Per-class counts, each field ``[..., classes]``: int32 (or float32 sums of float
-    row weights; float32 on the surrogate path)."""
+    weights; float32 on the surrogate path).
+
+    Attributes:
+      true_positives: the weight of the positive labels predicted.
+      predicted_positives: the weight of the labels predicted.
+      positives: the weight of the positive labels.
+      true_negatives: the weight of the negative labels not predicted.
+    """
 
     true_positives: jax.Array
     predicted_positives: jax.Array
     positives: jax.Array
+    true_negatives: jax.Array
+
+    @classmethod
+    def of(cls, true_positives, predicted_positives, positives, total) -> Counts:
+        """The counts of a class whose labels weigh ``total`` in all (its true negatives
+        are what is neither positive nor predicted)."""
+        true_negatives = total - positives - predicted_positives + true_positives
+        return cls(true_positives, predicted_positives, positives, true_negatives)
+
+    def confusion(self) -> objectives.Confusion:
+        """``(tp, fp, fn, tn)``, what an :class:`jaxthresh.objectives.Objective` scores."""
+        tp, pp, p, tn = self
+        return objectives.Confusion(tp, pp - tp, p - tp, tn)
 
 
 def count_dtype(weights_dtype) -> jnp.dtype:
@@ -54,21 +75,25 @@ def weighted_counts(
       :class:`Counts` over the ``m`` axis, in the weights' dtype (bool predictions) or the
       predictions' (float predictions).
     """
+    weights = jnp.broadcast_to(weights, predictions.shape)
     if predictions.dtype == jnp.bool_:
 
         def count(values):
             return jnp.sum(jnp.where(predictions, values, 0), axis=0, dtype=values.dtype)
 
-        return Counts(
-            count(positive_weights),
-            count(jnp.broadcast_to(weights, predictions.shape)),
-            jnp.sum(positive_weights, axis=0, dtype=positive_weights.dtype),
+        def total(values):
+            return jnp.sum(values, axis=0, dtype=values.dtype)
+
+        return Counts.of(
+            count(positive_weights), count(weights), total(positive_weights), total(weights)
         )
     positive_weights = positive_weights.astype(predictions.dtype)
-    return Counts(
+    weights = weights.astype(predictions.dtype)
+    return Counts.of(
         jnp.sum(predictions * positive_weights, axis=0),
-        jnp.sum(predictions * weights.astype(predictions.dtype), axis=0),
+        jnp.sum(predictions * weights, axis=0),
         jnp.sum(positive_weights, axis=0),
+        jnp.sum(weights, axis=0),
     )
 
 
@@ -135,10 +160,10 @@ def fbeta_from_counts(
       float32[...], the score in [0, 1].
     """
     if average == "micro":
-        summed = [jnp.sum(c, axis=-1) for c in counts]
+        summed = [jnp.sum(c, axis=-1) for c in counts[:3]]
         return fbeta_ratio(*summed, beta, zero_division)
     if average == "macro":
-        return jnp.mean(fbeta_ratio(*counts, beta, zero_division), axis=-1)
+        return jnp.mean(fbeta_ratio(*counts[:3], beta, zero_division), axis=-1)
     raise ValueError(f"average: must be one of micro, macro; got {average!r}")
 
 
@@ -191,7 +216,7 @@ def f1_score(
     totals = [
         np.asarray(c, dtype=np.float64 if c.dtype == np.float32 else np.int64) for c in counts
     ]
-    return fbeta_of_totals(*totals, average=average, beta=beta, zero_division=zero_division)
+    return fbeta_of_totals(*totals[:3], average=average, beta=beta, zero_division=zero_division)
 
 
 def fbeta_of_totals(

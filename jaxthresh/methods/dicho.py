@@ -52,7 +52,7 @@ class DichoResult(NamedTuple):
 
 def _per_class_and_total(counts, beta):
     """Per-class F-beta ``[..., classes]`` and micro F-beta ``[...]`` of batched counts."""
-    per_class = fbeta_ratio(*counts, beta)
+    per_class = fbeta_ratio(*counts[:3], beta)
     return per_class, fbeta_from_counts(counts, average="micro", beta=beta)
 
 

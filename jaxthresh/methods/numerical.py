@@ -64,7 +64,7 @@ def moved_scores(counts, average: str, beta) -> jax.Array:
       float32[moves, classes]: entry ``[j, c]`` is the score with class ``c`` moved by move
       ``j`` and every other class where it is (row 0: the current score, repeated).
     """
-    tp, pp, positives = counts
+    tp, pp, positives, _ = counts
     if average == "micro":
         total_tp = jnp.sum(tp[0]) - tp[0] + tp
         total_pp = jnp.sum(pp[0]) - pp[0] + pp

@@ -89,7 +89,7 @@ def kernel_objective(kernel: sgl_kernels.Kernel, *, average: str, beta):
     weighted sums."""
 
     def fbeta(true_positives, predicted_positives):
-        counts = Counts(true_positives, predicted_positives, kernel.positives)
+        counts = Counts.of(true_positives, predicted_positives, kernel.positives, kernel.total)
         return fbeta_from_counts(counts, average=average, beta=beta)
 
     def value(params):

@@ -49,11 +49,13 @@ class Kernel(NamedTuple):
       counts_at: ``thresholds -> (true_positives, predicted_positives)``, exact, [classes].
       gradient_at: ``(thresholds, slopes, dF/dTP, dF/dPP) -> (dF/dthresholds, dF/dslopes)``.
       positives: [classes], the weight of the positive rows.
+      total: [classes], the weight of all rows.
     """
 
     counts_at: Callable
     gradient_at: Callable
     positives: jax.Array
+    total: jax.Array
 
 
 def _factor(scores, t, a):
@@ -159,6 +161,7 @@ def rows_kernel(rows: Rows, *, learn_slope: bool, variant: str) -> Kernel:
             lambda t: counting.cpu_counts(masked, t),
             _masked_gradient(masked, learn_slope=learn_slope),
             masked.positives,
+            masked.kept,
         )
     positive_weights, weights = element_weights(rows.labels, rows.weights)
     return Kernel(
@@ -171,6 +174,7 @@ def rows_kernel(rows: Rows, *, learn_slope: bool, variant: str) -> Kernel:
             variant="generic",
         ),
         jnp.sum(positive_weights, axis=0),
+        jnp.sum(jnp.broadcast_to(weights, rows.scores.shape), axis=0),
     )
 
 
@@ -198,4 +202,4 @@ def histogram_kernel(histogram: Histogram, *, learn_slope: bool, variant: str) -
         learn_slope=learn_slope,
         variant=variant,
     )
-    return Kernel(counts_at, gradient_at, above_positives[:, 0])
+    return Kernel(counts_at, gradient_at, above_positives[:, 0], above_counts[:, 0])

@@ -276,3 +276,39 @@ def test_element_weights_in_the_count_dtype():
         expected = np.asarray(weights, dtype)[:, None]
         np.testing.assert_array_equal(row_weights, expected)
         np.testing.assert_array_equal(positive_weights, np.where(labels, expected, 0))
+
+
+@pytest.mark.parametrize("kind", ["bool", "int", "float", "per-label int"])
+def test_true_negatives_are_the_weight_of_negative_labels_not_predicted(problem, kind):
+    scores, labels = problem
+    predictions = scores > 0.5
+    rng = np.random.default_rng(5)
+    weights = {
+        "bool": rng.random(len(scores)) < 0.7,
+        "int": rng.integers(0, 4, len(scores)),
+        "float": rng.integers(0, 9, len(scores)) / 4,
+        "per-label int": rng.integers(0, 4, scores.shape),
+    }[kind]
+    element = weights if weights.ndim == 2 else weights[:, None]
+    counts = jaxthresh.confusion_counts(labels, predictions, weights)
+    expected = (element * (~labels & ~predictions)).sum(0)
+    np.testing.assert_array_equal(counts.true_negatives, expected)
+    tp, fp, fn, tn = counts.confusion()
+    np.testing.assert_array_equal(fp, (element * (~labels & predictions)).sum(0))
+    np.testing.assert_array_equal(fn, (element * (labels & ~predictions)).sum(0))
+    np.testing.assert_array_equal(tp + fp + fn + tn, np.broadcast_to(element, scores.shape).sum(0))
+
+
+def test_counts_score_any_objective_as_scikit_learn_does(problem):
+    from sklearn import metrics as sk
+
+    scores, labels = problem
+    predictions = scores > 0.5
+    confusion = jaxthresh.confusion_counts(labels, predictions).confusion()
+    jaccard = jaxthresh.objectives.get("jaccard").averaged(confusion, "macro")
+    expected = sk.jaccard_score(labels, predictions, average="macro", zero_division=1.0)
+    assert float(jaccard) == pytest.approx(expected, abs=1e-6)
+    mcc = jaxthresh.objectives.get("mcc").averaged(confusion, "micro")
+    assert float(mcc) == pytest.approx(
+        sk.matthews_corrcoef(labels.ravel(), predictions.ravel()), abs=1e-6
+    )

@@ -123,7 +123,7 @@ def _count_weights(positives, average, beta):
 
     def fbeta(true_positives, predicted):
         return fbeta_from_counts(
-            Counts(true_positives, predicted, positives), average=average, beta=beta
+            Counts(true_positives, predicted, positives, 0 * positives), average=average, beta=beta
         )
 
     return jax.grad(fbeta, argnums=(0, 1))
