@@ -112,7 +112,7 @@ def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, pr
     histogram of the fold's fitting rows, which every point then fits on
     (``Method.fit_on_histogram``, what ``Method.fit`` does with ``bins``)."""
     masks = folding.fitting_masks(ids, n_folds)
-    bins = getattr(configs, "bins", None)
+    bins = configs.bins
 
     def one_fold(fitting):
         fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))

@@ -800,7 +800,7 @@ class ThresholdClassifierCV(_ThresholdPredictor):
             beta=float(self.beta),
             class_names=[],
             thresholds=self.thresholds_,
-            slopes=np.asarray(result.slopes) if hasattr(result, "slopes") else None,
+            slopes=thresholds_file.recorded_slopes(config, result),
             fit_f1=self.best_score_,
             n_rows=n_rows,
             summary=summary,

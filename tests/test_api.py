@@ -250,3 +250,21 @@ def test_per_label_weights_leave_labels_out_of_every_count():
     np.testing.assert_array_equal(counts.true_positives, (LABELS & predictions & kept).sum(0))
     np.testing.assert_array_equal(counts.predicted_positives, (predictions & kept).sum(0))
     np.testing.assert_array_equal(counts.positives, (LABELS & kept).sum(0))
+
+
+def test_callers_use_the_declared_method_contract():
+    # Outside the methods, nothing probes a configuration or a result for attributes, nor
+    # branches on a method's name: the base declares bins, slopes, history and describe.
+    package = PROJECT_ROOT / "jaxthresh"
+    callers = [*package.glob("cli/*.py"), package / "sklearn.py", package / "selection.py"]
+    names = "|".join(jaxthresh.METHODS)
+    probing = re.compile(rf"hasattr\(result|getattr\(\w+, \"bins\"|\bmethod == \"({names})\"")
+    for path in callers:
+        assert not probing.search(path.read_text()), path
+    for method, declared in jaxthresh.METHODS.items():
+        config = configure(method, SCORES.shape[1], **FAST.get(method, {}))
+        result = jaxthresh.fit(method, SCORES, LABELS, **FAST.get(method, {}))
+        assert config.bins is None
+        assert (config.history(result) is None) == ("history" not in result._fields), method
+        assert (config.slopes(result) is None) == ("slopes" not in result._fields), method
+        assert declared.has_histogram_path() == ("bins" in declared.hyperparameters())

@@ -77,6 +77,12 @@ def named_classes(names) -> list[str] | None:
     return None if names == default_class_names(len(names)) else names
 
 
+def recorded_slopes(config, result) -> np.ndarray | None:
+    """The slopes ``result`` learned (``config.slopes``), as recorded; None if none."""
+    slopes = config.slopes(result)
+    return None if slopes is None else np.asarray(slopes)
+
+
 def fit_record(
     method: str,
     scores,
@@ -132,7 +138,7 @@ def fit_record(
         beta=float(config.beta),
         class_names=names or default_class_names(n_classes),
         thresholds=thresholds,
-        slopes=np.asarray(result.slopes) if hasattr(result, "slopes") else None,
+        slopes=recorded_slopes(config, result),
         fit_f1=fit_score,
         n_rows=n_rows,
         summary={**config.summary(result), **(summary or {})},

@@ -315,9 +315,9 @@ def _fit() -> None:
     config = configure(method, n_classes, n_rows, **hyperparameters)
     if cv_folds is not None:
         validation.n_folds_for(cv_folds, n_rows, "cv_folds")
-    if getattr(config, "bins", None) is None and n_rows * n_classes >= LARGE_FIT_SCORES:
+    bins = config.bins
+    if bins is None and n_rows * n_classes >= LARGE_FIT_SCORES:
         _warn_rows_memory(method, n_rows, n_classes)
-    bins = getattr(config, "bins", None)
     if bins is None:
         # The values as loaded (float64 too): the library warns where float32 loses them.
         result = jaxthresh.fit(method, values, labels.values, progress=True, **hyperparameters)
@@ -338,26 +338,18 @@ def _fit() -> None:
         beta=float(config.beta),
         class_names=names,
         thresholds=thresholds,
-        slopes=np.asarray(result.slopes) if hasattr(result, "slopes") else None,
+        slopes=schema.recorded_slopes(config, result),
         fit_f1=fit_score,
         n_rows=n_rows,
         summary=summary,
     )
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
-        _plot_fit(plot_dir, method, result, values, labels.values, names)
+        _plot_fit(plot_dir, config, result, values, labels.values, names)
     schema.write_thresholds(output, record, "output")
     score = score_name(config.average, config.beta)
-    if method == "auto":
-        print(
-            f"auto chose {summary['winner']} (inner cross-validated {score} "
-            f"{100 * summary['inner_cv_score']:.2f}%)"
-        )
-    if method == "constrained":
-        name, value = config.constraint()
-        print(
-            f"constrained: {summary['classes_met']} of {n_classes} classes reach "
-            f"{name.removeprefix('min_')} >= {value:g}"
-        )
+    described = config.describe(summary, n_classes, score)
+    if described is not None:
+        print(described)
     print(
         f"{method}: {score} {100 * fit_score:.2f}% on {n_rows} rows; "
         f"{n_classes} thresholds written to {output}"
@@ -385,13 +377,14 @@ def _cross_validate(method, hyperparameters, scores, labels, n_folds, config, re
     print(f"\n{n_folds}-fold cross-validation of {method} on the same rows:\n{table}")
 
 
-def _plot_fit(folder, method, result, scores, labels, names) -> None:
+def _plot_fit(folder, config, result, scores, labels, names) -> None:
     thresholds = np.asarray(result.thresholds)
-    plots.thresholds_by_frequency({method: thresholds}, labels, folder, PLOTS[0])
+    plots.thresholds_by_frequency({config.name: thresholds}, labels, folder, PLOTS[0])
     plots.f1_against_threshold(scores, labels, thresholds, folder, PLOTS[1], class_names=names)
     plots.precision_recall(scores, labels, thresholds, folder, PLOTS[2], class_names=names)
-    if hasattr(result, "history"):
-        plots.learning_curves({method: result.history}, folder, PLOTS[3])
+    history = config.history(result)
+    if history is not None:
+        plots.learning_curves({config.name: history}, folder, PLOTS[3])
 
 
 def _scores_and_thresholds(command: str):

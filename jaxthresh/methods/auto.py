@@ -167,3 +167,9 @@ class Auto(Method):
             "winner": CANDIDATES[winner],
             "inner_cv_score": round(float(result.estimates[winner]), 6),
         }
+
+    def describe(self, summary: dict, n_classes: int, score_name: str) -> str:
+        return (
+            f"auto chose {summary['winner']} (inner cross-validated {score_name} "
+            f"{100 * summary['inner_cv_score']:.2f}%)"
+        )

@@ -171,6 +171,9 @@ class Method:
     name: ClassVar[str]
     #: The NamedTuple its fits return.
     result_type: ClassVar[type]
+    #: Histogram cells per class (the ``bins`` hyperparameter of the methods that have a
+    #: histogram path; None: the rows themselves).
+    bins: int | None = None
 
     def fit_rows(self, rows: Rows):
         """The fit on weighted rows (pure, traceable, vmap-friendly), the configuration
@@ -197,9 +200,8 @@ class Method:
         is set, :meth:`fit_on_histogram` of their histogram (values derived from the data,
         such as ``init=None``, then come from the cells too, so that nothing holds more
         than the histogram and one pass over the rows)."""
-        bins = getattr(self, "bins", None)
-        if bins is not None:
-            return self.fit_on_histogram(score_histogram(rows, bins=bins))
+        if self.bins is not None:
+            return self.fit_on_histogram(score_histogram(rows, bins=self.bins))
         return self.resolved(rows).fit_rows(rows)
 
     def fit_on_histogram(self, histogram: Histogram):
@@ -221,6 +223,23 @@ class Method:
         """JSON figures of a result worth recording beside the thresholds."""
         del result
         return {}
+
+    def describe(self, summary: dict, n_classes: int, score_name: str) -> str | None:
+        """A line for the command-line tool about a fit, from its :meth:`summary` (None:
+        nothing beyond the score); ``score_name`` names the score, as ``micro-F1``."""
+        del summary, n_classes, score_name
+        return None
+
+    def slopes(self, result) -> jax.Array | None:
+        """The slopes a fit learned, to record beside its thresholds (None: none)."""
+        del result
+        return None
+
+    def history(self, result) -> jax.Array | None:
+        """The score of every step of an iterative fit, for its learning curve (None:
+        not iterative)."""
+        del result
+        return None
 
     @classmethod
     def has_histogram_path(cls) -> bool:
@@ -256,6 +275,13 @@ class Method:
             for name, spec in self.hyperparameters().items()
             if spec.tool
         }
+
+
+class Iterative:
+    """For methods whose results carry ``history``, the score after every step."""
+
+    def history(self, result) -> jax.Array:
+        return result.history
 
 
 #: The registered methods, by name.

@@ -177,3 +177,11 @@ class Constrained(Method):
             "classes_met": int(met.sum()),
             "classes_not_met": np.flatnonzero(~met).tolist(),
         }
+
+    def describe(self, summary: dict, n_classes: int, score_name: str) -> str:
+        del score_name
+        name, value = self.constraint()
+        return (
+            f"constrained: {summary['classes_met']} of {n_classes} classes reach "
+            f"{name.removeprefix('min_')} >= {value:g}"
+        )

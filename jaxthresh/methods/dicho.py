@@ -35,7 +35,14 @@ from jaxthresh.core.cuts import (
 from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
-from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
+from jaxthresh.methods.base import (
+    Iterative,
+    Method,
+    average_field,
+    beta_field,
+    hyperparameter,
+    register,
+)
 
 
 class DichoResult(NamedTuple):
@@ -124,7 +131,7 @@ def dicho_search(
 
 @register
 @dataclasses.dataclass(frozen=True, eq=False)
-class Dicho(Method):
+class Dicho(Iterative, Method):
     """dichoThresh: coarse grid search, then shrinking Gaussian random search (the SGLThresh
     paper's random-search baseline)."""
 

@@ -29,6 +29,7 @@ from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import (
+    Iterative,
     Method,
     average_field,
     beta_field,
@@ -119,7 +120,7 @@ def numerical_from_sorted_keys(
 
 @register
 @dataclasses.dataclass(frozen=True, eq=False)
-class Numerical(StartsAtGlobalThreshold, Method):
+class Numerical(StartsAtGlobalThreshold, Iterative, Method):
     """numThresh (Kong et al.): Adam ascent on finite-difference F-beta gradients."""
 
     name = "numerical"

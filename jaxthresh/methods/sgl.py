@@ -26,6 +26,7 @@ from jaxthresh.core.surrogate import heaviside
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import sgl_kernels
 from jaxthresh.methods.base import (
+    Iterative,
     Method,
     average_field,
     beta_field,
@@ -132,7 +133,7 @@ def autodiff_objective(rows: Rows, *, average: str, beta, learn_slope: bool):
 
 @register
 @dataclasses.dataclass(frozen=True, eq=False)
-class SGL(StartsAtGlobalThreshold, Method):
+class SGL(StartsAtGlobalThreshold, Iterative, Method):
     """SGLThresh: learns one threshold per class that maximizes F-beta (Pellegrini &
     Masquelier, ICASSP 2021): the exact step forward, the derivative of a sigmoid of slope
     ``a`` backward, Adam, full batch."""
@@ -165,6 +166,9 @@ class SGL(StartsAtGlobalThreshold, Method):
         help="Epoch kernel: None for the one made for the backend, 'cpu', 'generic' or "
         "'autodiff' (the reference); the thresholds are the same up to float32 rounding.",
     )
+
+    def slopes(self, result: SGLResult) -> jax.Array:
+        return result.slopes
 
     def diagnose(self, result: SGLResult, summary, rows: Rows) -> list[str]:
         return [
