@@ -534,6 +534,6 @@ def test_per_label_weights_shard_and_fold():
         jaxthresh.fit_exact(*sharded).thresholds,
         jaxthresh.fit_exact(SCORES, LABELS, kept).thresholds,
     )
-    for folds in ("random", "iterative"):
-        cv = jaxthresh.cross_validate(SCORES, LABELS, "exact", kept, folds=folds)
-        assert np.all(np.isfinite(np.asarray(cv.heldout_score)))
+    # Iterative folds deal rows by the labels the weights keep.
+    cv = jaxthresh.cross_validate(SCORES, LABELS, "exact", kept, folds="iterative")
+    assert np.all(np.isfinite(np.asarray(cv.heldout_score)))

@@ -164,7 +164,7 @@ def test_predict_nothing_holds_for_float64_scores():
 
 
 @pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")  # empty classes
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["micro", "macro"]))
 def test_exact_with_per_label_weights_equals_brute_force(seed, average):
     # Integer weights of each label (0 leaves it out): the exact fit reaches the best
