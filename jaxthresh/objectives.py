@@ -37,6 +37,7 @@ import numpy as np
 
 __all__ = [
     "AVERAGES",
+    "BETA_RANGE",
     "FIXED_FRACTIONS",
     "NAMES",
     "Confusion",
@@ -51,6 +52,11 @@ __all__ = [
 
 #: The reductions over classes.
 AVERAGES = ("micro", "macro", "weighted")
+
+#: The betas of F-beta accepted: beyond them F-beta is precision (or recall) to float32's
+#: precision, and ``beta**2`` is subnormal (flushed to zero) or too large to multiply the
+#: counts.
+BETA_RANGE = (1e-4, 1e4)
 
 
 class Confusion(NamedTuple):
@@ -262,9 +268,10 @@ def fbeta(beta) -> Objective:
         raise ValueError(f"objective: fbeta's beta must be a number, got {beta!r}")
     if not _is_traced(beta):
         value = float(np.asarray(beta))
-        if not 1e-4 <= value <= 1e4:
+        low, high = BETA_RANGE
+        if not low <= value <= high:
             raise ValueError(
-                f"objective: fbeta's beta must be between 0.0001 and 10000, got {beta!r}"
+                f"objective: fbeta's beta must be between {low:g} and {high:g}, got {beta!r}"
             )
     return Objective("fbeta", jnp.asarray(beta, jnp.float32))
 

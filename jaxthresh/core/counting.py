@@ -148,7 +148,7 @@ def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
     kept_positive = rows.labels & rows.element_weights
     scores = jnp.where(rows.element_weights, rows.scores, LEFT_OUT)
     positives = count_true(kept_positive)
-    kept = count_true(jnp.broadcast_to(rows.element_weights, scores.shape))
+    kept = jnp.broadcast_to(count_true(rows.element_weights), positives.shape)
     if slots is None or 8 * slots > scores.size:
         positive_scores = jnp.where(rows.labels, scores, LEFT_OUT)
         return MaskedScores(scores, positive_scores, None, positives, kept)

@@ -131,12 +131,12 @@ def float64_warnings(scores, thresholds, class_names=None, merged=None) -> list[
             "the scores (for example pass logits)"
         )
     # Values that underflow are merged too: the message above says it better.
-    merged_classes = None if merged is None else merged[0] & (underflow == 0)
-    if merged_classes is not None and merged_classes.any():
+    apart = None if merged is None else merged[0] & (underflow == 0)
+    if apart is not None and apart.any():
         low, high, single = merged[1]
         messages.append(
             "scores: float32 cannot keep apart the float64 scores of "
-            f"{class_list(np.flatnonzero(merged_classes), class_names)} (for example "
+            f"{class_list(np.flatnonzero(apart), class_names)} (for example "
             f"{float(low)!r} and {float(high)!r} both become {float(single)!r}), and at least "
             f"{MERGED_SHARE:.0%} of their rows share a float32 value with rows of the other "
             "label: every method, exact included, fits float32 scores and cannot put a "

@@ -59,9 +59,9 @@ def masked_weights(weights: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def check_fold_weights(ids, weights, n_folds: int) -> None:
-    """Refuses concrete row ``weights`` ``[n]`` that leave a fold's held-out rows, or its
-    fitting rows (every other fold), weighing 0 in all: a fit on them finds nothing, and
-    a score on them counts nothing."""
+    """Refuses concrete weights, of rows ``[n]`` or labels ``[n, classes]``, that leave a
+    fold's held-out rows, or its fitting rows (every other fold), weighing 0 in all: a fit
+    on them finds nothing, and a score on them counts nothing."""
     ids, weights = (np.asarray(jax.device_get(v)) for v in (ids, weights))
     weights = weights.reshape(len(ids), -1).sum(axis=1, dtype=np.float64)  # per row
     held_out = np.bincount(ids, weights=weights, minlength=n_folds)

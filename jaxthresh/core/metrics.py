@@ -75,13 +75,12 @@ def weighted_counts(
       :class:`Counts` over the ``m`` axis, in the weights' dtype (bool predictions) or the
       predictions' (float predictions).
     """
-    weights = jnp.broadcast_to(weights, predictions.shape)
     if predictions.dtype == jnp.bool_:
 
         def count(values):
             return jnp.sum(jnp.where(predictions, values, 0), axis=0, dtype=values.dtype)
 
-        def total(values):
+        def total(values):  # [classes], or [1] for row weights [m, 1]
             return jnp.sum(values, axis=0, dtype=values.dtype)
 
         return Counts.of(

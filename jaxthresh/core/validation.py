@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxthresh import objectives
 from jaxthresh.core import reductions
 
 AVERAGES = ("micro", "macro")
@@ -172,6 +173,12 @@ def _negative_or_not_finite(array, xp):
     return (array < 0) | ~xp.isfinite(array.astype(xp.float32))
 
 
+def _flushed(array, xp):
+    """Non-zero values below float32's smallest normal number, which XLA counts as 0
+    (NumPy only: XLA itself would flush them before comparing)."""
+    return (array != 0) & (xp.abs(array.astype(xp.float32)) < xp.finfo(xp.float32).tiny)
+
+
 def first_of(bad, xp=jnp):
     """``(how many, flat index of the first)`` True elements of the bool array ``bad``."""
     return xp.sum(bad), xp.argmax(bad.ravel())
@@ -313,9 +320,8 @@ MAX_COUNT = 2**31 - 1
 #: (:data:`BETA_RANGE`), and float32 ends at 3.4e38.
 MAX_FLOAT_TOTAL = 1e30
 
-#: The betas accepted: beyond them F-beta is precision (or recall) to float32's precision,
-#: and ``beta**2`` is subnormal (flushed to zero) or too large to multiply the counts.
-BETA_RANGE = (1e-4, 1e4)
+#: The betas accepted (:data:`jaxthresh.objectives.BETA_RANGE`).
+BETA_RANGE = objectives.BETA_RANGE
 
 _SCALE_HINT = "(multiplying every weight by one number changes no F-beta)"
 
@@ -358,19 +364,14 @@ def check_weight_totals(
     ``n_classes``), else that of the heaviest class."""
     weights = np.asarray(jax.device_get(sample_weight))
     floats = jnp.issubdtype(weights.dtype, jnp.floating)
-    if floats:
-        with np.errstate(over="ignore", under="ignore"):
-            single = np.abs(weights.astype(np.float32))
-        tiny = np.finfo(np.float32).tiny
-        small = np.argwhere((single < tiny) & (weights != 0))
-        if len(small):
-            where = ", class ".join(str(i) for i in small[0])
-            raise ValueError(
-                f"sample_weight: {len(small)} weight(s) are not 0 but below float32's "
-                f"smallest normal number ({tiny:.3g}), which XLA counts as 0 (first at row "
-                f"{where}: {weights[tuple(small[0])].item()!r}); scale the weights up "
-                f"{_SCALE_HINT}"
-            )
+    count, first = _bad_values(weights, _flushed) if floats else (0, ())
+    if count:
+        where = ", class ".join(str(i) for i in first)
+        raise ValueError(
+            f"sample_weight: {count} weight(s) are not 0 but below float32's smallest normal "
+            f"number ({np.finfo(np.float32).tiny:.3g}), which XLA counts as 0 (first at row "
+            f"{where}: {_value_at(weights, first)!r}); scale the weights up {_SCALE_HINT}"
+        )
     # float64 sums of integers are exact below 2**53, far above any total accepted here.
     total = float(np.sum(weights, dtype=np.float64))
     if total == 0 and not empty_ok:

@@ -174,7 +174,7 @@ def rows_kernel(rows: Rows, *, learn_slope: bool, variant: str) -> Kernel:
             variant="generic",
         ),
         jnp.sum(positive_weights, axis=0),
-        jnp.sum(jnp.broadcast_to(weights, rows.scores.shape), axis=0),
+        jnp.broadcast_to(jnp.sum(weights, axis=0), rows.scores.shape[1:]),
     )
 
 
