@@ -53,8 +53,8 @@ PAPER_TABLE2 = {
 # Macro-F1 in percent (eval, valid), as the paper's text gives it: DCASE 2017 eval only.
 PAPER_MACRO = {"dcase2017": {"default": (53.4, None), "sgl": (62.5, None)}}
 
-# The methods of the table: every registered one that maximizes F-beta ("constrained"
-# maximizes recall or precision under a bound on the other: no row of Table 2).
+# The methods of the table: every registered one but "constrained" (the best objective
+# under a bound on precision or recall: no row of Table 2).
 TABLE2_METHODS = tuple(name for name in jaxthresh.METHODS if name != "constrained")
 
 # The settings behind the paper's figures, per benchmark and method.
@@ -134,18 +134,19 @@ class Benchmark(NamedTuple):
 
 
 class MethodResult(NamedTuple):
-    """One method on one benchmark. F1 in percent; means over folds where cross-validated.
+    """One method on one benchmark. Scores (the fit's objective, micro-F1 by default) in
+    percent; means over folds where cross-validated.
 
     Attributes:
-      valid_f1: micro-F1 on the fitting rows.
-      eval_f1: micro-F1 on the evaluation rows (held-out folds where cross-validated).
+      valid_f1: the score on the fitting rows.
+      eval_f1: the score on the evaluation rows (held-out folds where cross-validated).
       seconds: wall-clock seconds of the fit (cross-validation: all folds), compilation
         included.
       thresholds: float32[classes], or float32[folds, classes] where cross-validated.
-      history: float32[steps], the method's F-beta per epoch or step on the fitting data
+      history: float32[steps], the method's score per epoch or step on the fitting data
         (the first fold's where cross-validated); None for methods without one.
       hyperparameters: every hyperparameter of the fit, as ``thresholds.json`` records them.
-      average: the F-beta fitted and reported, "micro" or "macro".
+      average: the average of the objective fitted and reported.
     """
 
     valid_f1: float
@@ -211,7 +212,8 @@ def run_method(
     progress: bool = False,
 ) -> MethodResult:
     """Fits ``method`` with ``hyperparameters`` on a benchmark and scores it as the paper
-    does, in the F-beta its ``average`` hyperparameter names (default micro).
+    does, by the objective its ``objective`` and ``average`` hyperparameters name (default
+    micro-F1).
 
     With an eval split: fit on the valid rows, score on valid and eval (the eval rows are
     used for nothing else). Without one: ``n_folds``-fold cross-validation
@@ -256,7 +258,11 @@ def run_method(
 
     def score(scores, labels):
         predictions = jaxthresh.apply_thresholds(scores, thresholds)
-        return _percent(jaxthresh.f1_score(labels, predictions, average=config.average))
+        return _percent(
+            jaxthresh.score_predictions(
+                labels, predictions, objective=config.objective, average=config.average
+            )
+        )
 
     return MethodResult(
         score(benchmark.valid_scores, benchmark.valid_labels),

@@ -1,9 +1,10 @@
-"""jaxthresh: per-class decision thresholds that maximize the F1 of a multi-label classifier.
+"""jaxthresh: per-class decision thresholds that maximize the F1 (or any objective of the
+confusion counts) of a multi-label classifier.
 
 Layers, each importing only those above it in this list:
 
 * :mod:`jaxthresh.objectives`: objectives of the confusion counts, as values;
-* :mod:`jaxthresh.core`: the surrogate step, exact counts and F-beta, cuts of sorted scores,
+* :mod:`jaxthresh.core`: the surrogate step, exact counts and scores, cuts of sorted scores,
   histograms, folds, batching per backend, progress, input checks;
 * :mod:`jaxthresh.methods`: every method declared once, and the fits derived from it;
 * :mod:`jaxthresh.selection`: cross-validation and sweeps; :mod:`jaxthresh.streaming`:
@@ -19,6 +20,7 @@ from jaxthresh.core.metrics import (
     confusion_counts,
     f1_score,
     fbeta_from_counts,
+    score_predictions,
     surrogate_fbeta,
 )
 from jaxthresh.core.surrogate import heaviside
@@ -75,6 +77,7 @@ __all__ = [
     "histogram_of_chunks",
     "histogram_pass",
     "objectives",
+    "score_predictions",
     "shard_rows",
     "surrogate_fbeta",
     "sweep",

@@ -50,9 +50,9 @@ class CVResult(NamedTuple):
 
     Attributes:
       thresholds: float32[folds, classes], the thresholds fitted with each fold held out.
-      fit_score: float32[folds], F-beta (the method's ``average`` and ``beta``) on the
+      fit_score: float32[folds], the method's objective (averaged as its ``average``) on the
         rows each fold's thresholds were fitted on.
-      heldout_score: float32[folds], F-beta on the held-out fold.
+      heldout_score: float32[folds], the objective on the held-out fold.
       fold_ids: int32[n], the fold each row belongs to.
       fits: the method's own result (e.g. :class:`jaxthresh.SGLResult`), every field with a
         leading ``folds`` axis.
@@ -68,7 +68,7 @@ class CVResult(NamedTuple):
         """How much each class's threshold moves across folds: :class:`ThresholdSpread`
         (mean, standard deviation, lowest and highest over the folds), per class. A class
         whose threshold moves much is one whose threshold over-fits its fitting rows (few
-        positives, or a flat F-beta); a fold where a class has no positive row leaves it
+        positives, or a flat objective); a fold where a class has no positive row leaves it
         at "predict nothing" (above its highest score), which shows here too."""
         thresholds = jnp.asarray(self.thresholds, jnp.float32)
         return ThresholdSpread(
@@ -85,8 +85,8 @@ class SweepResult(NamedTuple):
     Attributes:
       grid: ``{name: values[points]}``, the swept hyperparameters of each point (as
         ``thresholds.json`` records them: keys as their key data).
-      fit_score: float32[points, folds], F-beta on each fold's fitting rows.
-      heldout_score: float32[points, folds], F-beta on each held-out fold.
+      fit_score: float32[points, folds], the objective on each fold's fitting rows.
+      heldout_score: float32[points, folds], the objective on each held-out fold.
       thresholds: float32[points, folds, classes].
       fold_ids: int32[n], the fold of each row (the same folds for every point).
     """
@@ -99,13 +99,13 @@ class SweepResult(NamedTuple):
 
 
 def _score(config, rows: Rows, thresholds: jax.Array) -> jax.Array:
-    return counting.fbeta_of_thresholds(
-        rows, thresholds[None], average=config.average, beta=config.beta
-    )[0]
+    return counting.score_of_thresholds(rows, thresholds[None], config.objective, config.average)[0]
 
 
-@functools.partial(jax.jit, static_argnames=("n_folds", "progress"))
-def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, progress: bool):
+@functools.partial(jax.jit, static_argnames=("n_folds", "n_points", "progress"))
+def _cross_validate_points(
+    configs, rows: Rows, ids: jax.Array, n_folds: int, n_points: int, progress: bool
+):
     """Every point (the leading axis of ``configs``) times every fold: results with
     leading axes ``[points, folds]``. Folds are the outer loop, so that what a fold's fits
     share is built once per fold: with ``bins`` (static, the same for every point), the
@@ -131,7 +131,7 @@ def _cross_validate_points(configs, rows: Rows, ids: jax.Array, n_folds: int, pr
                 _score(config, held_rows, thresholds),
             )
 
-        return batching.map_batch(one_point, configs)
+        return batching.map_batch(one_point, configs, length=n_points)
 
     with progress_reports.reporting(progress):
         by_fold = batching.map_batch(one_fold, masks)
@@ -145,11 +145,14 @@ def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hy
     get_method(method)
     n_rows = rows.scores.shape[0]
     n_folds = validation.n_folds_for(n_folds, n_rows)
-    validation.choice(kind, folding.FOLD_KINDS, "folds")
-    if "folds" in get_method(method).hyperparameters():  # auto: its inner folds too
-        hyperparameters["folds"] = kind
-    key = jax.random.key(0) if fold_key is None else validation.prng_key(fold_key, "fold_key")
-    ids = folding.assign(kind, key, rows, n_folds)
+    if isinstance(kind, str):
+        validation.choice(kind, folding.FOLD_KINDS, "folds")
+        if "folds" in get_method(method).hyperparameters():  # auto: its inner folds too
+            hyperparameters["folds"] = kind
+        key = jax.random.key(0) if fold_key is None else validation.prng_key(fold_key, "fold_key")
+        ids = folding.assign(kind, key, rows, n_folds)
+    else:
+        ids = folding.given_fold_ids(kind, n_rows, n_folds)
     if rows.sample_weight is not None and not validation.is_traced(ids, rows):
         folding.check_fold_weights(ids, rows.sample_weight, n_folds)
     largest = folding.largest_fold(n_rows, n_folds)
@@ -188,10 +191,12 @@ def cross_validate(
       fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
       folds: "random", or "iterative" (Sechidis et al. 2011: rare classes in every fold;
         on the host with NumPy for concrete labels, a ``lax.while_loop`` under ``jit``).
-        A method with inner folds of its own (``auto``) deals them the same way.
+        A method with inner folds of its own (``auto``) deals them the same way. Or the
+        fold of every row, ints ``[n]`` in ``[0, n_folds)`` (a scikit-learn splitter's
+        test folds, for instance).
       progress: log the progress of long loops.
       **hyperparameters: the method's keyword arguments (e.g. ``init=0.3`` for "sgl");
-        its ``average`` and ``beta`` also choose the reported score.
+        its ``objective`` and ``average`` also choose the reported score.
 
     Returns:
       :class:`CVResult`; ``threshold_spread()`` says how much each class's threshold
@@ -204,7 +209,7 @@ def cross_validate(
     config = configure(method, n_classes, smallest, **hyperparameters)
     configs = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], config)
     fits, fit_score, heldout_score = _cross_validate_points(
-        configs, rows, ids, n_folds, bool(progress)
+        configs, rows, ids, n_folds, 1, bool(progress)
     )
     fits = jax.tree.map(lambda leaf: leaf[0], fits)
     return CVResult(fits.thresholds, fit_score[0], heldout_score[0], ids, fits)
@@ -274,10 +279,14 @@ def sweep(
                 f"{name}: cannot be swept (it fixes the compiled program); got {values}"
             )
         if len({jax.tree.structure(getattr(config, name)) for config in configs}) > 1:
-            raise ValueError(f"{name}: cannot sweep None beside values; got {values}")
+            raise ValueError(
+                f"{name}: the values swept must be of one form (numbers of one shape, "
+                "objectives of one kind such as objectives.fbeta(beta), not None beside "
+                f"values); got {values}"
+            )
     stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *configs)
     fits, fit_score, heldout_score = _cross_validate_points(
-        stacked, rows, ids, n_folds, bool(progress)
+        stacked, rows, ids, n_folds, len(configs), bool(progress)
     )
     grid = {
         name: np.asarray([declared[name].record(getattr(config, name)) for config in configs])

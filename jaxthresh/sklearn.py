@@ -37,17 +37,18 @@ Design notes:
 * The method is any registered one, taken by name with its hyperparameters in
   ``hyperparameters`` (a dict, so that ``GridSearchCV`` can search it), checked against
   the method's own declaration (:func:`jaxthresh.methods.configure`): nothing here knows
-  one method from another. ``average`` and ``beta`` are the estimator's parameters: they
-  go to the methods that declare them, and always choose ``score`` and ``best_score_``.
+  one method from another. ``objective`` and ``average`` are the estimator's parameters:
+  they go to the method, and choose ``score`` and ``best_score_``.
 * Fitting folds of thresholds are row weights over one copy of the out-of-fold scores
   (weight 0 outside the fold). The rows are padded with rows of weight 0 to a size shared
   by similar row counts (at most 1/4 more), so that the fits of a grid search's splits
   reuse compiled programs instead of compiling one per row count. A warning of a fold's
   fit that the final fit did not give is issued once, naming the folds.
-* ``score`` is the F-beta (the estimator's ``average`` and ``beta``; jaxthresh's
-  zero-division rule, 1 where there is nothing to find; counted in NumPy) of ``predict``,
+* ``score`` is the objective (the estimator's ``objective`` and ``average``; jaxthresh's
+  zero-division rule, 1 where there is nothing to find; exact counts in NumPy, the
+  objective computed from them in float32) of ``predict``,
   so that ``GridSearchCV`` selects by the figure the thresholds maximize. Candidates that
-  differ in ``beta`` are scored by different figures: compare them with a fixed
+  differ in ``objective`` are scored by different figures: compare them with a fixed
   ``scoring`` (``"f1_micro"``...).
 * Parameters are stored unchanged in ``__init__`` and checked in ``fit``; every bad value
   is a ``ValueError`` whose message starts with the argument's name.
@@ -89,10 +90,11 @@ import numpy as np
 import scipy.sparse
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.cli import thresholds_file
 from jaxthresh.core import validation
 from jaxthresh.core.diagnostics import FitWarning
-from jaxthresh.core.metrics import fbeta_of_totals
+from jaxthresh.core.metrics import objective_of_totals
 from jaxthresh.methods import configure, get_method
 
 __all__ = ["FixedThresholdClassifier", "ThresholdClassifierCV"]
@@ -376,7 +378,7 @@ def _estimator_has(name: str):
 
 class _ThresholdPredictor(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """What both estimators share: scores of the wrapped classifier, ``score > threshold``
-    predictions, the pass-through of its scores, F-beta ``score`` and the tags."""
+    predictions, the pass-through of its scores, the objective's ``score`` and the tags."""
 
     def _scored(self, X, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(scores [n, classes], thresholds float32[classes])``: the fitted classifier's
@@ -413,8 +415,9 @@ class _ThresholdPredictor(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self._class_scores(X, "decision_function")
 
     def score(self, X, y, sample_weight=None) -> float:
-        """F-beta of ``predict(X)`` against ``y`` (``average`` and ``beta`` of the
-        estimator; a set with no positives and no predictions scores 1).
+        """The objective of ``predict(X)`` against ``y`` (``objective`` and ``average`` of
+        the estimator; F1 micro for bare thresholds; a set with no positives and no
+        predictions scores 1).
 
         Args:
           X: ``[n, features]``.
@@ -422,7 +425,7 @@ class _ThresholdPredictor(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
           sample_weight: None or ``[n]`` row weights.
 
         Returns:
-          A float in [0, 1].
+          A float (in [0, 1] but for utilities and custom objectives).
         """
         predictions = self.predict(X)
         labels, _ = _check_labels(y, type(self).__name__)
@@ -431,10 +434,10 @@ class _ThresholdPredictor(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"y: shape {labels.shape} does not match the predictions' {predictions.shape}"
             )
-        return _fbeta(labels, predictions, weights, *self._objective())
+        return _objective_score(labels, predictions, weights, *self._objective())
 
-    def _objective(self) -> tuple[str, float]:
-        return self.average, self.beta
+    def _objective(self) -> tuple:
+        return _checked_objective(self.objective), self.average
 
     def __sklearn_tags__(self):
         return _estimator_tags(super().__sklearn_tags__(), self.estimator)
@@ -547,16 +550,23 @@ def _pad_rows(array: np.ndarray, size: int, like_first: bool = False) -> np.ndar
     return np.concatenate([array, filler])
 
 
-def _fbeta(labels, predictions, weights, average: str, beta) -> float:
-    """F-beta of bool ``predictions`` against bool ``labels`` (``[n, classes]``) with
-    row ``weights`` (None: ones), as :func:`jaxthresh.f1_score` computes it (zero-division
-    value 1), in NumPy: exact integer counts for bool weights, float64 sums otherwise."""
+def _checked_objective(objective):
+    """``objective`` as a :class:`jaxthresh.objectives.Objective` (``ValueError`` naming
+    ``objective`` if it is none)."""
+    return objectives.get(objective)
+
+
+def _objective_score(labels, predictions, weights, objective, average: str) -> float:
+    """The objective of bool ``predictions`` against bool ``labels`` (``[n, classes]``)
+    with row ``weights`` (None: ones), from counts in NumPy (exact integers for bool
+    weights, float64 sums otherwise; :func:`jaxthresh.core.metrics.objective_of_totals`)."""
     predictions = np.asarray(predictions, bool)
     if weights is None:
         weights = np.ones(labels.shape[0], np.int64)
     weights = weights.astype(np.int64 if weights.dtype == np.bool_ else np.float64)
     counts = [weights @ m for m in (labels & predictions, predictions, labels)]
-    return fbeta_of_totals(*counts, average=average, beta=beta)
+    total = np.full(labels.shape[1], weights.sum())
+    return objective_of_totals(*counts, total, objective, average)
 
 
 def _recorded_fit(method: str, scores, labels, weights, options: dict):
@@ -605,9 +615,11 @@ class ThresholdClassifierCV(_ThresholdPredictor):
         scikit-learn splitter or an iterable of ``(train, test)`` indices whose test sets
         partition the rows, or "prefit": ``estimator`` is fitted already and the data given
         to ``fit`` only chooses the thresholds (no refit, no ``cv_results_``).
-      beta: the F-beta (weight of recall; 1 is F1) that the method maximizes where it
-        takes ``beta``, and that ``score`` and ``best_score_`` report.
-      average: "micro" or "macro": the same, for the average over classes.
+      objective: the score the method maximizes, and that ``score`` and ``best_score_``
+        report: a name ("f1", "jaccard", "accuracy", "balanced_accuracy", "mcc",
+        "precision", "recall") or a :mod:`jaxthresh.objectives` value (``fbeta(2.0)``,
+        ``utility(...)``, ``custom(fn)``); ``GridSearchCV`` can search it.
+      average: "micro", "macro" or "weighted": its average over classes.
       hyperparameters: None, or a dict of the method's other hyperparameters, as its
         ``fit_<method>`` takes them (for example ``{"epochs": 50}`` for "sgl"); unknown
         names and bad values are a ``ValueError`` naming them.
@@ -620,12 +632,12 @@ class ThresholdClassifierCV(_ThresholdPredictor):
     Attributes:
       estimator_: the classifier fitted on every row (``estimator`` itself for "prefit").
       thresholds_: float32[classes]: predict class j where its score > ``thresholds_[j]``.
-      best_score_: float, the F-beta of ``thresholds_`` on the out-of-fold scores (on the
-        given data for "prefit"): what an F-beta method maximized.
+      best_score_: float, the objective of ``thresholds_`` on the out-of-fold scores (on
+        the given data for "prefit"): what the method maximized.
       cv_results_: dict of per-fold NumPy arrays (None for "prefit"): ``thresholds``
         float32[folds, classes], fitted on the out-of-fold scores of the other folds;
-        ``train_score`` float[folds], their F-beta there; ``test_score`` float[folds],
-        their F-beta on the fold (an estimate of ``best_score_`` on new rows);
+        ``train_score`` float[folds], their objective there; ``test_score`` float[folds],
+        their objective on the fold (an estimate of ``best_score_`` on new rows);
         ``n_test`` int[folds], the fold's rows.
       fit_result_: the method's result (e.g. :class:`jaxthresh.SGLResult`) as NumPy arrays.
       response_method_: the classifier's method that gives the scores.
@@ -640,7 +652,7 @@ class ThresholdClassifierCV(_ThresholdPredictor):
         *,
         method: str = "sgl",
         cv=5,
-        beta: float = 1.0,
+        objective="f1",
         average: str = "micro",
         hyperparameters: dict | None = None,
         random_state=None,
@@ -650,7 +662,7 @@ class ThresholdClassifierCV(_ThresholdPredictor):
         self.estimator = estimator
         self.method = method
         self.cv = cv
-        self.beta = beta
+        self.objective = objective
         self.average = average
         self.hyperparameters = hyperparameters
         self.random_state = random_state
@@ -659,11 +671,11 @@ class ThresholdClassifierCV(_ThresholdPredictor):
 
     def _options(self, n_classes: int, n_rows: int) -> dict:
         """The method's keyword arguments, checked against its declaration
-        (:func:`jaxthresh.methods.configure`): ``hyperparameters``, with ``average`` and
-        ``beta`` where the method declares them and, for each random key it declares
+        (:func:`jaxthresh.methods.configure`): ``hyperparameters``, with ``objective``
+        and ``average`` and, for each random key the method declares
         that ``hyperparameters`` leaves unset, one drawn from ``random_state``."""
         validation.choice(self.average, validation.AVERAGES, "average")
-        validation.scalar(self.beta, "beta")
+        _checked_objective(self.objective)
         declared = get_method(self.method).hyperparameters()
         given = {} if self.hyperparameters is None else self.hyperparameters
         if not isinstance(given, Mapping) or not all(isinstance(k, str) for k in given):
@@ -671,17 +683,13 @@ class ThresholdClassifierCV(_ThresholdPredictor):
                 f"hyperparameters: expected None or a dict of the method's keyword "
                 f"arguments, got {type(given).__name__}"
             )
-        for own in ("average", "beta"):
+        for own in ("objective", "average"):
             if own in given:
                 raise ValueError(
                     f"hyperparameters: {own!r} is a parameter of {type(self).__name__} "
                     f"itself; set {own}= instead"
                 )
-        options = dict(given)
-        if "average" in declared:
-            options["average"] = self.average
-        if "beta" in declared:
-            options["beta"] = self.beta
+        options = {**given, "objective": self.objective, "average": self.average}
         random_state = check_random_state(self.random_state)
         for name, spec in declared.items():
             if spec.kind == "key" and options.get(name) is None:
@@ -796,19 +804,19 @@ class ThresholdClassifierCV(_ThresholdPredictor):
         return thresholds_file.ThresholdsRecord(
             method=self.method,
             hyperparameters=config.record(),
+            objective=config.objective.record(),
             average=self.average,
-            beta=float(self.beta),
             class_names=[],
             thresholds=self.thresholds_,
             slopes=thresholds_file.recorded_slopes(config, result),
-            fit_f1=self.best_score_,
+            score=self.best_score_,
             n_rows=n_rows,
             summary=summary,
         )
 
     def _score_of(self, scores, labels, thresholds, weights) -> float:
         predictions = jaxthresh.apply_thresholds(scores, thresholds)
-        return _fbeta(labels, predictions, weights, self.average, self.beta)
+        return _objective_score(labels, predictions, weights, *self._objective())
 
     def _cross_validation(self, scores, labels, weights, folds, options, final_messages):
         """Per fold: thresholds fitted on the other folds' out-of-fold scores, their
@@ -895,13 +903,15 @@ class FixedThresholdClassifier(_ThresholdPredictor):
 
     def _saved(self):
         """``(thresholds [classes] or a scalar, float32 or the float64 given, class names
-        or None, recorded response method or None, average, beta)`` from ``thresholds``."""
+        or None, recorded response method or None, objective, average)`` from
+        ``thresholds``."""
         value = self.thresholds
         if isinstance(value, str | os.PathLike):
             record = thresholds_file.read_thresholds(value)
             names = thresholds_file.named_classes(record.class_names)
             recorded = (record.summary or {}).get("response_method")
-            return record.thresholds, names, recorded, record.average, record.beta
+            objective = "f1" if record.objective == {"name": "custom"} else record.objective
+            return record.thresholds, names, recorded, objective, record.average
         array = np.asarray(value) if value is not None else None
         if array is None or array.dtype.hasobject or array.dtype.kind not in "iuf":
             raise ValueError(
@@ -925,7 +935,7 @@ class FixedThresholdClassifier(_ThresholdPredictor):
                 f"thresholds: must be finite numbers (as float32), got {array[bad[0]].item()!r} "
                 f"at class {bad[0]} ({len(bad)} such values)"
             )
-        return thresholds, None, None, "micro", 1.0
+        return thresholds, None, None, "f1", "micro"
 
     def _sized(self, thresholds: np.ndarray, n_classes: int, of_y: bool) -> np.ndarray:
         """float32[n_classes]: ``thresholds`` (one number: for every class), checked
@@ -1026,9 +1036,9 @@ class FixedThresholdClassifier(_ThresholdPredictor):
         scores = _scores(self.estimator, X, method or response_method, None)
         return scores, self._sized(thresholds, scores.shape[1], of_y=False)
 
-    def _objective(self) -> tuple[str, float]:
-        _, _, _, average, beta = self._saved()
-        return average, beta
+    def _objective(self) -> tuple:
+        _, _, _, objective, average = self._saved()
+        return objectives.from_record(objective), average
 
     def __sklearn_is_fitted__(self) -> bool:
         """Fitted, or wrapping a fitted classifier (it predicts without ``fit``)."""

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.cli import method_flags
 from jaxthresh.methods import configure
 from tests.conftest import PROJECT_ROOT, random_problem
@@ -36,7 +37,7 @@ OTHER = {
     "epochs": 4,
     "learn_slope": False,
     "average": "macro",
-    "beta": 0.5,
+    "objective": objectives.fbeta(0.5),
     "bins": 16,
     "kernel": "generic",
     "threshold": 0.45,
@@ -130,7 +131,7 @@ def test_integer_sample_weight_equals_repeated_rows(method):
         winner = int(weighted.winner)
         refit = jaxthresh.methods.auto.candidate_thresholds
         rows = jaxthresh.core.validation.as_rows(SCORES[repeated], LABELS[repeated])
-        expected = refit(rows, average="micro", beta=1.0)[winner]
+        expected = refit(rows, objectives.get("f1"), "micro")[winner]
         np.testing.assert_allclose(weighted.thresholds, expected, atol=1e-6)
         return
     for got, want in zip(jax.tree.leaves(weighted), jax.tree.leaves(expected), strict=True):
@@ -172,7 +173,9 @@ def test_records_and_flags_come_from_the_declarations():
 
 
 def test_unknown_hyperparameters_are_named():
-    with pytest.raises(ValueError, match="method 'exact' does not take slope; it takes average"):
+    with pytest.raises(
+        ValueError, match="method 'exact' does not take slope; it takes objective, average"
+    ):
         jaxthresh.fit("exact", SCORES, LABELS, slope=3.0)
     with pytest.raises(ValueError, match="method 'auto' does not take n_folds"):
         jaxthresh.fit_auto(SCORES, LABELS, n_folds=3)

@@ -162,3 +162,135 @@ def test_bad_objectives_are_one_error_naming_objective(case):
     value, message = BAD[case]
     with pytest.raises(ValueError, match=rf"^objective: .*{message}"):
         objectives.get(value(), n_classes=5)
+
+
+# ---- Objectives through the fits: jit, vmap, sweeps, the methods' own errors. ----
+
+FAST = {
+    "default": {},
+    "dicho": {"steps": 4, "coarse_points": 5, "candidates": 4},
+    "numerical": {"epochs": 4, "init": 0.4},
+    "sgl": {"epochs": 4, "init": 0.4},
+    "exact": {},
+    "constrained": {"min_precision": 0.4},
+}
+# Non-default objectives, each with an average it has an exact search for.
+FIT_OBJECTIVES = {
+    "jaccard macro": ("jaccard", "macro"),
+    "utility micro": (objectives.utility(tp=1.0, fp=-0.3, fn=-1.0, tn=0.05), "micro"),
+    "fbeta weighted": (objectives.fbeta(2.0), "weighted"),
+}
+
+
+def _fit_problem(seed, rows=48, classes=4):
+    from tests.conftest import random_problem
+
+    return random_problem(seed, rows, classes, ties=True)
+
+
+# Every method with a non-default objective, every objective with some method (each pair
+# compiles three programs: the full product is in the slow run).
+PAIRS = [
+    ("default", "utility micro"),
+    ("dicho", "jaccard macro"),
+    ("numerical", "fbeta weighted"),
+    ("sgl", "utility micro"),
+    ("exact", "jaccard macro"),
+    ("constrained", "fbeta weighted"),
+]
+SLOW_PAIRS = [
+    pytest.param(method, objective, marks=pytest.mark.slow)
+    for method in FAST
+    for objective in FIT_OBJECTIVES
+    if (method, objective) not in PAIRS
+]
+
+
+@pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")
+@pytest.mark.parametrize(("method", "objective"), [*PAIRS, *SLOW_PAIRS])
+def test_jit_equals_eager_and_vmap_a_loop_with_an_objective(method, objective):
+    import jaxthresh
+
+    value, average = FIT_OBJECTIVES[objective]
+    options = {**FAST[method], "objective": value, "average": average}
+    problems = [_fit_problem(seed) for seed in range(3)]
+    eager = [jaxthresh.fit(method, s, y, **options).thresholds for s, y in problems]
+    jitted = jax.jit(lambda s, y: jaxthresh.fit(method, s, y, **options).thresholds)
+    scores = jnp.stack([s for s, _ in problems])
+    labels = jnp.stack([y for _, y in problems])
+    mapped = jax.vmap(lambda s, y: jaxthresh.fit(method, s, y, **options).thresholds)(
+        scores, labels
+    )
+    for index, (s, y) in enumerate(problems):
+        np.testing.assert_allclose(jitted(s, y), eager[index], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mapped[index], eager[index], rtol=1e-5, atol=1e-6)
+
+
+def test_a_sweep_over_fbeta_runs_in_one_call_and_equals_each_cross_validation():
+    import jaxthresh
+
+    scores, labels = _fit_problem(5, rows=90)
+    betas = [0.5, 1.0, 2.0]
+    swept = jaxthresh.sweep(scores, labels, "exact", objective=[objectives.fbeta(b) for b in betas])
+    assert swept.heldout_score.shape == (3, 3)
+    for point, beta in enumerate(betas):
+        alone = jaxthresh.cross_validate(scores, labels, "exact", objective=objectives.fbeta(beta))
+        np.testing.assert_allclose(swept.heldout_score[point], alone.heldout_score, rtol=1e-6)
+        np.testing.assert_array_equal(swept.thresholds[point], alone.thresholds)
+    # F2 rewards recall: its thresholds are no higher than F0.5's, class by class.
+    assert np.all(np.asarray(swept.thresholds[2]) <= np.asarray(swept.thresholds[0]))
+
+
+def test_a_sweep_over_objectives_of_different_forms_is_refused():
+    import jaxthresh
+
+    scores, labels = _fit_problem(6)
+    with pytest.raises(ValueError, match=r"^objective: the values swept must be of one form"):
+        jaxthresh.sweep(scores, labels, "exact", objective=["f1", "jaccard"])
+
+
+@pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")
+@pytest.mark.parametrize("method", ["exact", "constrained", "auto"])
+@pytest.mark.parametrize("name", ["mcc", "custom"])
+def test_micro_objectives_without_an_exact_search_are_refused(method, name):
+    import jaxthresh
+
+    scores, labels = _fit_problem(7)
+    value = objectives.custom(lambda tp, fp, fn, tn: tp - fp) if name == "custom" else name
+    options = {"min_precision": 0.5} if method == "constrained" else {}
+    with pytest.raises(ValueError, match=r"^objective: .*sgl, numerical or dicho"):
+        jaxthresh.fit(method, scores, labels, objective=value, average="micro", **options)
+    if method != "auto":  # macro is exact per class (auto's fit is slow: the CV runs it)
+        fitted = jaxthresh.fit(method, scores, labels, objective=value, average="macro", **options)
+        assert fitted.thresholds.shape == (scores.shape[1],)
+    if method == "exact":  # the iterative methods take micro
+        sgl = jaxthresh.fit_sgl(scores, labels, objective=value, average="micro", epochs=3)
+        assert np.all(np.isfinite(np.asarray(sgl.history)))
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_objectives_given_to_a_fit_name_objective(case):
+    import jaxthresh
+
+    value, message = BAD[case]
+    scores, labels = _fit_problem(8, classes=5)
+    with pytest.raises(ValueError, match=rf"^objective: .*{message}"):
+        jaxthresh.fit_sgl(scores, labels, objective=value(), epochs=2)
+
+
+def test_sgl_raises_jaccard_on_dcase2017_and_stays_below_the_exact_optimum(benchmark_dir):
+    import jaxthresh
+
+    with np.load(benchmark_dir / "dcase2017.npz") as data:
+        scores, labels = data["valid_scores"], data["valid_labels"].astype(bool)
+
+    def jaccard(thresholds):
+        predictions = jaxthresh.apply_thresholds(scores, thresholds)
+        return jaxthresh.score_predictions(labels, predictions, objective="jaccard")
+
+    at_half = jaccard(np.full(scores.shape[1], 0.5, np.float32))
+    sgl = jaccard(jaxthresh.fit_sgl(scores, labels, objective="jaccard").thresholds)
+    best = jaxthresh.fit_exact(scores, labels, objective="jaccard")
+    assert sgl > at_half + 0.05, (sgl, at_half)
+    assert sgl <= float(best.score) + 1e-6
+    assert jaccard(best.thresholds) == pytest.approx(float(best.score), abs=1e-6)

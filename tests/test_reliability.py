@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core import diagnostics
 from jaxthresh.core.diagnostics import FitWarning
 from jaxthresh.methods import exact
@@ -303,18 +304,38 @@ def test_a_threshold_that_predicts_nothing_is_finite_where_no_row_counts():
 @pytest.mark.parametrize("method", ["exact", "sgl", "default", "numerical", "dicho", "auto"])
 @pytest.mark.parametrize("beta", [1e-20, 1e-5, 2e4, 1e20, float("inf")])
 def test_betas_float32_cannot_weigh_are_refused(method, beta):
-    _refused(r"^beta: must be", jaxthresh.fit, method, SCORES, LABELS, beta=beta)
+    # F-beta is an objective now: its beta is checked where it is built, and a beta given
+    # to a fit is refused, naming the objective hyperparameter that replaced it.
+    kw = NEEDS.get(method, {})
+    _refused(
+        r"^objective: fbeta's beta must be between 0\.0001 and 10000",
+        lambda: jaxthresh.fit(method, SCORES, LABELS, objective=objectives.fbeta(beta), **kw),
+    )
+    _refused(
+        rf"^hyperparameters: method '{method}' does not take beta; it takes .*objective",
+        jaxthresh.fit,
+        method,
+        SCORES,
+        LABELS,
+        beta=beta,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("beta", [1e-20, 1e20])
 def test_betas_float32_cannot_weigh_are_refused_by_the_metrics(beta):
     _refused(r"^beta: must be", jaxthresh.f1_score, LABELS, SCORES > 0.5, beta=beta)
-    _refused(r"^beta: must be", jaxthresh.threshold_curves, SCORES, LABELS, beta=beta)
+    counts = jaxthresh.confusion_counts(LABELS, SCORES > 0.5)
+    _refused(r"^objective: fbeta's beta must be", jaxthresh.fbeta_from_counts, counts, beta=beta)
+    _refused(
+        r"^objective: fbeta's beta must be",
+        lambda: jaxthresh.threshold_curves(SCORES, LABELS, objective=objectives.fbeta(beta)),
+    )
 
 
 @pytest.mark.parametrize("beta", [1e-4, 1e4])
 def test_the_extreme_betas_accepted_give_precision_and_recall(beta):
-    found = _quiet(jaxthresh.fit_exact, SCORES, LABELS, beta=beta)
+    found = _quiet(jaxthresh.fit_exact, SCORES, LABELS, objective=objectives.fbeta(beta))
     predictions = jaxthresh.apply_thresholds(SCORES, found.thresholds)
     reached = jaxthresh.f1_score(LABELS, predictions, beta=beta)
     assert float(found.score) == pytest.approx(reached, abs=1e-6)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import jaxthresh
-from jaxthresh import selection
+from jaxthresh import objectives, selection
 from jaxthresh.core import folds, validation
 from jaxthresh.methods import configure
 from tests.conftest import PROJECT_ROOT, random_problem
+from tests.methods import reference
 
 SCORES, LABELS = random_problem(7, rows=60, classes=4)  # 3 folds of 20 rows
 # 61 rows: folds of 21, 20 and 20 rows, fitting sets of 40 and 41 rows.
@@ -22,7 +23,11 @@ UNEVEN_SCORES, UNEVEN_LABELS = random_problem(7, rows=61, classes=4)
     "method, hyperparameters, uneven",
     [
         ("sgl", {"init": 0.4, "epochs": 30}, True),
-        ("sgl", {"init": 0.4, "epochs": 30, "average": "macro", "beta": 2.0}, False),
+        (
+            "sgl",
+            {"init": 0.4, "epochs": 30, "average": "macro", "objective": objectives.fbeta(2.0)},
+            False,
+        ),
         ("sgl", {"init": 0.4, "epochs": 30, "kernel": "generic"}, False),
         ("default", {}, False),
         ("default", {"average": "macro"}, False),
@@ -37,7 +42,7 @@ def test_each_fold_equals_a_fit_on_its_training_rows(method, hyperparameters, un
         scores, labels, method, n_folds=3, fold_key=jax.random.key(3), **hyperparameters
     )
     average = hyperparameters.get("average", "micro")
-    beta = hyperparameters.get("beta", 1.0)
+    objective = hyperparameters.get("objective", "f1")
     ids = np.asarray(result.fold_ids)
     assert sorted(np.bincount(ids)) == ([20, 20, 21] if uneven else [20, 20, 20])
     for fold in range(3):
@@ -45,16 +50,18 @@ def test_each_fold_equals_a_fit_on_its_training_rows(method, hyperparameters, un
         single = jaxthresh.fit(method, scores[train], labels[train], **hyperparameters)
         np.testing.assert_allclose(result.thresholds[fold], single.thresholds, atol=1e-5)
 
-        def f1(rows, thresholds):
-            return jaxthresh.f1_score(
-                labels[rows], scores[rows] > thresholds, average=average, beta=beta
+        def score(rows, thresholds):
+            return float(
+                reference.objective_of_predictions(
+                    labels[rows], scores[rows] > thresholds, objective, average
+                )
             )
 
         assert float(result.fit_score[fold]) == pytest.approx(
-            f1(train, single.thresholds), abs=1e-5
+            score(train, single.thresholds), abs=1e-5
         )
         assert float(result.heldout_score[fold]) == pytest.approx(
-            f1(held, single.thresholds), abs=1e-5
+            score(held, single.thresholds), abs=1e-5
         )
 
 
@@ -176,7 +183,7 @@ def test_sweep_other_methods_and_bad_grids():
         jaxthresh.sweep(scores, labels, init=0.4, slope=[])
     with pytest.raises(ValueError, match="slope: must be > 0"):
         jaxthresh.sweep(scores, labels, init=0.4, slope=[10.0, -1.0])
-    with pytest.raises(ValueError, match="init: cannot sweep None beside values"):
+    with pytest.raises(ValueError, match="init: the values swept must be of one form"):
         jaxthresh.sweep(scores, labels, init=[None, 0.4])
 
 
@@ -292,7 +299,9 @@ def test_a_sweep_on_cells_builds_one_histogram_per_fold():
     )
     ids = jnp.arange(60) % 3
     closed = jax.make_jaxpr(
-        lambda c, r, i: selection._cross_validate_points(c, r, i, n_folds=3, progress=False)
+        lambda c, r, i: selection._cross_validate_points(
+            c, r, i, n_folds=3, n_points=4, progress=False
+        )
     )(configs, rows, ids)
     # On CPU both loops are lax.map (scans of length 3 folds and 4 points).
     (fold_loop,) = [e for e in _scans(closed.jaxpr) if e.params["length"] == 3]

@@ -23,7 +23,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, jaccard_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.cli import thresholds_file
 from jaxthresh.core.diagnostics import FitWarning
 from jaxthresh.methods import METHODS, base
@@ -96,24 +97,90 @@ def _scores_of(estimator, X):
 def test_cv_results_are_each_fold_held_out_from_the_threshold_fit():
     X, Y = _data()
     folds = list(KFold(3, shuffle=True, random_state=0).split(X))
-    model = ThresholdClassifierCV(_logistic(), method="exact", beta=2.0, cv=folds).fit(X, Y)
+    f2 = objectives.fbeta(2.0)
+    model = ThresholdClassifierCV(_logistic(), method="exact", objective=f2, cv=folds).fit(X, Y)
     scores = _out_of_fold(_logistic(), X, Y)
     results = model.cv_results_
     assert results["thresholds"].shape == (3, 3)
     for fold, (train, test) in enumerate(folds):
         in_train = np.isin(np.arange(len(Y)), train)  # masks: one shape, one compilation
-        fitted = jaxthresh.fit_exact(scores, Y, in_train, beta=2.0).thresholds
+        fitted = jaxthresh.fit_exact(scores, Y, in_train, objective=f2).thresholds
         np.testing.assert_array_equal(results["thresholds"][fold], fitted)
         predictions = jaxthresh.apply_thresholds(scores, fitted)
         for rows, key in ((in_train, "train_score"), (~in_train, "test_score")):
-            expected = jaxthresh.f1_score(Y, predictions, beta=2.0, sample_weight=rows)
+            expected = jaxthresh.score_predictions(Y, predictions, objective=f2, sample_weight=rows)
             assert results[key][fold] == pytest.approx(expected, abs=1e-12)
+            # F2 as jaxthresh.f1_score counts it (its ratio in float64; objectives in float32).
+            fbeta = jaxthresh.f1_score(Y, predictions, beta=2.0, sample_weight=rows)
+            assert results[key][fold] == pytest.approx(fbeta, rel=1e-6)
         assert results["n_test"][fold] == len(test)
     # The same folds from a splitter object.
     again = ThresholdClassifierCV(
-        _logistic(), method="exact", beta=2.0, cv=KFold(3, shuffle=True, random_state=0)
+        _logistic(), method="exact", objective=f2, cv=KFold(3, shuffle=True, random_state=0)
     )
     np.testing.assert_array_equal(again.fit(X, Y).thresholds_, model.thresholds_)
+
+
+def _micro_jaccard(labels, predictions):
+    """TP / (TP + FP + FN) of the counts pooled over classes, by hand."""
+    labels, predictions = np.asarray(labels, bool), np.asarray(predictions, bool)
+    tp = np.count_nonzero(labels & predictions)
+    union = np.count_nonzero(labels | predictions)
+    return tp / union if union else 1.0
+
+
+def test_the_objective_is_fitted_and_reported():
+    X, Y = _data()
+    model = ThresholdClassifierCV(
+        _logistic(), method="exact", objective="jaccard", cv=3, random_state=0
+    ).fit(X, Y)
+    scores = _out_of_fold(_logistic(), X, Y)
+    predictions = scores > model.thresholds_
+    assert model.best_score_ == pytest.approx(_micro_jaccard(Y, predictions), abs=1e-6)
+    # The thresholds maximize Jaccard, not F1: F1's thresholds score no higher.
+    f1_thresholds = jaxthresh.fit_exact(scores, Y).thresholds
+    assert _micro_jaccard(Y, scores > f1_thresholds) <= model.best_score_ + 1e-6
+    # score is the same Jaccard of predict, as scikit-learn counts it.
+    assert model.score(X, Y) == pytest.approx(
+        jaccard_score(Y, model.predict(X), average="micro"), abs=1e-6
+    )
+    for fold in range(3):
+        assert 0 <= model.cv_results_["test_score"][fold] <= 1
+
+
+def test_grid_search_over_the_objective():
+    X, Y = _data()
+    folds = list(KFold(2, shuffle=True, random_state=1).split(X))
+    model = ThresholdClassifierCV(_logistic(), method="exact", cv=2, random_state=0)
+    search = GridSearchCV(model, {"objective": ["f1", "jaccard"]}, cv=folds).fit(X, Y)
+    assert [p["objective"] for p in search.cv_results_["params"]] == ["f1", "jaccard"]
+    # The default scoring is each candidate's own objective of its predictions.
+    metrics = {
+        "f1": lambda y, p: f1_score(y, p, average="micro"),
+        "jaccard": lambda y, p: jaccard_score(y, p, average="micro"),
+    }
+    for candidate, objective in enumerate(["f1", "jaccard"]):
+        for split, (train, test) in enumerate(folds):
+            fitted = clone(model).set_params(objective=objective).fit(X[train], Y[train])
+            expected = metrics[objective](Y[test], fitted.predict(X[test]))
+            got = search.cv_results_[f"split{split}_test_score"][candidate]
+            assert got == pytest.approx(expected, abs=1e-6)
+    best = search.best_estimator_
+    assert best.objective in ("f1", "jaccard")
+    assert search.score(X, Y) == pytest.approx(
+        metrics[best.objective](Y, best.predict(X)), abs=1e-6
+    )
+
+
+def test_the_objective_is_not_a_hyperparameter_of_the_method():
+    X, Y = _data()
+    for own in ("objective", "average"):
+        value = {"objective": "f1", "average": "macro"}[own]
+        model = ThresholdClassifierCV(_logistic(), method="exact", hyperparameters={own: value})
+        with pytest.raises(
+            ValueError, match=rf"^hyperparameters: '{own}' is a parameter of .* set {own}= instead"
+        ):
+            model.fit(X, Y)
 
 
 def test_prefit_fits_the_thresholds_on_the_given_rows_only():
@@ -148,8 +215,8 @@ def test_params_clone_and_pickle():
     model = ThresholdClassifierCV(_logistic(), method="exact", cv=3, random_state=0)
     params = model.get_params()
     assert params["method"] == "exact" and params["estimator__estimator__C"] == 1.0
-    model.set_params(beta=2.0, estimator__estimator__C=0.5)
-    assert model.beta == 2.0 and model.estimator.estimator.C == 0.5
+    model.set_params(objective=objectives.fbeta(2.0), estimator__estimator__C=0.5)
+    assert model.objective == objectives.fbeta(2.0) and model.estimator.estimator.C == 0.5
     model.fit(X, Y)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
@@ -159,21 +226,22 @@ def test_params_clone_and_pickle():
     assert not hasattr(clone(model), "thresholds_")
 
 
-def test_grid_search_over_method_and_beta_in_a_pipeline():
+def test_grid_search_over_method_and_objective_in_a_pipeline():
     X, Y = _data()
     pipeline = make_pipeline(
         StandardScaler(), ThresholdClassifierCV(_logistic(), cv=2, random_state=0)
     )
     grid = {
         "thresholdclassifiercv__method": ["exact", "default"],
-        "thresholdclassifiercv__beta": [0.5, 2.0],
+        "thresholdclassifiercv__objective": [objectives.fbeta(0.5), objectives.fbeta(2.0)],
     }
     search = GridSearchCV(pipeline, grid, cv=2, scoring="f1_micro").fit(X, Y)
     assert len(search.cv_results_["params"]) == 4
     best = search.best_estimator_[-1]
-    assert (best.method, best.beta) in [(m, b) for m in grid[next(iter(grid))] for b in [0.5, 2.0]]
+    candidates = [(m, o) for m in grid[next(iter(grid))] for o in grid[list(grid)[1]]]
+    assert (best.method, best.objective) in candidates
     assert search.predict(X).shape == Y.shape
-    # The default scoring is the estimator's own F-beta.
+    # The default scoring is the estimator's own objective.
     default = GridSearchCV(pipeline, {"thresholdclassifiercv__method": ["exact"]}, cv=2)
     assert 0 < default.fit(X, Y).best_score_ <= 1
 
@@ -190,7 +258,8 @@ def test_saved_thresholds_deploy_through_fixed_classifier(tmp_path):
     record = thresholds_file.read_thresholds(path)
     assert record.method == "exact" and record.class_names == names
     np.testing.assert_array_equal(record.thresholds, model.thresholds_)
-    assert record.fit_f1 == pytest.approx(model.best_score_, abs=1e-6)
+    assert record.score == pytest.approx(model.best_score_, abs=1e-6)
+    assert record.objective == "f1" and record.average == "micro"
     assert record.summary["response_method"] == "predict_proba"
     assert record.summary["cross_validation"]["folds"] == 3
 
@@ -334,11 +403,15 @@ def _bad(parameter, value, **fit):
         _bad("method", "nope"),
         _bad("cv", 1),
         _bad("cv", "five"),
-        _bad("beta", 0.0),
-        _bad("average", "weighted"),
+        _bad("objective", "nope"),
+        _bad("objective", 2.0),
+        _bad("objective", "fbeta"),
+        _bad("average", "mean"),
         _bad("response_method", "predict"),
         _bad("hyperparameters", {"nope": 1}),
         _bad("hyperparameters", {"beta": 2.0}),
+        _bad("hyperparameters", {"objective": "f1"}),
+        _bad("hyperparameters", {"average": "macro"}),
         _bad("hyperparameters", [("epochs", 3)]),
         pytest.param(
             {"method": "sgl", "hyperparameters": {"epochs": 0}}, {}, "epochs", id="epochs=0"
@@ -397,8 +470,9 @@ def test_save_thresholds_names_the_path_asked_for(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-# A method declared for this test only: it knows nothing of average or beta, takes a
-# bound and a random key, and returns thresholds drawn from both.
+# A method declared for this test only: it declares the objective and average every method
+# must, but ignores them; takes a bound and a random key, and returns thresholds drawn from
+# both.
 
 
 class _BoundResult(NamedTuple):
@@ -411,6 +485,8 @@ class _Bound(base.Method):
     result_type = _BoundResult
     min_precision: jax.Array = base.hyperparameter("fraction", 0.5, help="A bound.")
     key: jax.Array = base.hyperparameter("key", None, help="A key.")
+    objective: objectives.Objective = base.objective_field()
+    average: str = base.average_field()
 
     def fit_rows(self, rows):
         draw = jax.random.uniform(self.key, (rows.scores.shape[1],))

@@ -1,12 +1,13 @@
-"""The ``--curves`` CSV of ``jaxthresh evaluate``: per class, precision, recall and F-beta
-at every threshold (:func:`jaxthresh.threshold_curves`).
+"""The ``--curves`` CSV of ``jaxthresh evaluate``: per class, precision, recall and the
+objective at every threshold (:func:`jaxthresh.threshold_curves`).
 
-Columns ``class, threshold, precision, recall, fbeta, true_positives, predicted, support``;
+Columns ``class, threshold, precision, recall, score, true_positives, predicted, support``;
 one line per point, a class's points together in the order of the scores' columns,
-thresholds ascending (each point predicts the scores above its threshold). F-beta has the
-beta of the thresholds file. Numbers are the shortest decimals that read back as the same
-float32 values (counts as integers). The curves are computed a block of classes at a time
-and the file is written atomically (:func:`jaxthresh.cli.files.write_atomic`).
+thresholds ascending (each point predicts the scores above its threshold). ``score`` is
+the class's score of the thresholds file's objective (F1 where the file's objective is a
+custom function, which files do not record). Numbers are the shortest decimals that read
+back as the same float32 values (counts as integers). The curves are computed a block of
+classes at a time and the file is written atomically (:func:`jaxthresh.cli.files.write_atomic`).
 
 Which points (``--curve_bins``, :func:`curve_bins`): every distinct score of every class
 where the scores have at most :data:`EXACT_LIMIT` values (rows x classes), else the cuts
@@ -38,7 +39,7 @@ COLUMNS = (
     "threshold",
     "precision",
     "recall",
-    "fbeta",
+    "score",
     "true_positives",
     "predicted",
     "support",
@@ -84,7 +85,7 @@ def _quoted(name: str) -> str:
 
 
 def write_curves(
-    path: str | os.PathLike, scores, labels, class_names, *, beta: float, bins: int | None
+    path: str | os.PathLike, scores, labels, class_names, *, objective, bins: int | None
 ) -> int:
     """Computes the curves of ``scores`` (float ``[n, classes]``) and bool ``labels`` and
     writes them as the CSV file ``path``; returns the number of points."""
@@ -99,7 +100,12 @@ def write_curves(
         for first in range(0, n_classes, step):
             columns = slice(first, min(first + step, n_classes))
             curves = jax.device_get(
-                threshold_curves(scores[:, columns], labels[:, columns], beta=beta, bins=bins)
+                threshold_curves(
+                    scores[:, columns],
+                    labels[:, columns],
+                    objective=objective.take_classes(np.arange(n_classes)[columns]),
+                    bins=bins,
+                )
             )
             mask = np.asarray(curves.mask)
             block_class, _ = np.nonzero(mask)
@@ -111,7 +117,7 @@ def write_curves(
                         curves.thresholds,
                         curves.precision,
                         curves.recall,
-                        curves.fbeta,
+                        curves.score,
                         curves.true_positives,
                         curves.predicted,
                     )

@@ -5,6 +5,11 @@ flag of the same name (a ``key`` becomes ``--seed``), typed by its kind, with it
 text and the methods that take it. A flag's default is "not given": a method then uses its
 own default. :func:`chosen_hyperparameters` reads the flags given on the command line for
 one method, and refuses a flag the method does not take.
+
+The ``objective`` is a name (``--objective=jaccard``); its coefficients have flags of their
+own (:data:`SPELLINGS`): ``--objective=fbeta --beta=2`` (or ``--beta=2`` alone),
+``--objective=utility --utility=1,-0.2,-1,0`` (the gains of a true positive, a false
+positive, a false negative and a true negative; or ``--utility`` alone).
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ from absl import flags
 import jaxthresh
 from jaxthresh.methods.base import Hyperparameter
 
-_FLOAT_KINDS = ("per_class", "positive_per_class", "positive", "beta", "fraction", "real")
+_FLOAT_KINDS = ("per_class", "positive_per_class", "positive", "fraction", "real")
+
+#: The flags that spell an objective's coefficients, beside ``--objective``.
+SPELLINGS = ("beta", "utility")
+
+
+def names() -> tuple[str, ...]:
+    """Every hyperparameter flag, with the objective's spellings."""
+    return (*declared(), *SPELLINGS)
 
 
 def flag_name(name: str, spec: Hyperparameter) -> str:
@@ -70,16 +83,45 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, exclude: tuple[str, ...]
             flags.DEFINE_bool(flag, None, help_text, flag_values=flag_values)
         elif spec.kind == "choice":
             flags.DEFINE_enum(flag, None, list(spec.choices), help_text, flag_values=flag_values)
+        elif spec.kind == "objective":
+            flags.DEFINE_string(flag, None, _objective_help(methods), flag_values=flag_values)
         else:
             raise AssertionError(spec.kind)
         flag_values.register_key_flag_for_module(caller, flag_values[flag])
+    if "objective" in exclude:
+        return
+    flags.DEFINE_float(
+        "beta",
+        None,
+        "F-beta's weight of recall, from 1e-4 to 1e4: --beta=2 is --objective=fbeta --beta=2.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_string(
+        "utility",
+        None,
+        "The gains of a true positive, a false positive, a false negative and a true "
+        "negative, as four numbers (costs negative): --utility=1,-0.2,-1,0 is "
+        "--objective=utility --utility=1,-0.2,-1,0.",
+        flag_values=flag_values,
+    )
+    for flag in SPELLINGS:
+        flag_values.register_key_flag_for_module(caller, flag_values[flag])
+
+
+def _objective_help(methods) -> str:
+    from jaxthresh import objectives  # Kept local: flag definition needs no JAX.
+
+    return (
+        f"The score to maximize: {', '.join(objectives.NAMES)}, fbeta (with --beta) or "
+        f"utility (with --utility). Methods: {', '.join(methods)}; default f1."
+    )
 
 
 def given(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, object]:
     """``{flag: value}`` of the hyperparameter flags given on the command line."""
     return {
         flag: flag_values[flag].value
-        for flag in declared()
+        for flag in names()
         if flag in flag_values and flag_values[flag].present
     }
 
@@ -97,6 +139,10 @@ def chosen_hyperparameters(method: str, values: dict[str, object], *, strict: bo
 
     hyperparameters = jaxthresh.METHODS[method].hyperparameters()
     by_flag = {flag_name(n, s): (n, s) for n, s in hyperparameters.items() if s.tool}
+    values = dict(values)
+    spelled = {flag: values.pop(flag) for flag in SPELLINGS if flag in values}
+    if spelled or "objective" in values:
+        values["objective"] = objective(values.get("objective"), **spelled)
     chosen = {}
     for flag, value in values.items():
         if flag not in by_flag:
@@ -109,6 +155,49 @@ def chosen_hyperparameters(method: str, values: dict[str, object], *, strict: bo
         name, spec = by_flag[flag]
         chosen[name] = jax.random.key(seed(value)) if spec.kind == "key" else value
     return chosen
+
+
+def objective(name: str | None, beta: float | None = None, utility: str | None = None):
+    """The objective of ``--objective``, ``--beta`` and ``--utility`` (see the module
+    docstring); ``ValueError`` naming the flag that does not fit."""
+    from jaxthresh import objectives  # Kept local: flag definition needs no JAX.
+
+    if name is None:
+        name = "fbeta" if beta is not None else "utility" if utility is not None else "f1"
+    if beta is not None and name not in ("fbeta", "f1"):
+        raise ValueError(f"beta: --beta is F-beta's; it does not fit --objective={name}")
+    if utility is not None and name != "utility":
+        raise ValueError(f"utility: --utility does not fit --objective={name}")
+    if name == "fbeta" or (name == "f1" and beta is not None):  # --objective=f1 --beta=2
+        if beta is None:
+            raise ValueError("beta: --objective=fbeta needs --beta")
+        return _spelled("beta", objectives.fbeta, beta)
+    if name == "utility":
+        if utility is None:
+            raise ValueError("utility: --objective=utility needs --utility=TP,FP,FN,TN")
+        try:
+            gains = [float(part) for part in utility.split(",")]
+        except ValueError:
+            gains = []
+        if len(gains) != 4:
+            raise ValueError(
+                f"utility: expected four numbers TP,FP,FN,TN (e.g. 1,-0.2,-1,0), got {utility!r}"
+            )
+        return _spelled("utility", objectives.utility, *gains)
+    if name == "custom":
+        raise ValueError(
+            "objective: a custom objective is a Python function: pass "
+            "jaxthresh.objectives.custom(fn) to the library"
+        )
+    return objectives.get(name)
+
+
+def _spelled(flag: str, make, *values):
+    """``make(*values)``, its ``ValueError`` naming ``flag`` (the flag that spelled it)."""
+    try:
+        return make(*values)
+    except ValueError as error:
+        raise ValueError(f"{flag}: {str(error).removeprefix('objective: ')}") from None
 
 
 def seed(value) -> int:

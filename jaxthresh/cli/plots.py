@@ -44,7 +44,7 @@ def _finish(plt, figure, axes, folder: str, name: str, xlabel: str, ylabel: str)
 
 
 def learning_curves(histories: dict[str, np.ndarray], folder: str, name: str) -> str:
-    """F-beta per epoch (or step) of each method: ``{method: float[steps]}``."""
+    """The score per epoch (or step) of each method: ``{method: float[steps]}``."""
     plt = require_matplotlib()
     figure, axes = plt.subplots(figsize=(6, 4))
     for method, history in histories.items():

@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxthresh.cli import blocks
-from jaxthresh.cli.files import float32_list
 from jaxthresh.core import frames, validation
 from jaxthresh.core.metrics import fbeta_ratio
 
@@ -98,11 +97,18 @@ def report_rows(tp, pp, pos, thresholds, class_names=None) -> list[ReportRow]:
     return rows
 
 
-def score_name(average: str, beta) -> str:
-    """``micro-F1``, ``macro-F0.5``, ``micro-F2``: the F-beta, its beta the shortest decimal
-    that reads back as the same float32 (a float32 beta of 0.3 is ``F0.3``, not
-    ``F0.300000012``)."""
-    return f"{average}-F{float32_list(beta):g}"
+def score_name(objective, average: str) -> str:
+    """``micro-F1``, ``macro-F0.5``, ``micro-jaccard``, ``micro-utility``: the objective (a
+    :class:`jaxthresh.objectives.Objective`) and its average."""
+    return f"{average}-{objective.label}"
+
+
+def formatted_score(objective, value: float) -> str:
+    """A score as the tool prints it: in percent for objectives bounded by 1 (F-beta,
+    Jaccard, accuracy...), as a number for utilities and custom objectives."""
+    if objective.name in ("utility", "custom"):
+        return f"{value:.6g}"
+    return f"{100 * value:.2f}%"
 
 
 def markdown_report(rows: list[ReportRow]) -> str:
@@ -122,7 +128,7 @@ def markdown_report(rows: list[ReportRow]) -> str:
 
 def markdown_sweep(result) -> str:
     """A :class:`jaxthresh.SweepResult` as a Markdown table: each point's hyperparameters,
-    mean fit F-beta, and mean (standard deviation) held-out F-beta over folds, in percent."""
+    mean fit score, and mean (standard deviation) held-out score over folds, in percent."""
     names = list(result.grid)
     fit = 100 * np.asarray(result.fit_score)
     held = 100 * np.asarray(result.heldout_score)
@@ -139,8 +145,8 @@ def markdown_sweep(result) -> str:
     return "\n".join(lines)
 
 
-def markdown_cross_validation(cv, thresholds, class_names, positives, *, average, beta) -> str:
-    """A :class:`jaxthresh.CVResult` as a line of held-out F-beta (mean, standard
+def markdown_cross_validation(cv, thresholds, class_names, positives, objective, average) -> str:
+    """A :class:`jaxthresh.CVResult` as a line of held-out scores (mean, standard
     deviation and each fold's, in percent), then a Markdown table of how much each class's
     threshold moves across the folds (:meth:`jaxthresh.CVResult.threshold_spread`) beside
     its threshold on all rows and its positive rows.
@@ -150,14 +156,16 @@ def markdown_cross_validation(cv, thresholds, class_names, positives, *, average
       thresholds: float[classes], the thresholds fitted on all the rows.
       class_names: one name per class.
       positives: each class's positive rows.
-      average, beta: the F-beta of the scores.
+      objective, average: the score (:func:`score_name`).
     """
-    held = 100 * np.asarray(cv.heldout_score, np.float64)
+    held = np.asarray(cv.heldout_score, np.float64)
     spread = cv.threshold_spread()
-    score = score_name(average, beta)
+    shown = [formatted_score(objective, value) for value in (held.mean(), *held)]
+    unit = "" if shown[0].endswith("%") else " "
+    sd = held.std(ddof=1) * (100 if unit == "" else 1)
     lines = [
-        f"held-out {score} over {len(held)} folds: {held.mean():.2f}% (sd "
-        f"{held.std(ddof=1):.2f}; folds {', '.join(f'{value:.2f}' for value in held)})",
+        f"held-out {score_name(objective, average)} over {len(held)} folds: {shown[0]} (sd "
+        f"{sd:.{2 if unit == '' else 3}f}; folds {', '.join(v.rstrip('%') for v in shown[1:])})",
         "",
         "| class | threshold | fold mean | fold sd | fold min | fold max | positives |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -1,22 +1,25 @@
 """``thresholds.json``: the versioned file that carries fitted thresholds to new data.
 
-Format version 1, a JSON object:
+Format version 2, a JSON object:
 
 =====================  =====================================================================
 key                    value
 =====================  =====================================================================
 ``format``             ``"jaxthresh.thresholds"``
-``format_version``     ``1``
+``format_version``     ``2``
 ``jaxthresh_version``  the version that wrote the file
 ``method``             the fitting method (``"sgl"``, ``"exact"``, ...)
 ``hyperparameters``    the method's hyperparameters (JSON values)
-``average``            ``"micro"`` or ``"macro"``: the F-beta that was maximized
-``beta``               its beta
+``objective``          the objective maximized: its name (``"f1"``, ``"jaccard"``...), or an
+                       object with its coefficients (``{"name": "fbeta", "beta": 2.0}``,
+                       ``{"name": "utility", "tp": 1.0, "fp": -0.2, "fn": -1.0, "tn": 0.0}``,
+                       ``{"name": "custom"}``: a function, not recorded)
+``average``            ``"micro"``, ``"macro"`` or ``"weighted"``: how it was averaged
 ``class_names``        one name per class (``class_0``, ... when the input had none: such
                        names mean "unnamed", :func:`named_classes`)
 ``thresholds``         one float per class; predict a class where ``score > threshold``
 ``slopes``             one float per class where the method learns them, else ``null``
-``fit_f1``             the F-beta the thresholds reach on the fitting data, in [0, 1]
+``score``              the objective the thresholds reach on the fitting data
 ``n_rows``             the number of fitting rows
 ``summary``            figures of the fit worth keeping (``auto``: the winner and its inner
                        cross-validated score; ``exact``: its score and Dinkelbach passes;
@@ -25,8 +28,10 @@ key                    value
 ``created``            creation time, ISO 8601 in UTC
 =====================  =====================================================================
 
-Readers refuse other formats and newer versions. :func:`fit_record` makes the record of a
-fit made in Python (class names from a pandas DataFrame's columns), as the tool does.
+Readers refuse other formats and newer versions; files of version 1 (``beta`` and
+``fit_f1`` in place of ``objective`` and ``score``: F-beta) still load. :func:`fit_record`
+makes the record of a fit, in Python (class names from a pandas DataFrame's columns) and
+in the tool alike.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ import numpy as np
 from jaxthresh.cli.files import check_input_file, float32_list, write_json_atomic
 
 FORMAT = "jaxthresh.thresholds"
-FORMAT_VERSION = 1
+#: The averages a file may name.
+AVERAGES = ("micro", "macro", "weighted")
+FORMAT_VERSION = 2
 
 
 class ThresholdsRecord(NamedTuple):
@@ -50,12 +57,12 @@ class ThresholdsRecord(NamedTuple):
 
     method: str
     hyperparameters: dict[str, Any]
+    objective: str | dict[str, Any]
     average: str
-    beta: float
     class_names: list[str]
     thresholds: np.ndarray
     slopes: np.ndarray | None
-    fit_f1: float
+    score: float
     n_rows: int
     summary: dict[str, Any] | None = None
     jaxthresh_version: str = ""
@@ -95,16 +102,18 @@ def fit_record(
     **hyperparameters,
 ) -> ThresholdsRecord:
     """The record of ``result = jaxthresh.fit(method, scores, labels, sample_weight,
-    **hyperparameters)``, as the tool writes it: F-beta on the fitting rows, the method's
-    summary, and class names from ``class_names``, else from the columns of the scores (or
-    labels) if they are a pandas ``DataFrame``, else ``class_0, class_1, ...``. Write it
-    with :func:`write_thresholds`; ``jaxthresh apply`` and ``evaluate`` read it.
+    **hyperparameters)`` (the one function that records and scores a fit: the tool and
+    the estimators use it): the objective on the fitting rows (counted block by block,
+    no copy of the scores), the method's summary, and class names from ``class_names``,
+    else from the columns of the scores (or labels) if they are a pandas ``DataFrame``,
+    else ``class_0, class_1, ...``. Write it with :func:`write_thresholds`;
+    ``jaxthresh apply`` and ``evaluate`` read it.
 
     Args:
       method: the method's name.
       scores, labels: the fitting rows ``[n, classes]`` (NumPy, JAX or pandas DataFrames).
       result: the fit's result.
-      sample_weight: the fit's row weights, or None.
+      sample_weight: the fit's weights of rows ``[n]`` or labels ``[n, classes]``, or None.
       class_names: one name per class, or None.
       summary: more figures for ``summary`` (merged into the method's own).
       **hyperparameters: those the fit was given.
@@ -113,36 +122,47 @@ def fit_record(
       ValueError: labels (or ``class_names``) that name other classes than the scores'
         DataFrame columns, or not in the same order, naming the first that differs.
     """
-    import jaxthresh  # Kept local (as in write_thresholds): reading files needs no JAX.
-    from jaxthresh.core import frames
+    from jaxthresh.core import frames  # Kept local: reading files needs no JAX.
     from jaxthresh.methods import configure
 
-    values = np.asarray(scores)
+    values = scores.to_numpy() if frames.column_names(scores) is not None else np.asarray(scores)
     n_rows, n_classes = values.shape
     names = frames.class_names(scores, labels, class_names)
     if names is not None and len(names) != n_classes:
         raise ValueError(f"class_names: {len(names)} names for {n_classes} classes")
     config = configure(method, n_classes, **hyperparameters)
     thresholds = np.asarray(result.thresholds)
-    fit_score = jaxthresh.f1_score(
-        np.asarray(labels),
-        jaxthresh.apply_thresholds(values, thresholds),
-        average=config.average,
-        beta=float(config.beta),
-        sample_weight=sample_weight,
-    )
     return ThresholdsRecord(
         method=method,
         hyperparameters=config.record(),
+        objective=config.objective.record(),
         average=config.average,
-        beta=float(config.beta),
         class_names=names or default_class_names(n_classes),
         thresholds=thresholds,
         slopes=recorded_slopes(config, result),
-        fit_f1=fit_score,
+        score=score_of(
+            config.objective, config.average, values, np.asarray(labels), thresholds, sample_weight
+        ),
         n_rows=n_rows,
         summary={**config.summary(result), **(summary or {})},
     )
+
+
+def score_of(objective, average: str, scores, labels, thresholds, sample_weight=None) -> float:
+    """The ``objective`` (averaged as ``average``) of ``scores > thresholds`` against
+    ``labels``, from exact counts: block by block without weights (no copy of the
+    scores), else :func:`jaxthresh.confusion_counts`."""
+    from jaxthresh.cli import blocks
+    from jaxthresh.core.metrics import confusion_counts, objective_of_totals
+    from jaxthresh.core.thresholds import apply_thresholds
+
+    if sample_weight is None:
+        counts = (*blocks.confusion_counts(labels, scores, thresholds), len(scores))
+    else:
+        predictions = apply_thresholds(scores, thresholds)
+        tp, pp, p, tn = confusion_counts(labels, predictions, sample_weight)
+        counts = (tp, pp, p, np.asarray(tn) + np.asarray(pp) + np.asarray(p) - np.asarray(tp))
+    return objective_of_totals(*counts, objective, average)
 
 
 def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord, name: str = "path") -> None:
@@ -157,12 +177,12 @@ def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord, name: st
         "jaxthresh_version": __version__,
         "method": record.method,
         "hyperparameters": record.hyperparameters,
+        "objective": record.objective,
         "average": record.average,
-        "beta": record.beta,
         "class_names": list(record.class_names),
         "thresholds": float32_list(record.thresholds),
         "slopes": None if record.slopes is None else float32_list(record.slopes),
-        "fit_f1": round(float(record.fit_f1), 6),
+        "score": round(float(record.score), 6),
         "n_rows": int(record.n_rows),
         "summary": record.summary or {},
         "created": created,
@@ -212,28 +232,33 @@ def read_thresholds(path: str | os.PathLike) -> ThresholdsRecord:
             f"thresholds: {path} has {len(slopes)} slopes for {len(thresholds)} classes"
         )
     average = keys.string("average", "micro")
-    if average not in ("micro", "macro"):
+    if average not in AVERAGES:
         raise ValueError(
-            f"thresholds: {path}: 'average' must be 'micro' or 'macro', got {average!r}"
+            f"thresholds: {path}: 'average' must be one of {', '.join(AVERAGES)}, got {average!r}"
         )
-    beta = keys.number("beta", 1.0)
-    if not (math.isfinite(beta) and beta > 0):
-        raise ValueError(f"thresholds: {path}: 'beta' must be finite and > 0, got {beta!r}")
-    fit_f1 = keys.number("fit_f1", float("nan"))
-    if "fit_f1" in document and not 0 <= fit_f1 <= 1:
-        raise ValueError(f"thresholds: {path}: 'fit_f1' must be in [0, 1], got {fit_f1!r}")
+    if version == 1:  # F-beta: its beta, and its score as fit_f1
+        beta = keys.number("beta", 1.0)
+        if not (math.isfinite(beta) and beta > 0):
+            raise ValueError(f"thresholds: {path}: 'beta' must be finite and > 0, got {beta!r}")
+        objective = "f1" if beta == 1 else {"name": "fbeta", "beta": beta}
+        score = keys.number("fit_f1", float("nan"))
+        if "fit_f1" in document and not 0 <= score <= 1:
+            raise ValueError(f"thresholds: {path}: 'fit_f1' must be in [0, 1], got {score!r}")
+    else:
+        objective = keys.objective("objective")
+        score = keys.number("score", float("nan"))
     n_rows = keys.integer("n_rows", 0)
     if n_rows < 0:
         raise ValueError(f"thresholds: {path}: 'n_rows' must be >= 0, got {n_rows}")
     return ThresholdsRecord(
         method=keys.string("method", required=True),
         hyperparameters=keys.mapping("hyperparameters"),
+        objective=objective,
         average=average,
-        beta=beta,
         class_names=names,
         thresholds=thresholds,
         slopes=slopes,
-        fit_f1=fit_f1,
+        score=score,
         n_rows=n_rows,
         summary=keys.mapping("summary"),
         jaxthresh_version=keys.string("jaxthresh_version", ""),
@@ -322,6 +347,36 @@ class _Keys:
             return default
         if not isinstance(value, str):
             raise self._wrong(key, "a string", value)
+        return value
+
+    def objective(self, key: str) -> str | dict:
+        """An objective as :meth:`jaxthresh.objectives.Objective.record` writes it: a name,
+        or an object with a string ``name`` and numbers (or flat lists of numbers)."""
+        value = self._get(key, False)
+        if value is None:
+            return "f1"
+        if isinstance(value, str):
+            return self.known_objective(key, value)
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            raise self._wrong(key, "a name or an object with a 'name'", value)
+        for name, item in value.items():
+            items = item if isinstance(item, list) else [item]
+            if name != "name" and not all(_is_number(x) and math.isfinite(x) for x in items):
+                raise self._wrong(f"{key}.{name}", "a finite number or a list of them", item)
+        return self.known_objective(key, value)
+
+    def known_objective(self, key: str, value):
+        """``value`` if :func:`jaxthresh.objectives.from_record` reads it (a custom
+        objective is recorded by name only), else one line naming the file and the key."""
+        from jaxthresh import objectives  # Kept local: only version-2 files need it.
+
+        if value == {"name": "custom"}:
+            return value
+        try:
+            objectives.from_record(value)
+        except ValueError as error:
+            reason = str(error).removeprefix("objective: ")
+            raise ValueError(f"thresholds: {self.path}: {key!r}: {reason}") from None
         return value
 
     def mapping(self, key: str) -> dict:

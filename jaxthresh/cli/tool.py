@@ -1,8 +1,9 @@
 """jaxthresh: fit per-class decision thresholds, apply them, and evaluate them.
 
 Usage:
-  jaxthresh fit --scores=S --labels=L [--method=sgl] [--average=micro] [--beta=1]
+  jaxthresh fit --scores=S --labels=L [--method=sgl] [--objective=f1] [--average=micro]
       [--cv_folds=K] --output=thresholds.json
+  jaxthresh fit ... --objective=fbeta --beta=2 | --objective=utility --utility=1,-0.2,-1,0
   jaxthresh fit --scores=S --labels=L --method=constrained --min_precision=0.8 --output=...
   jaxthresh apply --scores=S --thresholds=thresholds.json --output=predictions.npy|.csv
   jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json [--format=markdown]
@@ -16,8 +17,9 @@ DataFrame.to_csv writes its index): where the scores and labels both have row na
 are matched by name, in the order of the scores; otherwise they pair by position. Classes
 pair by position; their names (generated ones, class_0, class_1, ..., name nothing) must
 agree where both files have them. Methods:
-default, dicho, numerical, sgl, exact, auto (F-beta), constrained (a minimum precision or
-recall).
+default, dicho, numerical, sgl, exact, auto, constrained (the best objective at a minimum
+precision or recall); each maximizes --objective (f1, jaccard, accuracy, balanced_accuracy,
+mcc, precision, recall, fbeta with --beta, utility with --utility), averaged as --average.
 
 Every bad input is one line on stderr and exit status 2, before any work where it can be
 known then: a flag that is not one of the command's, an output file that is one of the
@@ -41,13 +43,13 @@ from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
 from jaxthresh.cli.matrices import load_matrix, match_rows, write_matrix
 from jaxthresh.cli.report import (
+    formatted_score,
     markdown_cross_validation,
     markdown_report,
     report_rows,
     score_name,
 )
 from jaxthresh.core import diagnostics, validation
-from jaxthresh.core.metrics import fbeta_of_totals
 from jaxthresh.methods import configure
 
 #: What each command does, for its --help.
@@ -55,8 +57,8 @@ COMMANDS = {
     "fit": "Fits per-class thresholds to scores and labels; writes them to a thresholds file "
     "(--cv_folds: also cross-validates the method and reports how far thresholds move).",
     "apply": "Applies the thresholds of a thresholds file to scores; writes 0/1 predictions.",
-    "evaluate": "Per-class precision, recall and F1 of a thresholds file on scores and labels "
-    "(--curves: also at every threshold, as CSV).",
+    "evaluate": "Per-class precision, recall and F1 of a thresholds file on scores and labels, "
+    "and the file's objective (--curves: also at every threshold, as CSV).",
 }
 _USAGE = {
     "fit": "jaxthresh fit --scores=S --labels=L [--method=sgl] [hyperparameter flags] "
@@ -103,14 +105,14 @@ _CV_FOLDS = flags.DEFINE_integer(
     "cv_folds",
     None,
     "Also cross-validate the method with this many folds (at least 2) of the fitting rows: "
-    "prints the held-out F-beta of each fold and, per class, how much the threshold moves "
+    "prints the held-out objective of each fold and, per class, how much the threshold moves "
     "across the folds (mean, standard deviation, lowest and highest).",
 )
 _CURVES = flags.DEFINE_string(
     "curves",
     None,
-    "Also write per class precision, recall and F-beta (the thresholds file's beta) at every "
-    "distinct threshold to this CSV file (columns class, threshold, precision, recall, fbeta, "
+    "Also write per class precision, recall and the thresholds file's objective at every "
+    "distinct threshold to this CSV file (columns class, threshold, precision, recall, score, "
     "true_positives, predicted, support).",
 )
 _CURVE_BINS = flags.DEFINE_integer(
@@ -152,14 +154,14 @@ FLAGS_OF = {
 def flags_of(command: str) -> tuple[str, ...]:
     """Every flag ``command`` takes (for fit: with the method hyperparameter flags)."""
     if command == "fit":
-        return (*FLAGS_OF["fit"], *method_flags.declared())
+        return (*FLAGS_OF["fit"], *method_flags.names())
     return FLAGS_OF[command]
 
 
 def tool_flags() -> tuple[str, ...]:
     """Every flag of the tool, in the order of the help (absl's own flags aside)."""
     names = dict.fromkeys(name for command in COMMANDS for name in FLAGS_OF[command])
-    return (*names, *method_flags.declared())
+    return (*names, *method_flags.names())
 
 
 def _refuse_foreign_flags(command: str) -> None:
@@ -190,7 +192,7 @@ def help_text(argv: list[str]) -> str:
     tool (each flag once, under the commands that take it)."""
     given = [argument for argument in argv[1:] if not argument.startswith("-")]
     command = given[0] if given and given[0] in COMMANDS else None
-    hyperparameters = list(method_flags.declared())
+    hyperparameters = list(method_flags.names())
     if command is not None:
         sections = [
             f"jaxthresh {command}: {COMMANDS[command]}",
@@ -327,31 +329,19 @@ def _fit() -> None:
         histogram = jaxthresh.histogram_pass(values, labels.values, bins=bins)
         cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
         result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
-    thresholds = np.asarray(result.thresholds)
-    counts = blocks.confusion_counts(labels.values, values, thresholds)
-    fit_score = fbeta_of_totals(*counts, average=config.average, beta=float(config.beta))
-    summary = config.summary(result)
-    record = schema.ThresholdsRecord(
-        method=method,
-        hyperparameters=config.record(),
-        average=config.average,
-        beta=float(config.beta),
-        class_names=names,
-        thresholds=thresholds,
-        slopes=schema.recorded_slopes(config, result),
-        fit_f1=fit_score,
-        n_rows=n_rows,
-        summary=summary,
+    record = schema.fit_record(
+        method, values, labels.values, result, class_names=names, **hyperparameters
     )
+    fit_score = record.score
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
         _plot_fit(plot_dir, config, result, values, labels.values, names)
     schema.write_thresholds(output, record, "output")
-    score = score_name(config.average, config.beta)
-    described = config.describe(summary, n_classes, score)
+    score = score_name(config.objective, config.average)
+    described = config.describe(record.summary, n_classes, score)
     if described is not None:
         print(described)
     print(
-        f"{method}: {score} {100 * fit_score:.2f}% on {n_rows} rows; "
+        f"{method}: {score} {formatted_score(config.objective, fit_score)} on {n_rows} rows; "
         f"{n_classes} thresholds written to {output}"
     )
     if cv_folds is not None:
@@ -367,12 +357,7 @@ def _cross_validate(method, hyperparameters, scores, labels, n_folds, config, re
     )
     positives = np.count_nonzero(np.asarray(labels) != 0, axis=0)
     table = markdown_cross_validation(
-        cv,
-        record.thresholds,
-        record.class_names,
-        positives,
-        average=config.average,
-        beta=float(config.beta),
+        cv, record.thresholds, record.class_names, positives, config.objective, config.average
     )
     print(f"\n{n_folds}-fold cross-validation of {method} on the same rows:\n{table}")
 
@@ -435,17 +420,39 @@ def _evaluate() -> None:
     bins = curves_file.curve_bins(_CURVE_BINS.value, *scores.values.shape) if curves else None
     counts = blocks.confusion_counts(truth, scores.values, record.thresholds)
     rows = report_rows(*counts, record.thresholds, names)
+    objective = _recorded_objective(record)
     if _FORMAT.value == "json":
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
         print(markdown_report(rows))
+        if objective is not None:
+            value = schema.score_of(
+                objective, record.average, scores.values, truth, record.thresholds
+            )
+            print(
+                f"\nthe file's objective, {score_name(objective, record.average)}: "
+                f"{formatted_score(objective, value)}"
+            )
     if curves:
         points = curves_file.write_curves(
-            curves, scores.values, truth, names, beta=record.beta, bins=bins
+            curves,
+            scores.values,
+            truth,
+            names,
+            objective=objective or jaxthresh.objectives.get("f1"),
+            bins=bins,
         )
         if _FORMAT.value == "markdown":  # JSON output stays one JSON document
             where = "every distinct score" if bins is None else f"{bins} cells per class"
             print(f"\n{points} curve points ({where}) -> {curves}")
+
+
+def _recorded_objective(record):
+    """The thresholds file's objective, or None where it cannot be read back (a custom
+    function)."""
+    if record.objective == {"name": "custom"}:
+        return None
+    return jaxthresh.objectives.from_record(record.objective)  # checked when read
 
 
 def _main(argv: list[str]) -> None:

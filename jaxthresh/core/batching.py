@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 
 VARIANTS = ("cpu", "generic")
 
@@ -68,9 +69,14 @@ def by_platform(variant: str | None, *, cpu: Callable, generic: Callable) -> Cal
     return chosen
 
 
-def map_batch(function: Callable, batch, variant: str | None = None):
+def map_batch(function: Callable, batch, variant: str | None = None, *, length: int = 1):
     """``function`` over the leading axis of the pytree ``batch``: a ``lax.map`` loop on
-    CPU (bounded memory: one element's intermediates at a time), ``vmap`` elsewhere."""
+    CPU (bounded memory: one element's intermediates at a time), ``vmap`` elsewhere. A
+    batch without leaves (a configuration of static fields only) is one of ``length``
+    equal elements."""
+    if not jax.tree.leaves(batch):
+        index = jnp.arange(length)
+        return map_batch(lambda i: function(batch), index, variant)
 
     def loop(batch):
         return jax.lax.map(function, batch)

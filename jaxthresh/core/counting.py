@@ -35,12 +35,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxthresh import objectives
 from jaxthresh.core import batching
 from jaxthresh.core.metrics import (
     Counts,
     element_weights,
-    fbeta_above,
-    fbeta_from_counts,
+    objective_score,
+    score_above,
     weighted_counts,
 )
 from jaxthresh.core.reductions import column_sum, count_true
@@ -199,16 +200,21 @@ def generic_counts(rows: Rows, thresholds: jax.Array) -> tuple[jax.Array, jax.Ar
     return counts.true_positives, counts.predicted_positives
 
 
-def fbeta_of_thresholds(
-    rows: Rows, thresholds: jax.Array, *, average: str, beta, variant: str | None = None
+def score_of_thresholds(
+    rows: Rows,
+    thresholds: jax.Array,
+    objective: objectives.Objective,
+    average: str,
+    variant: str | None = None,
 ) -> jax.Array:
-    """F-beta of ``scores > t`` on weighted rows for each of several threshold vectors.
+    """The objective of ``scores > t`` on weighted rows for each of several threshold
+    vectors.
 
     Args:
       rows: :class:`Rows`.
       thresholds: float32[candidates, classes].
-      average: "micro" or "macro" (static).
-      beta: weight of recall.
+      objective: a :class:`jaxthresh.objectives.Objective`.
+      average: "micro", "macro" or "weighted" (static).
       variant: the counting kernel, "cpu" or "generic"; None chooses by backend (rows
         with int or float weights always take "generic").
 
@@ -222,10 +228,10 @@ def fbeta_of_thresholds(
         counts = batching.one_at_a_time(cpu_counts)
         true_positives, predicted = jax.vmap(counts, in_axes=(None, 0))(masked, thresholds)
         counted = Counts.of(true_positives, predicted, masked.positives, masked.kept)
-        return fbeta_from_counts(counted, average=average, beta=beta)
+        return objective_score(counted, objective, average)
 
     def generic(rows, thresholds):
-        return jax.vmap(lambda t: fbeta_above(rows, t, average=average, beta=beta))(thresholds)
+        return jax.vmap(lambda t: score_above(rows, t, objective, average))(thresholds)
 
     if rows.weights.dtype != jnp.bool_:
         variant = "generic"

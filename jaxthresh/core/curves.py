@@ -1,4 +1,4 @@
-"""Per-class precision, recall and F-beta at every threshold worth trying: the curves.
+"""Per-class precision, recall and an objective at every threshold worth trying: the curves.
 
 A threshold ``t`` predicts ``score > t``, so the predictions of a class change only where
 ``t`` crosses one of its scores. The exact curve of a class has a point at each of its
@@ -19,7 +19,8 @@ field has a static shape: ``[classes, points]``, with ``points`` ``n + 1`` (exac
 ``inf``, counts and ratios 0).
 
 An empty ratio is 1: precision where nothing is predicted, recall of a class without
-positives; F-beta is :func:`jaxthresh.fbeta_from_counts`'s (``zero_division`` 1).
+positives; the objective's score is that of :mod:`jaxthresh.objectives` (``zero_division``
+1).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxthresh import objectives
 from jaxthresh.core import cuts, validation
 from jaxthresh.core.histogram import (
     Histogram,
@@ -37,7 +39,7 @@ from jaxthresh.core.histogram import (
     histogram_candidates,
     score_histogram,
 )
-from jaxthresh.core.metrics import fbeta_ratio
+from jaxthresh.core.metrics import Counts
 from jaxthresh.core.validation import Rows
 
 
@@ -52,8 +54,9 @@ class Curves(NamedTuple):
       predicted: the weight of all rows above it.
       precision: float32, ``true_positives / predicted`` (1 where nothing is predicted).
       recall: float32, ``true_positives / positives`` (1 for a class without positives).
-      fbeta: float32, F-beta of the point.
+      score: float32, the objective's per-class score at the point (F1 by default).
       positives: ``[classes]``, each class's positive weight (its support).
+      total: ``[classes]``, the weight of each class's rows (positive and negative).
       count: int32[classes], the number of points of each class.
     """
 
@@ -62,8 +65,9 @@ class Curves(NamedTuple):
     predicted: jax.Array
     precision: jax.Array
     recall: jax.Array
-    fbeta: jax.Array
+    score: jax.Array
     positives: jax.Array
+    total: jax.Array
     count: jax.Array
 
     @property
@@ -72,8 +76,10 @@ class Curves(NamedTuple):
         return jnp.arange(self.thresholds.shape[-1]) < self.count[..., None]
 
 
-def threshold_curves(scores, labels=None, sample_weight=None, *, beta=1.0, bins=None) -> Curves:
-    """Per class, precision, recall and F-beta at every distinct threshold (see
+def threshold_curves(
+    scores, labels=None, sample_weight=None, *, objective="f1", bins=None
+) -> Curves:
+    """Per class, precision, recall and an objective at every distinct threshold (see
     :mod:`jaxthresh.core.curves`); works inside ``jit`` and ``vmap``.
 
     Args:
@@ -82,7 +88,8 @@ def threshold_curves(scores, labels=None, sample_weight=None, *, beta=1.0, bins=
       labels: 0/1 or bool ``[n, classes]``.
       sample_weight: None, or non-negative weights of rows ``[n]`` or labels
         ``[n, classes]`` (rows or labels of weight 0 are left out, their scores too).
-      beta: the weight of recall in F-beta.
+      objective: the per-class score of each point: a name or a
+        :mod:`jaxthresh.objectives` value (default F1).
       bins: None for a point at every distinct score (``points = n + 1``); a number of equal
         cells per class for a point per non-empty cell (``points = bins + 1``; large data).
 
@@ -90,26 +97,28 @@ def threshold_curves(scores, labels=None, sample_weight=None, *, beta=1.0, bins=
       :class:`Curves`, every field ``[classes, points]`` (``positives`` and ``count``
       ``[classes]``).
     """
-    beta = validation.beta(beta)
     if isinstance(scores, Histogram):
         if labels is not None or sample_weight is not None or bins is not None:
             raise ValueError(
                 "scores: a Histogram carries its labels, weights and cells; give it alone"
             )
-        return _histogram_curves(checked_histogram(scores, "scores"), beta)
+        histogram = checked_histogram(scores, "scores")
+        objective = objectives.get(objective, histogram.counts.shape[0])
+        return _histogram_curves(histogram, objective)
     if labels is None:
         raise ValueError("labels: required with scores (only a Histogram comes alone)")
     rows = validation.as_rows(scores, labels, sample_weight, empty_ok=True)
     bins = validation.bins(bins, rows.scores.shape[1])
+    objective = objectives.get(objective, rows.scores.shape[1])
     # Slots for every row (the points are [classes, n + 1] anyway): one compiled program
     # per shape, whatever the number of positives.
-    return _row_curves(rows._replace(max_positives=None), beta, bins=bins)
+    return _row_curves(rows._replace(max_positives=None), objective, bins=bins)
 
 
 @functools.partial(jax.jit, static_argnames=("bins",))
-def _row_curves(rows: Rows, beta: jax.Array, *, bins: int | None) -> Curves:
+def _row_curves(rows: Rows, objective, *, bins: int | None) -> Curves:
     if bins is not None:
-        return _histogram_curves(score_histogram(rows, bins=bins), beta)
+        return _histogram_curves(score_histogram(rows, bins=bins), objective)
     sorted = cuts.sorted_keys(rows.scores, rows.labels, rows.weights, slots=rows.positive_slots)
     keys = sorted.keys  # ascending keys: descending scores
     kept = keys != cuts.SENTINEL
@@ -133,11 +142,11 @@ def _row_curves(rows: Rows, beta: jax.Array, *, bins: int | None) -> Curves:
         ),
     )
     valid = jnp.concatenate([first, (n_kept > 0)[:, None]], axis=1)
-    return _curves(valid, *descending, positives, beta)
+    return _curves(valid, *descending, positives, cuts.total_weight(sorted), objective)
 
 
 @jax.jit
-def _histogram_curves(histogram: Histogram, beta: jax.Array) -> Curves:
+def _histogram_curves(histogram: Histogram, objective) -> Curves:
     between = histogram_candidates(histogram)  # the top cell first: descending thresholds
     occupied = jnp.any(between.valid, axis=1, keepdims=True)
     none = jnp.zeros_like(between.predicted[:, :1])
@@ -149,10 +158,10 @@ def _histogram_curves(histogram: Histogram, beta: jax.Array) -> Curves:
         jnp.concatenate([none, between.predicted], axis=1),
     )
     valid = jnp.concatenate([occupied, between.valid], axis=1)
-    return _curves(valid, *descending, between.positives, beta)
+    return _curves(valid, *descending, between.positives, between.total, objective)
 
 
-def _curves(valid, thresholds, true_positives, predicted, positives, beta) -> Curves:
+def _curves(valid, thresholds, true_positives, predicted, positives, total, objective) -> Curves:
     """:class:`Curves` from points in descending order of threshold, ``valid`` marking
     them among the slots: each class's points moved to the front, in ascending order."""
     width = valid.shape[1]
@@ -169,6 +178,9 @@ def _curves(valid, thresholds, true_positives, predicted, positives, beta) -> Cu
     predicted = ascending(predicted, 0)
     mask = jnp.arange(width) < count[:, None]
     support = jnp.broadcast_to(positives[:, None], predicted.shape)
+    everyone = jnp.broadcast_to(total[:, None], predicted.shape)
+    counts = Counts.of(true_positives.T, predicted.T, support.T, everyone.T)
+    per_class_score = objective.per_class(counts.confusion()).T
 
     def ratio(numerator, denominator):
         numerator = numerator.astype(jnp.float32)
@@ -184,7 +196,8 @@ def _curves(valid, thresholds, true_positives, predicted, positives, beta) -> Cu
         predicted=predicted,
         precision=ratio(true_positives, predicted),
         recall=ratio(true_positives, support),
-        fbeta=jnp.where(mask, fbeta_ratio(true_positives, predicted, support, beta), 0.0),
+        score=jnp.where(mask, per_class_score, 0.0),
         positives=positives,
+        total=total,
         count=count,
     )

@@ -413,6 +413,7 @@ class Candidates(NamedTuple):
       highest: float32, the highest score of weight > 0 (``-inf`` if none): a threshold
         above it predicts nothing.
       positives: the weight of the column's positive rows.
+      total: the weight of all of its rows.
     """
 
     upper: jax.Array
@@ -422,6 +423,23 @@ class Candidates(NamedTuple):
     valid: jax.Array
     highest: jax.Array
     positives: jax.Array
+    total: jax.Array
+
+    def counts(self) -> Counts:
+        """The :class:`jaxthresh.Counts` of every cut, ``[M, columns]`` (columns last, as
+        objectives take them)."""
+        shape = self.true_positives.T.shape
+        return Counts.of(
+            self.true_positives.T,
+            self.predicted.T,
+            jnp.broadcast_to(self.positives, shape),
+            jnp.broadcast_to(self.total, shape),
+        )
+
+    def nothing(self) -> Counts:
+        """The counts of predicting nothing, ``[columns]``."""
+        zero = jnp.zeros_like(self.positives)
+        return Counts.of(zero, zero, self.positives, self.total)
 
 
 def score_of_keys(keys: jax.Array) -> jax.Array:
@@ -446,6 +464,30 @@ def candidates(sorted: SortedKeys) -> Candidates:
         valid=valid,
         highest=score_of_keys(sorted.keys[:, 0]),
         positives=positive_weight(sorted),
+        total=total_weight(sorted),
+    )
+
+
+def every_cut(sorted: SortedKeys) -> Candidates:
+    """The cuts just below each distinct score of each column (``[columns, m]``): what an
+    exact search needs of an objective that predicting more negatives can raise (MCC, a
+    utility, a custom one), where :func:`candidates` would miss cuts."""
+    keys = sorted.keys
+    valid = last_of_runs(keys)
+    slot = jnp.broadcast_to(jnp.arange(1, keys.shape[1] + 1, dtype=jnp.int32), keys.shape)
+    following = jnp.concatenate([keys[:, 1:], jnp.full_like(keys[:, :1], SENTINEL)], 1)
+    true_positives = weight_before(
+        searchsorted_rows(sorted.positive_keys, keys, "right"), sorted.positive_cumulative
+    )
+    return Candidates(
+        upper=score_of_keys(keys),
+        lower=score_of_keys(following),
+        true_positives=true_positives,
+        predicted=weight_before(slot, sorted.cumulative),
+        valid=valid,
+        highest=score_of_keys(keys[:, 0]),
+        positives=positive_weight(sorted),
+        total=total_weight(sorted),
     )
 
 
@@ -499,6 +541,7 @@ def kept_candidates(
         valid=last_of_runs(positive),
         highest=score_of_keys(highest),
         positives=jnp.sum(positive != SENTINEL, axis=1, dtype=jnp.int32),
+        total=jnp.sum(kept, axis=0, dtype=jnp.int32),
     )
 
 
@@ -508,11 +551,15 @@ def candidates_of(
     weights: jax.Array,
     *,
     slots: int,
+    every: bool = False,
     variant: str | None = None,
 ) -> Candidates:
     """The candidate cuts of weighted rows (arguments as :func:`sorted_keys`): by
     :func:`kept_candidates` where every row weighs 0 or 1 (bool weights: unweighted fits
-    and their folds), else :func:`candidates` of the weighted :func:`sorted_keys`."""
+    and their folds), else :func:`candidates` of the weighted :func:`sorted_keys`; with
+    ``every`` (static), :func:`every_cut` (a cut below every distinct score)."""
+    if every:
+        return every_cut(sorted_keys(scores, labels, weights, slots=slots, variant=variant))
     if jnp.asarray(weights).dtype == jnp.bool_:
         return kept_candidates(scores, labels, weights, slots=slots, variant=variant)
     return candidates(sorted_keys(scores, labels, weights, slots=slots, variant=variant))

@@ -94,12 +94,12 @@ def label_warnings(summary: ClassSummary, class_names=None) -> list[str]:
     empty = np.flatnonzero(summary.positives == 0)
     if len(empty) == len(summary.positives):
         return [
-            "labels: no row is positive in any class: there is nothing to find, every "
-            "F-beta is the zero-division value, and the thresholds only avoid predictions"
+            "labels: no row is positive in any class: there is nothing to find, and the "
+            "thresholds only avoid predictions"
         ]
     if len(empty):
         return [
-            f"labels: no positive rows in {class_list(empty, class_names)}: F-beta has "
+            f"labels: no positive rows in {class_list(empty, class_names)}: there is "
             "nothing to find there, and their thresholds only avoid false positives"
         ]
     return []

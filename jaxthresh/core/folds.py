@@ -80,6 +80,25 @@ def largest_fold(n_rows: int, n_folds: int) -> int:
     return -(-n_rows // n_folds)
 
 
+def given_fold_ids(fold_ids, n_rows: int, n_folds: int) -> jax.Array:
+    """Fold ids a caller gives, checked: integers ``[n_rows]`` in ``[0, n_folds)`` (every
+    fold holding a row, where concrete), as int32; ``ValueError`` naming ``folds``."""
+    ids = jnp.asarray(fold_ids)
+    if ids.shape != (n_rows,) or not jnp.issubdtype(ids.dtype, jnp.integer):
+        raise ValueError(
+            f"folds: 'random', 'iterative' or one integer fold id per row ({n_rows}), got "
+            f"{getattr(fold_ids, 'dtype', type(fold_ids).__name__)} of shape {ids.shape}"
+        )
+    if not validation.is_traced(ids):
+        counts = np.bincount(np.clip(np.asarray(ids), 0, n_folds), minlength=n_folds + 1)
+        if np.any(np.asarray(ids) < 0) or counts[n_folds] or np.any(counts[:n_folds] == 0):
+            raise ValueError(
+                f"folds: fold ids must be in [0, {n_folds}) with every fold holding a row; "
+                f"rows per fold {counts[:n_folds].tolist()}"
+            )
+    return ids.astype(jnp.int32)
+
+
 def assign(kind: str, key: jax.Array, rows: validation.Rows, n_folds: int) -> jax.Array:
     """The fold of every row, int32[n]: :func:`fold_ids` for ``"random"``,
     :func:`iterative_fold_ids` of the rows' labels and weights for ``"iterative"``."""

@@ -166,6 +166,7 @@ def histogram_candidates(histogram: Histogram) -> Candidates:
         # Predicting nothing takes a threshold above the highest score itself.
         highest=jnp.where(jnp.any(valid, axis=1), histogram.high, -jnp.inf),
         positives=jnp.sum(histogram.positives, axis=1),
+        total=jnp.sum(histogram.counts, axis=1),
     )
 
 

@@ -144,6 +144,14 @@ def fbeta_ratio(true_positives, predicted_positives, positives, beta, zero_divis
     return xp.where(empty, zero_division, numerator / xp.where(empty, 1.0, denominator))
 
 
+def objective_score(
+    counts: Counts, objective: objectives.Objective, average: str, zero_division: float = 1.0
+) -> jax.Array:
+    """The score of ``objective`` averaged over classes (``average`` static) from per-class
+    counts ``[..., classes]``: float32[...]. The one place counts become a score."""
+    return objective.averaged(counts.confusion(), average, zero_division)
+
+
 def fbeta_from_counts(
     counts: Counts, *, average: str = "micro", beta: float = 1.0, zero_division: float = 1.0
 ) -> jax.Array:
@@ -151,25 +159,24 @@ def fbeta_from_counts(
 
     Args:
       counts: :class:`Counts` with fields ``[..., classes]`` (integer or float).
-      average: "micro" (pool the counts over classes) or "macro" (mean of per-class scores).
+      average: "micro" (pool the counts over classes), "macro" (mean of per-class scores)
+        or "weighted" (per-class scores weighted by the classes' positives).
       beta: weight of recall relative to precision.
       zero_division: the score where there are no positives and no predictions.
 
     Returns:
       float32[...], the score in [0, 1].
     """
-    if average == "micro":
-        summed = [jnp.sum(c, axis=-1) for c in counts[:3]]
-        return fbeta_ratio(*summed, beta, zero_division)
-    if average == "macro":
-        return jnp.mean(fbeta_ratio(*counts[:3], beta, zero_division), axis=-1)
-    raise ValueError(f"average: must be one of micro, macro; got {average!r}")
+    validation.choice(average, objectives.AVERAGES, "average")
+    return objective_score(counts, objectives.fbeta(beta), average, zero_division)
 
 
-def fbeta_above(rows: Rows, thresholds: jax.Array, *, average: str, beta) -> jax.Array:
-    """F-beta of ``scores > thresholds`` on weighted :class:`Rows`, from exact counts."""
-    counts = row_counts(rows, rows.scores > thresholds)
-    return fbeta_from_counts(counts, average=average, beta=beta)
+def score_above(
+    rows: Rows, thresholds: jax.Array, objective: objectives.Objective, average: str
+) -> jax.Array:
+    """The objective of ``scores > thresholds`` on weighted :class:`Rows`, from exact
+    counts."""
+    return objective_score(row_counts(rows, rows.scores > thresholds), objective, average)
 
 
 _confusion_counts_jit = jax.jit(confusion_counts)
@@ -221,12 +228,66 @@ def f1_score(
 def fbeta_of_totals(
     true_positives, predicted, positives, *, average: str, beta, zero_division: float = 1.0
 ) -> float:
-    """F-beta, micro or macro, of exact per-class NumPy counts (``[classes]``, int64 or
+    """F-beta, micro, macro or weighted, of exact per-class NumPy counts (``[classes]``, int64 or
     float64 sums), in float64: what :func:`f1_score` returns on concrete inputs."""
     totals = [np.asarray(c) for c in (true_positives, predicted, positives)]
     if average == "micro":
         totals = [c.sum(keepdims=True) for c in totals]
-    return float(np.mean(fbeta_ratio(*totals, float(beta), zero_division, np)))
+    scores = fbeta_ratio(*totals, float(beta), zero_division, np)
+    support = np.asarray(totals[2], np.float64)
+    if average == "weighted" and support.sum() > 0:
+        return float(np.sum(scores * support) / support.sum())
+    return float(np.mean(scores))
+
+
+def score_predictions(
+    labels, predictions, *, objective="f1", average: str = "micro", sample_weight=None
+):
+    """The objective of hard 0/1 predictions: F1 by default, or any objective of the
+    confusion counts (:mod:`jaxthresh.objectives`), averaged over classes.
+
+    Args:
+      labels: 0/1 or bool ``[n, classes]``.
+      predictions: 0/1 or bool ``[n, classes]``, the same shape.
+      objective: a name ("f1", "jaccard", "accuracy", "balanced_accuracy", "mcc",
+        "precision", "recall") or a :mod:`jaxthresh.objectives` value.
+      average: "micro", "macro" or "weighted".
+      sample_weight: optional non-negative weights of rows ``[n]`` or labels
+        ``[n, classes]``.
+
+    Returns:
+      On concrete inputs a Python float (from exact counts); inside ``jit`` or ``vmap`` a
+      float32 scalar.
+    """
+    predictions = validation.as_labels(predictions, name="predictions")
+    labels = validation.as_labels(labels, shape=predictions.shape, against="predictions")
+    if labels.size == 0:
+        raise ValueError(f"labels: is empty (shape {labels.shape})")
+    validation.choice(average, objectives.AVERAGES, "average")
+    objective = objectives.get(objective, labels.shape[1])
+    weights = validation.as_weights(sample_weight, *labels.shape, pooled=False)
+    if validation.is_traced(labels, predictions, weights, objective):
+        return objective_score(confusion_counts(labels, predictions, weights), objective, average)
+    counts = _confusion_counts_jit(labels, predictions, weights)
+    tp, pp, p, tn = (
+        np.asarray(c, dtype=np.float64 if c.dtype == np.float32 else np.int64) for c in counts
+    )
+    return objective_of_totals(tp, pp, p, tn + pp + p - tp, objective, average)
+
+
+def objective_of_totals(
+    true_positives, predicted, positives, total, objective, average: str
+) -> float:
+    """The objective (a name or :mod:`jaxthresh.objectives` value) averaged as ``average``,
+    of exact per-class NumPy counts (``[classes]`` each, integers or float sums; ``total``
+    the weight of each class's labels), as a Python float: what the tool, the thresholds
+    file and the estimators report."""
+    objective = objectives.get(objective)
+    counts = Counts.of(
+        *(np.asarray(c, np.float64) for c in (true_positives, predicted, positives, total))
+    )
+    as_float = Counts(*(jnp.asarray(c, jnp.float32) for c in counts))
+    return float(objective_score(as_float, objective, average))
 
 
 def surrogate_fbeta(

@@ -43,7 +43,7 @@ def log_progress(label: str, step, total, score) -> None:
     if now - _last_logged.get(label, -np.inf) < INTERVAL_SECONDS:
         return  # also the last step: under vmap every batch element reports it
     _last_logged[label] = now
-    logging.info("%s: step %d/%d, F-beta %.4f", label, step, total, float(np.mean(score)))
+    logging.info("%s: step %d/%d, score %.4f", label, step, total, float(np.mean(score)))
 
 
 def report(label: str, step: jax.Array, total: int, score: jax.Array) -> None:

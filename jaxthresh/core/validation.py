@@ -27,7 +27,7 @@ import numpy as np
 from jaxthresh import objectives
 from jaxthresh.core import reductions
 
-AVERAGES = ("micro", "macro")
+AVERAGES = objectives.AVERAGES
 
 
 @functools.partial(

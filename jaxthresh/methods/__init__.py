@@ -9,11 +9,14 @@ module                        method
 ``dicho``                     ``dicho``: dichoThresh, grid then shrinking random search
 ``numerical``                 ``numerical``: numThresh, finite-difference gradients, Adam
 ``sgl``, ``sgl_kernels``      ``sgl``: SGLThresh, surrogate gradients, Adam
-``exact``                     ``exact``: the global optimum of F-beta on the data
+``exact``                     ``exact``: the global optimum of the objective on the data
 ``auto``                      ``auto``: the candidate that cross-validates best
-``constrained``               ``constrained``: highest recall at a minimum precision, or
-                              highest precision at a minimum recall, exactly
+``constrained``               ``constrained``: the best objective among the thresholds
+                              that meet a minimum precision or recall, exactly
 ============================  ============================================================
+
+Every method maximizes an ``objective`` (:mod:`jaxthresh.objectives`) averaged over classes
+as its ``average`` says.
 """
 
 from __future__ import annotations

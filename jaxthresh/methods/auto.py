@@ -3,7 +3,7 @@
 Candidates (all fitted on the same inner folds of the data given, never on anything else):
 
 * ``default``: the best single threshold for every class (exact search);
-* ``exact``: the per-class thresholds that maximize F-beta on the fitting rows;
+* ``exact``: the per-class thresholds that maximize the objective on the fitting rows;
 * ``shrunk_k``: the exact thresholds shrunk toward the best single threshold by class size,
   ``(P_c * exact_c + k * global) / (P_c + k)`` with ``P_c`` the weight of the class's
   positive rows: a class with few positives, whose exact threshold over-fits most, stays
@@ -11,7 +11,7 @@ Candidates (all fitted on the same inner folds of the data given, never on anyth
 * ``sgl_a{slope}_lr{rate}``: SGLThresh from the best single threshold, over a small grid of
   slopes and learning rates, on the histogram path (1024 equal cells per class).
 
-Each candidate is scored by its mean held-out F-beta over ``inner_folds`` folds (dealt at
+Each candidate is scored by its mean held-out objective over ``inner_folds`` folds (dealt at
 random, or by iterative stratification with ``folds="iterative"``). The
 winner is chosen by the one-standard-error rule: the most regularized candidate (first in
 :data:`CANDIDATES`) whose mean is within one standard error (over the inner folds) of the
@@ -29,11 +29,18 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxthresh import objectives
 from jaxthresh.core import batching, counting
 from jaxthresh.core import folds as folding
 from jaxthresh.core.metrics import element_weights
 from jaxthresh.core.validation import Rows
-from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
+from jaxthresh.methods.base import (
+    Method,
+    average_field,
+    hyperparameter,
+    objective_field,
+    register,
+)
 from jaxthresh.methods.exact import Exact
 from jaxthresh.methods.global_threshold import best_threshold_of
 from jaxthresh.methods.sgl import SGL
@@ -59,8 +66,8 @@ class AutoResult(NamedTuple):
     Attributes:
       thresholds: float32[classes], the winner refitted on all the rows given.
       winner: int32 scalar, the winner's index in :data:`CANDIDATES`.
-      estimates: float32[candidates], each candidate's mean held-out F-beta over the inner
-        folds (the winner's is the estimate of its F-beta on new data).
+      estimates: float32[candidates], each candidate's mean held-out objective over the inner
+        folds (the winner's is the estimate of its objective on new data).
     """
 
     thresholds: jax.Array
@@ -68,12 +75,12 @@ class AutoResult(NamedTuple):
     estimates: jax.Array
 
 
-def candidate_thresholds(rows: Rows, *, average: str, beta) -> jax.Array:
+def candidate_thresholds(rows: Rows, objective: objectives.Objective, average: str) -> jax.Array:
     """Every candidate's thresholds fitted on ``rows``: float32[candidates, classes]."""
     n_classes = rows.scores.shape[1]
-    global_threshold, _ = best_threshold_of(rows, average=average, beta=beta)
+    global_threshold, _ = best_threshold_of(rows, objective, average)
     shared = jnp.full((n_classes,), global_threshold)
-    exact = Exact(average=average, beta=beta, bins=None).fit_rows(rows).thresholds
+    exact = Exact(objective=objective, average=average, bins=None).fit_rows(rows).thresholds
     positives = jnp.sum(element_weights(rows.labels, rows.weights)[0], axis=0)
     positives = positives.astype(jnp.float32)
     # A class without positives keeps exact's "predict nothing": shrinking it toward the
@@ -88,8 +95,8 @@ def candidate_thresholds(rows: Rows, *, average: str, beta) -> jax.Array:
         learning_rate=jnp.asarray([rate for _, rate in SGL_GRID], jnp.float32),
         epochs=SGL_EPOCHS,
         learn_slope=True,
+        objective=jax.tree.map(lambda c: jnp.broadcast_to(c, (len(SGL_GRID), *c.shape)), objective),
         average=average,
-        beta=jnp.broadcast_to(jnp.asarray(beta, jnp.float32), (len(SGL_GRID),)),
         bins=SGL_BINS,
         kernel=None,
     )
@@ -121,8 +128,14 @@ class Auto(Method):
         help="How rows are dealt into the inner folds: random, or iterative (iterative "
         "stratification: every fold gets its share of each class's positive rows).",
     )
+    objective: objectives.Objective = objective_field()
     average: str = average_field()
-    beta: jax.Array = beta_field()
+
+    @classmethod
+    def create(cls, n_classes: int, **values):
+        config = super().create(n_classes, **values)
+        config.objective.check_exact(config.average, cls.name)  # exact is a candidate
+        return config
 
     def check_rows(self, n_rows: int) -> None:
         if n_rows < self.inner_folds:
@@ -145,10 +158,8 @@ class Auto(Method):
         def fitted_and_scored(fitting):
             fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))
             held_rows = rows._replace(weights=folding.masked_weights(rows.weights, ~fitting))
-            fitted = candidate_thresholds(fit_rows, average=self.average, beta=self.beta)
-            held_out = counting.fbeta_of_thresholds(
-                held_rows, fitted, average=self.average, beta=self.beta
-            )
+            fitted = candidate_thresholds(fit_rows, self.objective, self.average)
+            held_out = counting.score_of_thresholds(held_rows, fitted, self.objective, self.average)
             return fitted, held_out
 
         fitted, held_out = batching.map_batch(fitted_and_scored, masks)

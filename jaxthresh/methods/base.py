@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import jax
 import numpy as np
 
+from jaxthresh import objectives
 from jaxthresh.core import validation
 from jaxthresh.core.diagnostics import ClassSummary
 from jaxthresh.core.histogram import Histogram, score_histogram
@@ -41,7 +42,8 @@ KINDS = {
     "per_class": "a real number, or one per class (float32[classes])",
     "positive_per_class": "a number > 0, or one per class",
     "positive": "a number > 0",
-    "beta": "a number from 1e-4 to 1e4 (F-beta's weight of recall)",
+    "objective": "a name (f1, jaccard, accuracy, balanced_accuracy, mcc, precision, recall) "
+    "or a jaxthresh.objectives value (fbeta, utility, custom)",
     "fraction": "a number in (0, 1]",
     "real": "a real number",
     "count": "a whole number",
@@ -89,8 +91,8 @@ class Hyperparameter:
             return validation.per_class(value, n_classes, name, positive=True)
         if kind == "positive":
             return validation.scalar(value, name)
-        if kind == "beta":
-            return validation.beta(value, name)
+        if kind == "objective":
+            return objectives.get(value, n_classes)
         if kind == "fraction":
             checked = validation.scalar(value, name)
             if not validation.is_traced(value) and float(np.asarray(value)) > 1:
@@ -115,6 +117,8 @@ class Hyperparameter:
         differ), key data for keys."""
         if value is None or self.static:
             return value
+        if self.kind == "objective":
+            return value.record()
         if self.kind == "key":
             return np.asarray(jax.random.key_data(value)).tolist()
         array = np.asarray(value, np.float32)
@@ -143,15 +147,17 @@ def hyperparameter(
     return dataclasses.field(default=default, metadata={"hyperparameter": declared})
 
 
+def objective_field(help: str = "The score to maximize."):
+    return hyperparameter("objective", "f1", help=help)
+
+
 def average_field():
     return hyperparameter(
-        "choice", "micro", choices=validation.AVERAGES, help="F-beta to maximize: micro or macro."
-    )
-
-
-def beta_field():
-    return hyperparameter(
-        "beta", 1.0, help="Weight of recall relative to precision (F1: 1), from 1e-4 to 1e4."
+        "choice",
+        "micro",
+        choices=objectives.AVERAGES,
+        help="How the objective is averaged over classes: micro (the pooled counts), macro "
+        "(the mean per-class score) or weighted (per-class scores weighted by positives).",
     )
 
 
@@ -174,6 +180,11 @@ class Method:
     #: Histogram cells per class (the ``bins`` hyperparameter of the methods that have a
     #: histogram path; None: the rows themselves).
     bins: int | None = None
+    #: The score the fit maximizes, and how it is averaged over classes: every method
+    #: declares both (:func:`objective_field`, :func:`average_field`); cross-validation,
+    #: sweeps and the tool report this score.
+    objective: objectives.Objective
+    average: str
 
     def fit_rows(self, rows: Rows):
         """The fit on weighted rows (pure, traceable, vmap-friendly), the configuration
@@ -292,6 +303,9 @@ def register(cls: type[Method]) -> type[Method]:
     """Registers a method dataclass: as a pytree (traced fields are leaves) and in
     :data:`METHODS` under ``cls.name``."""
     declared = cls.hyperparameters()
+    missing = {"objective", "average"} - set(declared)
+    if missing:
+        raise TypeError(f"method {cls.name!r}: must declare {', '.join(sorted(missing))}")
     jax.tree_util.register_dataclass(
         cls,
         data_fields=[n for n, spec in declared.items() if not spec.static],

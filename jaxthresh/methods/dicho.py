@@ -2,13 +2,14 @@
 
 The random-search baseline of the SGLThresh paper (Sec. 3.2, after Cances et al. 2019):
 
-1. coarse search: a grid of ``coarse_points`` thresholds spanning the scores; macro-F takes
-   the best grid value for each class alone, micro-F the best value shared by all classes;
+1. coarse search: a grid of ``coarse_points`` thresholds spanning the scores; a separable
+   average (macro, weighted, a utility's micro sum) takes the best grid value for each class
+   alone, a pooled (micro) one the best value shared by all classes;
 2. ``steps`` refinement steps: ``candidates`` random threshold vectors around the best so
    far, ``best + spread_s * N(0, 1)`` with ``spread_s = spread * shrink**s`` (a narrower
-   range and finer precision every step). Macro-F accepts, per class, the best candidate
-   value if it beats that class's current score; micro-F accepts the best whole candidate
-   vector if it beats the current micro score.
+   range and finer precision every step). A separable average accepts, per class, the best
+   candidate value if it beats that class's current score; a pooled one accepts the best
+   whole candidate vector if it beats the current score.
 
 Each class's scores are sorted once; after that, the exact counts of any candidate thresholds
 are binary searches (:func:`jaxthresh.core.cuts.counts_above`), so every candidate is scored for
@@ -24,23 +25,25 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxthresh import objectives
 from jaxthresh.core import diagnostics
 from jaxthresh.core.cuts import (
     SENTINEL,
     counts_above,
     from_order_keys,
     lowest_of,
+    positive_weight,
     sorted_keys,
 )
-from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
+from jaxthresh.core.metrics import objective_score
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import (
     Iterative,
     Method,
     average_field,
-    beta_field,
     hyperparameter,
+    objective_field,
     register,
 )
 
@@ -57,10 +60,10 @@ class DichoResult(NamedTuple):
     history: jax.Array
 
 
-def _per_class_and_total(counts, beta):
-    """Per-class F-beta ``[..., classes]`` and micro F-beta ``[...]`` of batched counts."""
-    per_class = fbeta_ratio(*counts[:3], beta)
-    return per_class, fbeta_from_counts(counts, average="micro", beta=beta)
+def _per_class_and_total(counts, objective: objectives.Objective, average: str):
+    """Per-class scores ``[..., classes]`` and the averaged score ``[...]`` of batched
+    counts."""
+    return objective.per_class(counts.confusion()), objective_score(counts, objective, average)
 
 
 def dicho_search(
@@ -68,7 +71,7 @@ def dicho_search(
     key: jax.Array,
     spread: jax.Array,
     shrink: jax.Array,
-    beta: jax.Array | float = 1.0,
+    objective: objectives.Objective,
     *,
     coarse_points: int,
     steps: int,
@@ -82,18 +85,19 @@ def dicho_search(
     low = lowest_of(lowest_of(rows.scores, axis=0, where=rows.element_weights > 0), axis=0)
     first = jnp.min(cuts.keys[:, 0])  # the highest score's key: the lowest key
     high = jnp.where(first == SENTINEL, -jnp.inf, from_order_keys(-first))
+    class_weights = objective.class_weights(positive_weight(cuts), average)
 
     def score_all(thresholds):  # [m, classes] -> per-class [m, classes], micro [m]
         counts = jax.vmap(lambda t: counts_above(cuts, t))(thresholds)
-        return _per_class_and_total(counts, beta)
+        return _per_class_and_total(counts, objective, average)
 
     grid = low + (high - low) * jnp.linspace(0.0, 1.0, coarse_points)
     grid_thresholds = jnp.broadcast_to(grid[:, None], (coarse_points, n_classes))
     per_class, micro = score_all(grid_thresholds)
-    if average == "macro":
+    if objective.separable(average):
         best = jnp.argmax(per_class, axis=0)
         thresholds, per_class = grid[best], per_class[best, columns]
-        score = jnp.mean(per_class)
+        score = jnp.sum(per_class * class_weights)
     else:
         best = jnp.argmax(micro)
         thresholds, per_class, score = grid_thresholds[best], per_class[best], micro[best]
@@ -104,13 +108,13 @@ def dicho_search(
         noise = jax.random.normal(step_key, (candidates, n_classes))
         trial = thresholds + width * noise
         trial_per_class, trial_micro = score_all(trial)
-        if average == "macro":
+        if objective.separable(average):
             pick = jnp.argmax(trial_per_class, axis=0)
             offered = trial_per_class[pick, columns]
             accept = offered > per_class
             thresholds = jnp.where(accept, trial[pick, columns], thresholds)
             per_class = jnp.where(accept, offered, per_class)
-            score = jnp.mean(per_class)
+            score = jnp.sum(per_class * class_weights)
         else:
             pick = jnp.argmax(trial_micro)
             accept = trial_micro[pick] > score
@@ -150,8 +154,8 @@ class Dicho(Iterative, Method):
     shrink: jax.Array = hyperparameter(
         "fraction", 0.97, help="Factor in (0, 1] applied to the spread after every step."
     )
+    objective: objectives.Objective = objective_field()
     average: str = average_field()
-    beta: jax.Array = beta_field()
 
     def diagnose(self, result: DichoResult, summary, rows: Rows) -> list[str]:
         del result, rows
@@ -164,7 +168,7 @@ class Dicho(Iterative, Method):
             self.key,
             self.spread,
             self.shrink,
-            self.beta,
+            self.objective,
             coarse_points=self.coarse_points,
             steps=self.steps,
             candidates=self.candidates,

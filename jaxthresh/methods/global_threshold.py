@@ -1,10 +1,11 @@
 """defThresh: one threshold shared by every class, given or the best one found exactly.
 
-The best single threshold is an exhaustive search: all ``n * classes`` scores are sorted
-once (descending) and the counts of every cut between two distinct scores come from
-cumulative sums (:mod:`jaxthresh.core.cuts`). For macro-F, a class's score changes only at
-its own scores, so the macro sum at each cut is a running sum of those changes placed in
-the global order. Equal scores are never split.
+The best single threshold is an exhaustive search, exact for every objective and average:
+all ``n * classes`` scores are sorted once (descending) and the counts of every cut
+between two distinct scores come from cumulative sums (:mod:`jaxthresh.core.cuts`). For a
+separable average (macro, weighted, a utility's micro sum), a class's score changes only
+at its own scores, so the average at each cut is a running sum of those weighted changes
+placed in the global order. Equal scores are never split.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxthresh import objectives
 from jaxthresh.core.cuts import (
     SENTINEL,
     SortedKeys,
@@ -29,13 +31,20 @@ from jaxthresh.core.cuts import (
     sort_with,
     sorted_keys,
     threshold_between,
+    total_weight,
     weight_before,
 )
 from jaxthresh.core.histogram import Histogram, cell_centres
-from jaxthresh.core.metrics import fbeta_ratio
+from jaxthresh.core.metrics import Counts
 from jaxthresh.core.reductions import argmax_first
 from jaxthresh.core.validation import Rows
-from jaxthresh.methods.base import Method, average_field, beta_field, hyperparameter, register
+from jaxthresh.methods.base import (
+    Method,
+    average_field,
+    hyperparameter,
+    objective_field,
+    register,
+)
 
 
 class DefaultResult(NamedTuple):
@@ -55,22 +64,21 @@ def best_global_threshold(
     labels: jax.Array,
     weights: jax.Array,
     *,
+    objective: objectives.Objective,
     average: str,
-    beta=1.0,
-    zero_division: float = 1.0,
     slots: int | None = None,
     pooled_slots: int | None = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """The single threshold maximizing F-beta over all classes, found exactly; traceable.
+    """The single threshold maximizing the objective over all classes, found exactly (for
+    every objective and average: a scan over one threshold); traceable.
 
     Args:
       scores: float32[n, classes].
       labels: bool[n, classes].
       weights: the weight of each score, broadcastable to ``[n, classes]`` (row weights
         as ``[n, 1]``); weight 0 drops a score.
-      average: "micro" or "macro" (static).
-      beta: weight of recall.
-      zero_division: score with no positives and no predictions.
+      objective: a :class:`jaxthresh.objectives.Objective`.
+      average: "micro", "macro" or "weighted" (static).
       slots: at least the number of positive scores of weight > 0 of any class (static;
         None: n).
       pooled_slots: at least the number of positive scores of weight > 0 of all classes
@@ -82,21 +90,18 @@ def best_global_threshold(
     n, n_classes = scores.shape
     slots = n if slots is None else min(slots, n)
     weights = jnp.broadcast_to(jnp.asarray(weights), scores.shape)
-    if average == "micro":
-        # Every score pooled into one column: its candidate cuts are the global ones.
-        flat = (scores.reshape(-1, 1), labels.reshape(-1, 1), weights.reshape(-1, 1))
-        pooled_slots = min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes)
-        cuts = jax.tree.map(lambda field: field[0], candidates_of(*flat, slots=pooled_slots))
-        values = fbeta_ratio(
-            cuts.true_positives, cuts.predicted, cuts.positives, beta, zero_division
-        )
-        nothing = fbeta_ratio(0, 0, cuts.positives, beta, zero_division)
-        values = jnp.where(cuts.valid, values, -jnp.inf)
-        best = argmax_first(values, axis=0)
-        return _or_nothing(cuts.upper[best], cuts.lower[best], values[best], cuts.highest, nothing)
-    if average == "macro":
-        return _best_macro_threshold(scores, labels, weights, beta, zero_division, slots)
-    raise ValueError(f"average: must be one of micro, macro; got {average!r}")
+    if objective.separable(average):
+        return _best_separable_threshold(scores, labels, weights, objective, average, slots)
+    # Every score pooled into one column: its candidate cuts are the global ones.
+    flat = (scores.reshape(-1, 1), labels.reshape(-1, 1), weights.reshape(-1, 1))
+    pooled_slots = min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes)
+    cuts = candidates_of(*flat, slots=pooled_slots, every=not objective.monotone)
+    values = objective.per_class(cuts.counts().confusion())[:, 0]
+    nothing = objective.per_class(cuts.nothing().confusion())[0]
+    values = jnp.where(cuts.valid[0] & ~jnp.isnan(values), values, -jnp.inf)
+    best = argmax_first(values, axis=0)
+    upper, lower = cuts.upper[0, best], cuts.lower[0, best]
+    return _or_nothing(upper, lower, values[best], cuts.highest[0], nothing)
 
 
 def _or_nothing(upper, lower, score, highest, nothing) -> tuple[jax.Array, jax.Array]:
@@ -126,33 +131,38 @@ def _best_of_pooled(keys, values, nothing) -> tuple[jax.Array, jax.Array]:
     )
 
 
-def best_threshold_of(rows: Rows, *, average: str, beta) -> tuple[jax.Array, jax.Array]:
+def best_threshold_of(rows: Rows, objective, average: str) -> tuple[jax.Array, jax.Array]:
     """:func:`best_global_threshold` of weighted :class:`Rows`."""
     return best_global_threshold(
         rows.scores,
         rows.labels,
         rows.element_weights,
+        objective=objective,
         average=average,
-        beta=beta,
         slots=rows.positive_slots,
         pooled_slots=rows.pooled_positive_slots,
     )
 
 
-def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
-    """Macro F-beta at every distinct score of all classes pooled: each class's F-beta
-    changes only at its own scores, so the changes, placed at their scores' positions in
-    the pooled order and summed, give the macro sum at every pooled cut. Classes are taken
-    a block at a time, adding into one pooled array."""
+def _best_separable_threshold(scores, labels, weights, objective, average, slots):
+    """A separable average (``sum_c w_c score_c``) at every distinct score of all classes
+    pooled: each class's score changes only at its own scores, so the weighted changes,
+    placed at their scores' positions in the pooled order and summed, give the average at
+    every pooled cut. Classes are taken a block at a time, adding into one pooled array."""
     n, n_classes = scores.shape
     flat = (a.reshape(-1, 1) for a in (scores, labels, weights))
     pooled = sorted_keys(*flat, slots=0).keys[0]
     per_class = sorted_keys(scores, labels, weights, slots=slots)
     positives = positive_weight(per_class)
-    nothing = fbeta_ratio(0, 0, positives, beta, zero_division)
+    totals = total_weight(per_class)
+    class_weights = objective.class_weights(positives, average)
+    nothing_counts = Counts.of(
+        jnp.zeros_like(positives), jnp.zeros_like(positives), positives, totals
+    )
+    nothing = objective.per_class(nothing_counts.confusion()) * class_weights
 
     def add_changes(summed, block):
-        sorted, positives, nothing = block
+        sorted, positives, totals, weights, nothing, index = block
         keys = sorted.keys
         ends = last_of_runs(keys)  # the last row of each score
         slot = jnp.broadcast_to(jnp.arange(keys.shape[1], dtype=jnp.int32), keys.shape)
@@ -160,9 +170,10 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
         true_positives = weight_before(
             searchsorted_rows(sorted.positive_keys, keys, "right"), sorted.positive_cumulative
         )
-        # F-beta with the cut just below a score: at its last row; just above it: at the
-        # last row of the previous score (or predicting nothing).
-        after = fbeta_ratio(true_positives, predicted, positives[:, None], beta, zero_division)
+        # The score with the cut just below a score: at its last row; just above it: at
+        # the last row of the previous score (or predicting nothing).
+        counts = Counts.of(true_positives.T, predicted.T, positives, totals)
+        after = objective.take_classes(index).per_class(counts.confusion()).T * weights[:, None]
         last_end = jax.lax.cummax(jnp.where(ends, slot, -1), axis=1)
         previous = jnp.concatenate([jnp.full_like(last_end[:, :1], -1), last_end[:, :-1]], 1)
         before = jnp.where(
@@ -189,67 +200,80 @@ def _best_macro_threshold(scores, labels, weights, beta, zero_division, slots):
         grouped(per_class.cumulative, 0),
         grouped(per_class.positive_cumulative, 0),
     )
-    grouped = (grouped_sorted, grouped(positives, 0), grouped(nothing, 0))
+    index = grouped(jnp.arange(n_classes, dtype=jnp.int32), 0)
+    grouped = (
+        grouped_sorted,
+        grouped(positives, 0),
+        grouped(totals, 0),
+        grouped(class_weights, 0),
+        grouped(nothing, 0),
+        index,
+    )
     summed, _ = jax.lax.scan(add_changes, jnp.zeros(pooled.shape, jnp.float32), grouped)
     start = jnp.sum(nothing)
-    return _best_of_pooled(pooled, (start + jnp.cumsum(summed)) / n_classes, start / n_classes)
+    return _best_of_pooled(pooled, start + jnp.cumsum(summed), start)
 
 
 def best_histogram_threshold(
-    histogram: Histogram, *, average: str, beta=1.0, zero_division: float = 1.0
+    histogram: Histogram, objective: objectives.Objective, average: str
 ) -> tuple[jax.Array, jax.Array]:
-    """The single threshold maximizing F-beta over a histogram's cells, each cell's rows
-    at its centre (as ``fit_histogram`` sees them), found exactly; traceable.
+    """The single threshold maximizing the objective over a histogram's cells, each cell's
+    rows at its centre (as ``fit_histogram`` sees them), found exactly; traceable.
 
     The same answer as :func:`best_global_threshold` of those rows, from one sort of the
-    non-empty cells of all classes by centre: for micro-F, running totals of the cells'
-    counts; for macro-F, of the change each cell makes to its own class's F-beta (a
-    class's cells are already in order, so these come from suffix sums).
+    non-empty cells of all classes by centre: for a pooled (micro) average, running totals
+    of the cells' counts; for a separable one, of the weighted change each cell makes to
+    its own class's score (a class's cells are already in order, so these come from
+    suffix sums).
 
     Args:
       histogram: :class:`jaxthresh.Histogram`, ``[classes, cells]`` tables.
-      average: "micro" or "macro" (static).
-      beta: weight of recall.
-      zero_division: score with no positives and no predictions.
+      objective: a :class:`jaxthresh.objectives.Objective`.
+      average: "micro", "macro" or "weighted" (static).
 
     Returns:
       ``(threshold, score)``: float32 scalars.
     """
     counts, positives = histogram.counts, histogram.positives
-    n_classes = counts.shape[0]
     keys = kept_keys(cell_centres(histogram), counts > 0)
     class_positives = jnp.sum(positives, axis=1)
-    if average == "micro":
-        payloads = (counts, positives)
-    elif average == "macro":
-        # A class's F-beta predicting its cells from the top down to each cell; the cell
-        # above's value (or predicting nothing) is the F-beta before this cell is added.
+    class_totals = jnp.sum(counts, axis=1)
+    zero = jnp.zeros_like(class_positives)
+    nothing_counts = Counts.of(zero, zero, class_positives, class_totals)
+    separable = objective.separable(average)
+    if separable:
+        # A class's score predicting its cells from the top down to each cell; the cell
+        # above's value (or predicting nothing) is the score before this cell is added.
         def from_top(table):
             above = jnp.cumsum(table[:, ::-1], axis=1)[:, ::-1]
             return jnp.concatenate([above, jnp.zeros_like(above[:, :1])], axis=1)
 
-        after = fbeta_ratio(
-            from_top(positives), from_top(counts), class_positives[:, None], beta, zero_division
-        )
+        weights = objective.class_weights(class_positives, average)
+        top = Counts.of(from_top(positives).T, from_top(counts).T, class_positives, class_totals)
+        after = objective.per_class(top.confusion()).T * weights[:, None]
         payloads = (after[:, :-1] - after[:, 1:],)
     else:
-        raise ValueError(f"average: must be one of micro, macro; got {average!r}")
+        payloads = (counts, positives)
     keys, *payloads = sort_with(keys.reshape(1, -1), tuple(p.reshape(1, -1) for p in payloads))
     keys, payloads = keys[0], [p[0] for p in payloads]
-    if average == "micro":
-        total_positives = jnp.sum(class_positives)
-        values = fbeta_ratio(
-            jnp.cumsum(payloads[1]), jnp.cumsum(payloads[0]), total_positives, beta, zero_division
-        )
-        nothing = fbeta_ratio(0, 0, total_positives, beta, zero_division)
+    if separable:
+        nothing = jnp.sum(objective.per_class(nothing_counts.confusion()) * weights)
+        values = nothing + jnp.cumsum(payloads[0])
     else:
-        nothing = jnp.mean(fbeta_ratio(0, 0, class_positives, beta, zero_division))
-        values = nothing + jnp.cumsum(payloads[0]) / n_classes
-    return _best_of_pooled(keys, values, nothing)
+        pooled = Counts(*(jnp.sum(c, keepdims=True) for c in nothing_counts))
+        nothing = objective.per_class(pooled.confusion())[0]
+        running = Counts.of(
+            jnp.cumsum(payloads[1])[:, None],
+            jnp.cumsum(payloads[0])[:, None],
+            pooled.positives,
+            jnp.sum(class_totals, keepdims=True),
+        )
+        values = objective.per_class(running.confusion())[:, 0]
+    return _best_of_pooled(keys, jnp.where(jnp.isnan(values), -jnp.inf, values), nothing)
 
 
 class StartsAtGlobalThreshold:
-    """For methods with ``init``, ``average`` and ``beta`` hyperparameters: ``init=None``
+    """For methods with ``init``, ``objective`` and ``average`` hyperparameters: ``init=None``
     starts every class at the best single threshold of the data (or of a histogram's
     cells)."""
 
@@ -259,13 +283,13 @@ class StartsAtGlobalThreshold:
     def resolved(self, rows: Rows):
         if self.init is not None:
             return self
-        threshold, _ = best_threshold_of(rows, average=self.average, beta=self.beta)
+        threshold, _ = best_threshold_of(rows, self.objective, self.average)
         return self._starting_at(threshold, rows.scores.shape[1])
 
     def resolved_on_histogram(self, histogram: Histogram):
         if self.init is not None:
             return self
-        threshold, _ = best_histogram_threshold(histogram, average=self.average, beta=self.beta)
+        threshold, _ = best_histogram_threshold(histogram, self.objective, self.average)
         return self._starting_at(threshold, histogram.low.shape[0])
 
 
@@ -273,7 +297,7 @@ class StartsAtGlobalThreshold:
 @dataclasses.dataclass(frozen=True, eq=False)
 class Default(Method):
     """defThresh: one threshold for every class: the one given, or the single value that
-    maximizes F-beta on the data, found exactly."""
+    maximizes the objective on the data, found exactly (any objective, any average)."""
 
     name = "default"
     result_type = DefaultResult
@@ -281,12 +305,12 @@ class Default(Method):
     threshold: jax.Array | None = hyperparameter(
         "real", None, help="The shared threshold; None for the best single one, found exactly."
     )
+    objective: objectives.Objective = objective_field()
     average: str = average_field()
-    beta: jax.Array = beta_field()
 
     def fit_rows(self, rows: Rows) -> DefaultResult:
         threshold = self.threshold
         if threshold is None:
-            threshold, _ = best_threshold_of(rows, average=self.average, beta=self.beta)
+            threshold, _ = best_threshold_of(rows, self.objective, self.average)
         threshold = jnp.asarray(threshold, jnp.float32)
         return DefaultResult(jnp.full(rows.scores.shape[1:], threshold), threshold)

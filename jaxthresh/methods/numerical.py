@@ -1,15 +1,17 @@
-"""numThresh (Kong et al.): Adam on finite-difference gradients of F-beta.
+"""numThresh (Kong et al.): Adam on finite-difference gradients of the objective.
 
-For each class ``c``, the gradient is the change in F-beta when its threshold alone moves up
-by ``step``, retried with ``2 step``, ``3 step``, ... up to ``max_search`` steps while F-beta
-does not change, divided by the distance moved (0 if it never changes). Adam ascends it.
+For each class ``c``, the gradient is the change in the objective when its threshold alone
+moves up by ``step``, retried with ``2 step``, ``3 step``, ... up to ``max_search`` steps
+while it does not change, divided by the distance moved (0 if it never changes). Adam
+ascends it.
 
 The published form re-scores the whole data set for every class and every retry:
-O(n * classes^2 * max_search) per epoch. Here F-beta depends on the other classes only
-through totals (micro) or a sum (macro), so the per-class counts at the ``max_search + 1``
-shifted thresholds give every class's moved score at once, with the same values as the
-definition. Those counts are exact binary searches in each class's scores, sorted once
-(:func:`jaxthresh.core.cuts.counts_above`): O(n log n * classes) once, then
+O(n * classes^2 * max_search) per epoch. Here the objective depends on the other classes
+only through totals (micro) or a weighted sum (macro, weighted), so the per-class counts
+at the ``max_search + 1`` shifted thresholds give every class's moved score at once, with
+the same values as the definition. Those counts are exact binary searches in each class's
+scores, sorted once (:func:`jaxthresh.core.cuts.counts_above`): O(n log n * classes) once,
+then
 O(classes * max_search * log n) per epoch. All epochs run in one ``lax.scan``.
 """
 
@@ -22,19 +24,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxthresh import objectives
 from jaxthresh.core import diagnostics
 from jaxthresh.core.cuts import SortedKeys, counts_above, sorted_keys
 from jaxthresh.core.histogram import Histogram, histogram_sorted_keys
-from jaxthresh.core.metrics import fbeta_from_counts, fbeta_ratio
+from jaxthresh.core.metrics import Counts, objective_score
 from jaxthresh.core.progress import report
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import (
     Iterative,
     Method,
     average_field,
-    beta_field,
     bins_field,
     hyperparameter,
+    objective_field,
     register,
 )
 from jaxthresh.methods.global_threshold import StartsAtGlobalThreshold
@@ -45,33 +48,33 @@ class NumericalResult(NamedTuple):
 
     Attributes:
       thresholds: float32[classes].
-      history: float32[epochs], F-beta on the fitting data after every epoch.
+      history: float32[epochs], the objective on the fitting data after every epoch.
     """
 
     thresholds: jax.Array
     history: jax.Array
 
 
-def moved_scores(counts, average: str, beta) -> jax.Array:
-    """F-beta when one class's threshold alone moves, from per-class counts.
+def moved_scores(counts: Counts, objective: objectives.Objective, average: str) -> jax.Array:
+    """The objective when one class's threshold alone moves, from per-class counts.
 
     Args:
       counts: :class:`jaxthresh.Counts` with fields ``[moves, classes]``; row 0 holds the
         counts at the current thresholds, row ``j`` those of every class moved by move ``j``.
-      average: "micro" or "macro".
-      beta: weight of recall.
+      objective: a :class:`jaxthresh.objectives.Objective`.
+      average: "micro", "macro" or "weighted".
 
     Returns:
       float32[moves, classes]: entry ``[j, c]`` is the score with class ``c`` moved by move
       ``j`` and every other class where it is (row 0: the current score, repeated).
     """
-    tp, pp, positives, _ = counts
-    if average == "micro":
-        total_tp = jnp.sum(tp[0]) - tp[0] + tp
-        total_pp = jnp.sum(pp[0]) - pp[0] + pp
-        return fbeta_ratio(total_tp, total_pp, jnp.sum(positives[0]), beta)
-    per_class = fbeta_ratio(tp, pp, positives, beta)
-    return (jnp.sum(per_class[0]) - per_class[0] + per_class) / tp.shape[-1]
+    if objective.separable(average):
+        weights = objective.class_weights(counts.positives[0], average)
+        per_class = objective.per_class(counts.confusion()) * weights
+        return jnp.sum(per_class[0]) - per_class[0] + per_class
+    # The pooled counts with class c's own counts replaced by its moved ones.
+    pooled = Counts(*(jnp.sum(c[0]) - c[0] + c for c in counts))
+    return objective.per_class(pooled.confusion())
 
 
 def finite_difference_gradient(moved: jax.Array, step) -> jax.Array:
@@ -90,7 +93,7 @@ def numerical_from_sorted_keys(
     init: jax.Array,
     learning_rate: jax.Array,
     step: jax.Array,
-    beta: jax.Array | float,
+    objective: objectives.Objective,
     *,
     epochs: int,
     max_search: int,
@@ -106,14 +109,14 @@ def numerical_from_sorted_keys(
 
     def epoch(carry, index):
         thresholds, state = carry
-        moved = moved_scores(counts_at(thresholds), average, beta)
+        moved = moved_scores(counts_at(thresholds), objective, average)
         gradient = finite_difference_gradient(moved, step)
         updates, state = optimizer.update(-gradient, state, thresholds)
         report("numerical", index + 1, epochs, moved[0, 0])
         return (optax.apply_updates(thresholds, updates), state), moved[0, 0]
 
     (thresholds, _), before = jax.lax.scan(epoch, (init, optimizer.init(init)), jnp.arange(epochs))
-    final = fbeta_from_counts(counts_above(cuts, thresholds), average=average, beta=beta)
+    final = objective_score(counts_above(cuts, thresholds), objective, average)
     # The score before epoch i + 1 is the score after epoch i.
     return NumericalResult(thresholds, jnp.concatenate([before[1:], final[None]]))
 
@@ -121,7 +124,8 @@ def numerical_from_sorted_keys(
 @register
 @dataclasses.dataclass(frozen=True, eq=False)
 class Numerical(StartsAtGlobalThreshold, Iterative, Method):
-    """numThresh (Kong et al.): Adam ascent on finite-difference F-beta gradients."""
+    """numThresh (Kong et al.): Adam ascent on finite-difference gradients of the
+    objective."""
 
     name = "numerical"
     result_type = NumericalResult
@@ -138,10 +142,10 @@ class Numerical(StartsAtGlobalThreshold, Iterative, Method):
         "positive", 0.01, help="Threshold increment of the finite difference."
     )
     max_search: int = hyperparameter(
-        "count", 10, help="The most increments tried while F-beta does not change."
+        "count", 10, help="The most increments tried while the objective does not change."
     )
+    objective: objectives.Objective = objective_field()
     average: str = average_field()
-    beta: jax.Array = beta_field()
     bins: int | None = bins_field()
 
     def diagnose(self, result: NumericalResult, summary, rows: Rows) -> list[str]:
@@ -156,7 +160,7 @@ class Numerical(StartsAtGlobalThreshold, Iterative, Method):
             jnp.asarray(self.init, jnp.float32),
             self.learning_rate,
             self.step,
-            self.beta,
+            self.objective,
             epochs=self.epochs,
             max_search=self.max_search,
             average=self.average,

@@ -1,4 +1,4 @@
-"""SGLThresh: per-class thresholds learned by surrogate-gradient ascent on F-beta.
+"""SGLThresh: per-class thresholds learned by surrogate-gradient ascent on the objective.
 
 Pellegrini & Masquelier (ICASSP 2021). The forward pass uses the exact step
 ``1[score > threshold]``; the backward pass the derivative of a sigmoid of slope ``a``
@@ -18,9 +18,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxthresh import objectives
 from jaxthresh.core import batching, diagnostics
 from jaxthresh.core.histogram import Histogram
-from jaxthresh.core.metrics import Counts, element_weights, fbeta_from_counts, weighted_counts
+from jaxthresh.core.metrics import Counts, element_weights, objective_score, weighted_counts
 from jaxthresh.core.progress import report
 from jaxthresh.core.surrogate import heaviside
 from jaxthresh.core.validation import Rows
@@ -29,9 +30,9 @@ from jaxthresh.methods.base import (
     Iterative,
     Method,
     average_field,
-    beta_field,
     bins_field,
     hyperparameter,
+    objective_field,
     register,
 )
 from jaxthresh.methods.global_threshold import StartsAtGlobalThreshold
@@ -84,14 +85,14 @@ def adam_ascent(value, value_and_grad, init, slope, learning_rate, *, epochs: in
     return SGLResult(params[0], params[1], history)
 
 
-def kernel_objective(kernel: sgl_kernels.Kernel, *, average: str, beta):
-    """``(value, value_and_grad)`` of F-beta in ``(thresholds, slopes)`` from a kernel
-    (built with or without the slopes' gradient): exact counts, then the gradient from two
-    weighted sums."""
+def kernel_objective(kernel: sgl_kernels.Kernel, objective: objectives.Objective, average: str):
+    """``(value, value_and_grad)`` of the objective in ``(thresholds, slopes)`` from a
+    kernel (built with or without the slopes' gradient): exact counts, then the gradient
+    from two weighted sums."""
 
     def fbeta(true_positives, predicted_positives):
         counts = Counts.of(true_positives, predicted_positives, kernel.positives, kernel.total)
-        return fbeta_from_counts(counts, average=average, beta=beta)
+        return objective_score(counts, objective, average)
 
     def value(params):
         return fbeta(*kernel.counts_at(params[0]))
@@ -106,37 +107,39 @@ def kernel_objective(kernel: sgl_kernels.Kernel, *, average: str, beta):
     return value, value_and_grad
 
 
-def autodiff_objective(rows: Rows, *, average: str, beta, learn_slope: bool):
-    """``(value, value_and_grad)`` of F-beta: exact counts for the value, autodiff through
-    :func:`jaxthresh.heaviside` for the gradient (the reference)."""
+def autodiff_objective(
+    rows: Rows, objective: objectives.Objective, average: str, *, learn_slope: bool
+):
+    """``(value, value_and_grad)`` of the objective: exact counts for the value, autodiff
+    through :func:`jaxthresh.heaviside` for the gradient (the reference)."""
     positive_weights, weights = element_weights(rows.labels, rows.weights)
 
-    def fbeta(thresholds, slopes):
+    def score(thresholds, slopes):
         if slopes is None:
             predictions = rows.scores > thresholds
         else:
             predictions = heaviside(rows.scores - thresholds, slopes)
         counts = weighted_counts(predictions, positive_weights, weights)
-        return fbeta_from_counts(counts, average=average, beta=beta)
+        return objective_score(counts, objective, average)
 
-    def objective(params):
+    def surrogate(params):
         thresholds, slopes = params
         if not learn_slope:
             slopes = jax.lax.stop_gradient(slopes)
-        return fbeta(thresholds, slopes)
+        return score(thresholds, slopes)
 
     def value(params):
-        return fbeta(params[0], None)
+        return score(params[0], None)
 
-    return value, lambda params: (value(params), jax.grad(objective)(params))
+    return value, lambda params: (value(params), jax.grad(surrogate)(params))
 
 
 @register
 @dataclasses.dataclass(frozen=True, eq=False)
 class SGL(StartsAtGlobalThreshold, Iterative, Method):
-    """SGLThresh: learns one threshold per class that maximizes F-beta (Pellegrini &
-    Masquelier, ICASSP 2021): the exact step forward, the derivative of a sigmoid of slope
-    ``a`` backward, Adam, full batch."""
+    """SGLThresh: learns one threshold per class that maximizes the objective (Pellegrini &
+    Masquelier, ICASSP 2021, for F1; any objective of the counts): the exact step forward,
+    the derivative of a sigmoid of slope ``a`` backward, Adam, full batch."""
 
     name = "sgl"
     result_type = SGLResult
@@ -155,8 +158,8 @@ class SGL(StartsAtGlobalThreshold, Iterative, Method):
     learn_slope: bool = hyperparameter(
         "flag", True, help="Learn the slope per class alongside the thresholds."
     )
+    objective: objectives.Objective = objective_field()
     average: str = average_field()
-    beta: jax.Array = beta_field()
     bins: int | None = bins_field()
     kernel: str | None = hyperparameter(
         "choice",
@@ -187,7 +190,7 @@ class SGL(StartsAtGlobalThreshold, Iterative, Method):
         )
 
     def _objective(self, kernel):
-        return kernel_objective(kernel, average=self.average, beta=self.beta)
+        return kernel_objective(kernel, self.objective, self.average)
 
     def _rows_fit(self, rows: Rows, variant: str) -> SGLResult:
         kernel = sgl_kernels.rows_kernel(rows, learn_slope=self.learn_slope, variant=variant)
@@ -196,7 +199,7 @@ class SGL(StartsAtGlobalThreshold, Iterative, Method):
     def fit_rows(self, rows: Rows) -> SGLResult:
         if self.kernel == "autodiff":
             objective = autodiff_objective(
-                rows, average=self.average, beta=self.beta, learn_slope=self.learn_slope
+                rows, self.objective, self.average, learn_slope=self.learn_slope
             )
             return self._ascent(objective)
         if rows.weights.dtype != jnp.bool_:  # the cpu kernel takes rows in or out only

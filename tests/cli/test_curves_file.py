@@ -1,6 +1,6 @@
 """``jaxthresh evaluate --curves`` (the curves CSV) and the fit options of the same issue
-(``--method=constrained``, ``--beta``, ``--cv_folds``), in this process (the installed
-script's help and refusals: test_script.py)."""
+(``--method=constrained``, ``--beta``, ``--cv_folds``; ``--objective``), in this process
+(the installed script's help and refusals: test_script.py)."""
 
 import csv
 import os
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.cli import curves_file, tool
 from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.core.diagnostics import FitWarning
@@ -52,7 +53,14 @@ def test_constrained_fit_then_curves(folder):
     assert ran.stderr.splitlines() == [f"jaxthresh: warning: {caught[0].message}"]
     record = schema.read_thresholds(tmp_path / "t.json")
     np.testing.assert_array_equal(record.thresholds, expected.thresholds)
-    assert record.hyperparameters == {"min_precision": 0.8, "min_recall": None, "bins": None}
+    assert record.hyperparameters == {
+        "min_precision": 0.8,
+        "min_recall": None,
+        "bins": None,
+        "objective": "f1",
+        "average": "micro",
+    }
+    assert record.objective == "f1"
     met = int(np.sum(expected.met))
     assert f"constrained: {met} of 3 classes reach precision >= 0.8" in ran.stdout
     assert record.summary["classes_met"] == met
@@ -62,14 +70,15 @@ def test_constrained_fit_then_curves(folder):
     assert ran.returncode == 0, ran.stderr
     rows = _read(tmp_path / "c.csv")
     assert list(rows[0]) == list(curves_file.COLUMNS)
-    curves = jaxthresh.threshold_curves(scores, labels, beta=record.beta)
+    objective = objectives.from_record(record.objective)
+    curves = jaxthresh.threshold_curves(scores, labels, objective=objective)
     assert len(rows) == int(np.sum(curves.count))
     assert f"{len(rows)} curve points (every distinct score) -> c.csv" in ran.stdout
     for c, name in enumerate(NAMES):
         mine = [row for row in rows if row["class"] == name]
         count = int(curves.count[c])
         assert len(mine) == count
-        for field in ("threshold", "precision", "recall", "fbeta"):
+        for field in ("threshold", "precision", "recall", "score"):
             values = np.array([row[field] for row in mine], np.float32)  # exact round trip
             library = np.asarray(getattr(curves, field + "s" if field == "threshold" else field))
             np.testing.assert_array_equal(values, library[c, :count])
@@ -100,10 +109,10 @@ def test_curves_on_histogram_cells(folder):
     assert ran.returncode == 0, ran.stderr
     assert "curve points" not in ran.stdout  # the JSON report stays one document
     rows = _read(tmp_path / "c.csv")
-    curves = jaxthresh.threshold_curves(scores, labels, beta=2.0, bins=5)
+    curves = jaxthresh.threshold_curves(scores, labels, objective=objectives.fbeta(2.0), bins=5)
     assert len(rows) == int(np.sum(curves.count)) <= 3 * 6
-    fbeta = np.array([row["fbeta"] for row in rows], np.float32)
-    np.testing.assert_array_equal(fbeta, np.asarray(curves.fbeta)[np.asarray(curves.mask)])
+    fbeta = np.array([row["score"] for row in rows], np.float32)
+    np.testing.assert_array_equal(fbeta, np.asarray(curves.score)[np.asarray(curves.mask)])
 
 
 def test_curve_bins_default_to_cells_for_large_scores():
@@ -146,15 +155,15 @@ def test_bad_curves_flags_are_refused(folder, flags, message):
 def test_beta_is_fitted_and_reported(folder):
     tmp_path, scores, labels = folder
     ran = _fit("--method=exact", "--beta=0.5")
-    expected = jaxthresh.fit_exact(scores, labels, beta=0.5, progress=True)
+    expected = jaxthresh.fit_exact(scores, labels, objective=objectives.fbeta(0.5), progress=True)
     record = schema.read_thresholds(tmp_path / "t.json")
     np.testing.assert_array_equal(record.thresholds, expected.thresholds)
-    assert record.beta == 0.5
+    assert record.objective == {"name": "fbeta", "beta": 0.5}
     assert f"exact: micro-F0.5 {100 * float(expected.score):.2f}%" in ran.stdout
     ran = cli("fit", "--scores=d.npz", "--labels=d.npz", "--output=o.json", "--beta=-1")
     assert ran.returncode == 2
     assert ran.stderr.splitlines() == [
-        "jaxthresh: error: beta: must be finite and > 0 as float32, got -1.0"
+        "jaxthresh: error: beta: fbeta's beta must be between 0.0001 and 10000, got -1.0"
     ]
 
 
@@ -182,3 +191,36 @@ def test_cv_folds_reports_how_far_thresholds_move(folder):
         ran = cli("fit", "--scores=d.npz", "--labels=d.npz", "--output=o.json", f"--cv_folds={bad}")
         assert ran.returncode == 2 and ran.stderr.startswith(f"jaxthresh: error: {message}")
         assert not os.path.exists(tmp_path / "o.json")
+
+
+@pytest.mark.parametrize(
+    "flag, per_class",
+    [
+        ("--objective=jaccard", lambda tp, fp, fn, tn: tp / np.maximum(tp + fp + fn, 1)),
+        ("--utility=1,-0.5,-2,0.25", lambda tp, fp, fn, tn: tp - 0.5 * fp - 2 * fn + 0.25 * tn),
+    ],
+    ids=["jaccard", "utility"],
+)
+def test_the_score_column_is_the_files_objective(folder, flag, per_class):
+    tmp_path, scores, labels = folder
+    _fit("--method=exact", flag)
+    ran = cli(
+        "evaluate", "--scores=d.npz", "--labels=d.npz", "--thresholds=t.json", "--curves=c.csv"
+    )
+    assert ran.returncode == 0, ran.stderr
+    rows = _read(tmp_path / "c.csv")
+    for c, name in enumerate(NAMES):
+        mine = [row for row in rows if row["class"] == name]
+        assert mine
+        thresholds = np.array([row["threshold"] for row in mine], np.float32)
+        above = scores[:, c][None, :] > thresholds[:, None]
+        positive = labels[:, c][None, :]
+        tp, fp, fn, tn = (
+            np.count_nonzero(mask, axis=1).astype(np.float64)
+            for mask in (above & positive, above & ~positive, ~above & positive, ~above & ~positive)
+        )
+        expected = per_class(tp, fp, fn, tn)
+        if flag == "--objective=jaccard":  # nothing to find, nothing predicted: 1
+            expected = np.where(tp + fp + fn == 0, 1.0, expected)
+        got = np.array([row["score"] for row in mine], np.float64)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -131,8 +131,8 @@ def test_the_tool_matches_rows_by_name(frames, file):
     fitted = [json.loads((frames / name).read_text()) for name in ("a.json", "r.json")]
     assert fitted[0]["thresholds"] == fitted[1]["thresholds"]
     assert (
-        fitted[0]["fit_f1"]
-        == fitted[1]["fit_f1"]
+        fitted[0]["score"]
+        == fitted[1]["score"]
         == pytest.approx(
             jaxthresh.f1_score(LABELS, SCORES > np.asarray(fitted[0]["thresholds"])), abs=1e-6
         )

@@ -104,12 +104,12 @@ def _record(names, thresholds) -> dict:
     record = schema.ThresholdsRecord(
         method="exact",
         hyperparameters={},
+        objective="f1",
         average="micro",
-        beta=1.0,
         class_names=list(names),
         thresholds=np.asarray(thresholds, np.float32),
         slopes=None,
-        fit_f1=0.5,
+        score=0.5,
         n_rows=ROWS,
     )
     return record
@@ -332,6 +332,18 @@ def _set(key, value):
     return _edited(lambda document: document.__setitem__(key, value))
 
 
+def _version_1(key, value):
+    """A version-1 file (``beta`` and ``fit_f1`` in place of ``objective`` and ``score``)
+    with ``key`` set to ``value``."""
+
+    def edit(document):
+        document.update(format_version=1, beta=1.0, fit_f1=0.5)
+        del document["objective"], document["score"]
+        document[key] = value
+
+    return _edited(edit)
+
+
 def _raw(old, new):
     return lambda document: json.dumps(document).replace(old, new, 1)
 
@@ -389,8 +401,8 @@ THRESHOLDS_FILES = {
         r"'format_version' must be an integer, got 1\.0",
     ),
     "format_version newer": (
-        _set("format_version", 2),
-        r"has format version 2; this jaxthresh reads up to 1",
+        _set("format_version", 3),
+        r"has format version 3; this jaxthresh reads up to 2",
     ),
     "format_version missing": (
         _edited(lambda d: d.pop("format_version")),
@@ -416,14 +428,30 @@ THRESHOLDS_FILES = {
         _set("class_names", [1, 2, 3, 4]),
         r"'class_names\[0\]' must be a string, got 1",
     ),
-    "beta a string": (_set("beta", "1"), r"'beta' must be a number, got the string '1'"),
-    "beta 0": (_set("beta", 0), r"'beta' must be finite and > 0, got 0\.0"),
+    "beta a string": (_version_1("beta", "1"), r"'beta' must be a number, got the string '1'"),
+    "beta 0": (_version_1("beta", 0), r"'beta' must be finite and > 0, got 0\.0"),
+    "objective a number": (
+        _set("objective", 2),
+        r"'objective' must be a name or an object with a 'name', got 2$",
+    ),
+    "objective without a name": (
+        _set("objective", {"beta": 2.0}),
+        r"'objective' must be a name or an object with a 'name', got an object$",
+    ),
+    "objective coefficient a string": (
+        _set("objective", {"name": "fbeta", "beta": "2"}),
+        r"'objective\.beta' must be a finite number or a list of them, got the string '2'$",
+    ),
+    "objective coefficient NaN": (
+        _raw('"objective": "f1"', '"objective": {"name": "fbeta", "beta": NaN}'),
+        r"'objective\.beta' must be a finite number or a list of them, got nan$",
+    ),
     "average unknown": (
-        _set("average", "weighted"),
-        r"'average' must be 'micro' or 'macro', got 'weighted'",
+        _set("average", "mean"),
+        r"'average' must be one of micro, macro, weighted, got 'mean'",
     ),
     "n_rows true": (_set("n_rows", True), r"'n_rows' must be an integer, got true"),
-    "fit_f1 2": (_set("fit_f1", 2), r"'fit_f1' must be in \[0, 1\], got 2\.0"),
+    "fit_f1 2": (_version_1("fit_f1", 2), r"'fit_f1' must be in \[0, 1\], got 2\.0"),
     "hyperparameters a list": (
         _set("hyperparameters", []),
         r"'hyperparameters' must be an object, got a list",
@@ -1052,7 +1080,7 @@ def test_a_fit_with_bins_passes_over_the_rows_in_blocks(work, monkeypatch):
     expected = jaxthresh.fit_exact(scores, labels, bins=16)
     np.testing.assert_array_equal(record.thresholds, np.asarray(expected.thresholds))
     reached = jaxthresh.f1_score(labels, scores > np.asarray(expected.thresholds))
-    assert record.fit_f1 == pytest.approx(float(reached), abs=1e-6)
+    assert record.score == pytest.approx(float(reached), abs=1e-6)
 
 
 # Issue 19's cases whose cause lies in the library, as the tool shows them.
@@ -1084,7 +1112,8 @@ def test_a_beta_float32_cannot_weigh_is_one_error_line(work, beta):
     refused(
         folder,
         [*EXACT_FIT, f"--beta={beta}"],
-        r"^jaxthresh: error: beta: must be",
+        r"^jaxthresh: error: beta: fbeta's beta must be between 0\.0001 and 10000, "
+        "got " + re.escape(repr(float(beta))) + "$",
     )
 
 

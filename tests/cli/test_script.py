@@ -94,7 +94,7 @@ def test_a_fit_warning_is_one_line_and_status_0(folder):
     ran = script("fit", "--scores=s.npy", "--labels=l1.npy", "--method=exact", "--output=o.json")
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr.splitlines() == [
-        "jaxthresh: warning: labels: no positive rows in 1 class (1): F-beta has nothing to "
+        "jaxthresh: warning: labels: no positive rows in 1 class (1): there is nothing to "
         "find there, and their thresholds only avoid false positives"
     ]
     assert (folder / "o.json").is_file()
@@ -116,12 +116,12 @@ def large(tmp_path_factory):
         schema.ThresholdsRecord(
             method="default",
             hyperparameters={},
+            objective="f1",
             average="micro",
-            beta=1.0,
             class_names=schema.default_class_names(CLASSES),
             thresholds=np.full(CLASSES, 0.5, np.float32),
             slopes=None,
-            fit_f1=0.5,
+            score=0.5,
             n_rows=1,
         ),
     )
@@ -203,13 +203,13 @@ def _complete(path) -> bool:
     return header.startswith("class_0,class_1,") and lines == 20_000
 
 
-# -- Flags of issue 12: constraints, --beta, --cv_folds, --curves. -----------------------
+# -- Flags of issue 12: constraints, --beta, --cv_folds, --curves; --objective, --utility. --
 
 
 def test_new_flags_are_in_the_help_of_the_installed_script():
     fit, evaluate = script("fit", "--help"), script("evaluate", "--help")
     assert fit.returncode == evaluate.returncode == 0, fit.stderr + evaluate.stderr
-    for flag in ("min_precision", "min_recall", "beta", "cv_folds"):
+    for flag in ("min_precision", "min_recall", "objective", "beta", "utility", "cv_folds"):
         assert f"--{flag}:" in fit.stdout, flag
     assert "Methods: constrained;" in fit.stdout  # --min_precision names its method
     for flag in ("curves", "curve_bins"):
@@ -225,7 +225,14 @@ def test_new_flags_are_in_the_help_of_the_installed_script():
             "min_precision, min_recall: give exactly one of min_precision and min_recall "
             "to method 'constrained', got both",
         ),
-        (["--method=exact", "--beta=0"], r"beta: must be finite and > 0 as float32, got 0.0"),
+        (
+            ["--method=exact", "--beta=0"],
+            "beta: fbeta's beta must be between 0.0001 and 10000, got 0.0",
+        ),
+        (
+            ["--method=exact", "--utility=0,0,0,0"],
+            "utility: utility's coefficients are all 0: every threshold ties",
+        ),
     ],
 )
 def test_bad_values_of_new_fit_flags_are_one_line(folder, arguments, message):

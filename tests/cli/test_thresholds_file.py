@@ -1,6 +1,7 @@
 """fit_record: a fit made in Python, recorded as the tool records its own (class names from
 pandas DataFrame columns), written and read back."""
 
+import json
 import os
 
 import numpy as np
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.cli import thresholds_file as schema
 from tests.conftest import random_problem
 
@@ -31,7 +33,8 @@ def test_a_fit_on_data_frames_keeps_their_column_names(tmp_path):
     weighted = jaxthresh.f1_score(
         LABELS, SCORES > np.asarray(fit.thresholds), sample_weight=weights
     )
-    assert read.fit_f1 == pytest.approx(weighted, abs=1e-6)
+    assert read.score == pytest.approx(weighted, abs=1e-6)
+    assert read.objective == "f1" and read.average == "micro"
     assert read.n_rows == 40
     # Scores in the class order of the record pass the tool's check.
     schema.check_classes(read, 3, list(scores.columns))
@@ -110,3 +113,114 @@ def test_writing_into_a_missing_folder_names_the_path(tmp_path, monkeypatch, nam
     ):
         schema.write_thresholds("nodir/t.json", _record(), *name)
     assert os.listdir(tmp_path) == []
+
+
+def _document(**changes) -> dict:
+    """A version-2 file's document, with ``changes``."""
+    return {
+        "format": "jaxthresh.thresholds",
+        "format_version": 2,
+        "method": "exact",
+        "hyperparameters": {},
+        "objective": "f1",
+        "average": "micro",
+        "class_names": NAMES,
+        "thresholds": [0.25, 0.5, 0.75],
+        "slopes": None,
+        "score": 0.5,
+        "n_rows": 40,
+        **changes,
+    }
+
+
+def _read(tmp_path, document):
+    (tmp_path / "t.json").write_text(json.dumps(document))
+    return schema.read_thresholds(tmp_path / "t.json")
+
+
+@pytest.mark.parametrize(
+    ("beta", "objective"), [(2.0, {"name": "fbeta", "beta": 2.0}), (1.0, "f1"), (None, "f1")]
+)
+def test_a_version_1_file_is_an_fbeta(tmp_path, beta, objective):
+    """Version 1 had ``beta`` (1 when absent) and ``fit_f1`` where version 2 has
+    ``objective`` and ``score``."""
+    document = _document(format_version=1, fit_f1=0.625, average="macro")
+    del document["objective"], document["score"]
+    if beta is not None:
+        document["beta"] = beta
+    read = _read(tmp_path, document)
+    assert read.objective == objective
+    assert read.score == 0.625
+    assert read.average == "macro" and read.method == "exact" and read.class_names == NAMES
+    np.testing.assert_array_equal(read.thresholds, np.float32([0.25, 0.5, 0.75]))
+    recorded = objectives.from_record(read.objective)
+    assert recorded.name == "fbeta" and float(recorded.coefficients) == (beta or 1.0)
+    # Written again, it is a version-2 file of the same objective and score.
+    schema.write_thresholds(tmp_path / "again.json", read)
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["format_version"] == 2 and "beta" not in again and "fit_f1" not in again
+    assert again["objective"] == objective and again["score"] == 0.625
+
+
+@pytest.mark.parametrize(
+    "objective",
+    [
+        "jaccard",
+        "mcc",
+        {"name": "fbeta", "beta": 0.5},
+        {"name": "utility", "tp": 1.0, "fp": -0.2, "fn": -1.0, "tn": 0.0},
+        {"name": "utility", "tp": [1.0, 2.0, 3.0], "fp": -0.5, "fn": -1.0, "tn": 0.0},
+        {"name": "custom"},
+    ],
+    ids=["jaccard", "mcc", "fbeta", "utility", "per-class utility", "custom"],
+)
+def test_a_version_2_file_round_trips_its_objective_and_average(tmp_path, objective):
+    record = _record()._replace(objective=objective, average="weighted", score=-1.5)
+    schema.write_thresholds(tmp_path / "t.json", record)
+    written = json.loads((tmp_path / "t.json").read_text())
+    assert written["format_version"] == 2
+    assert written["objective"] == objective and written["average"] == "weighted"
+    read = schema.read_thresholds(tmp_path / "t.json")
+    assert read.objective == objective and read.average == "weighted"
+    assert read.score == -1.5  # a utility's score is no fraction
+
+
+def test_fit_record_scores_the_objective_it_records():
+    fit = jaxthresh.fit_exact(SCORES, LABELS, objective="jaccard", average="weighted")
+    record = schema.fit_record(
+        "exact", SCORES, LABELS, fit, objective="jaccard", average="weighted"
+    )
+    assert record.objective == "jaccard" and record.average == "weighted"
+    assert record.hyperparameters["objective"] == "jaccard"
+    predicted = SCORES > np.asarray(fit.thresholds)
+    tp = np.count_nonzero(predicted & LABELS, axis=0)
+    union = np.count_nonzero(predicted | LABELS, axis=0)
+    per_class = np.where(union > 0, tp / np.where(union > 0, union, 1), 1.0)
+    positives = LABELS.sum(axis=0)
+    weighted = float(per_class @ positives / positives.sum())
+    assert record.score == pytest.approx(weighted, abs=1e-6)
+    f2 = schema.fit_record("exact", SCORES, LABELS, fit, objective=objectives.fbeta(2.0))
+    assert f2.objective == {"name": "fbeta", "beta": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (2, r"'objective' must be a name or an object with a 'name', got 2$"),
+        (["f1"], r"'objective' must be a name or an object with a 'name', got a list$"),
+        ({"beta": 2.0}, r"'objective' must be a name or an object with a 'name', got an object$"),
+        ({"name": 2}, r"'objective' must be a name or an object with a 'name', got an object$"),
+        (
+            {"name": "fbeta", "beta": "2"},
+            r"'objective\.beta' must be a finite number or a list of them, got the string '2'$",
+        ),
+        (
+            {"name": "utility", "tp": 1.0, "fp": [True], "fn": 0.0, "tn": 0.0},
+            r"'objective\.fp' must be a finite number or a list of them, got a list$",
+        ),
+    ],
+    ids=["number", "list", "no name", "name a number", "beta a string", "fp booleans"],
+)
+def test_a_bad_objective_is_refused_naming_the_key(tmp_path, objective, message):
+    with pytest.raises(ValueError, match=r"^thresholds: .*t\.json: " + message):
+        _read(tmp_path, _document(objective=objective))

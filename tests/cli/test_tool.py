@@ -121,16 +121,20 @@ def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
     )
     assert fitted.returncode == 0, fitted.stderr
     record = json.loads(thresholds_path.read_text())
-    assert record["format"] == "jaxthresh.thresholds" and record["format_version"] == 1
+    assert record["format"] == "jaxthresh.thresholds" and record["format_version"] == 2
     assert record["method"] == method and record["n_rows"] == 150
     assert record["class_names"] == (NAMES if kind != "npy" else [f"class_{i}" for i in range(4)])
-    assert record["average"] == "micro" and record["beta"] == 1.0
+    assert record["average"] == "micro" and record["objective"] == "f1"
+    assert "beta" not in record and "fit_f1" not in record
     # Every hyperparameter the method records, the given ones with their given values.
     assert record["hyperparameters"] == configure(method, 4, **hyperparameters).record()
     for name, value in hyperparameters.items():
         assert record["hyperparameters"][name] == value
     thresholds = np.asarray(record["thresholds"], np.float32)
-    assert record["fit_f1"] == pytest.approx(jaxthresh.f1_score(labels, scores > thresholds))
+    assert record["score"] == pytest.approx(jaxthresh.f1_score(labels, scores > thresholds))
+    assert _printed_percent(f"{method}: micro-F1", fitted.stdout) == pytest.approx(
+        record["score"], abs=5e-5 + 1e-6
+    )
     assert (record["slopes"] is None) == (method != "sgl")
     library = library_fit(method, scores, labels, **hyperparameters)
     np.testing.assert_allclose(thresholds, library.thresholds, rtol=1e-6)
@@ -139,7 +143,7 @@ def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
         assert record["summary"] == {}
     if method == "exact":
         assert set(record["summary"]) == {"score", "steps"}
-        assert record["summary"]["score"] == pytest.approx(record["fit_f1"], abs=1e-6)
+        assert record["summary"]["score"] == pytest.approx(record["score"], abs=1e-6)
         assert record["summary"]["steps"] == int(library.steps) >= 1
     if method == "auto":
         summary = record["summary"]
@@ -177,6 +181,10 @@ def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
     markdown = cli("evaluate", *new_inputs, *new_labels_flag, f"--thresholds={thresholds_path}")
     assert markdown.returncode == 0, markdown.stderr
     assert "| micro |" in markdown.stdout and "| precision |" in markdown.stdout
+    assert "\nthe file's objective, micro-F1: " in markdown.stdout
+    assert _printed_percent("the file's objective, micro-F1:", markdown.stdout) == pytest.approx(
+        micro, abs=5e-5 + 1e-6
+    )
 
 
 @pytest.mark.parametrize("method", ["sgl", "exact", "numerical"])
@@ -256,7 +264,7 @@ def _bad_cases():
         ),
         "init for exact": (
             lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=exact", "--init=0.4"),
-            "init: method 'exact' does not take --init; it takes --average, --beta, --bins",
+            "init: method 'exact' does not take --init; it takes --objective, --average, --bins",
         ),
         "epochs too large": (
             lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--epochs=100000000000"),
@@ -270,7 +278,8 @@ def _bad_cases():
         ),
         "bins for default": (
             lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--method=default", "--bins=8"),
-            "bins: method 'default' does not take --bins; it takes --threshold, --average, --beta",
+            "bins: method 'default' does not take --bins; "
+            "it takes --threshold, --objective, --average",
         ),
         "infinite threshold": (
             lambda f, b, g: fit(
@@ -317,7 +326,7 @@ def _bad_cases():
             "unknown method 'magic'",
         ),
         "unknown average": (
-            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--average=weighted"),
+            lambda f, b, g: fit(f, f"--scores={f / 'scores.npy'}", "--average=mean"),
             "average",
         ),
         "npz without the key": (
@@ -427,10 +436,11 @@ def test_plot_dir_without_matplotlib_is_one_line(inputs, tmp_path):
 def test_help_documents_every_flag():
     result = script("--help")
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    hyperparameter_flags = set(method_flags.declared())
+    hyperparameter_flags = set(method_flags.names())
     assert {"init", "slope", "learning_rate", "epochs", "seed", "threshold", "bins"} <= (
         hyperparameter_flags
     )
+    assert {"objective", "beta", "utility"} <= hyperparameter_flags
     expected = sorted(
         hyperparameter_flags
         | {
@@ -495,3 +505,161 @@ def test_integer_class_names_round_trip(inputs, tmp_path):
     )
     assert applied.returncode == 0, applied.stderr
     assert np.load(tmp_path / "p.npy").shape == (150, 4)
+
+
+def _fit_objective(folder, output, *flags_given, method="exact"):
+    """``jaxthresh fit`` of the .npy inputs with these objective flags."""
+    return cli(
+        "fit",
+        f"--scores={folder / 'scores.npy'}",
+        f"--labels={folder / 'labels.npy'}",
+        f"--method={method}",
+        *flags_given,
+        f"--output={output}",
+    )
+
+
+def _counts(scores, labels, thresholds):
+    """NumPy per-class ``(tp, fp, fn, tn)`` of ``scores > thresholds``, as int64."""
+    predicted = scores > np.asarray(thresholds, np.float32)
+    labels = np.asarray(labels, bool)
+    return tuple(
+        np.count_nonzero(mask, axis=0)
+        for mask in (
+            predicted & labels,
+            predicted & ~labels,
+            ~predicted & labels,
+            ~predicted & ~labels,
+        )
+    )
+
+
+def _printed_percent(line_start, text):
+    """The percentage printed after ``line_start`` in ``text``, as a fraction."""
+    found = re.search(re.escape(line_start) + r" (-?[0-9.]+)%", text)
+    assert found, (line_start, text)
+    return float(found.group(1)) / 100
+
+
+def test_fit_maximizes_and_records_jaccard(inputs, tmp_path):
+    folder, (scores, labels, new_scores, new_labels) = inputs
+    output = tmp_path / "thresholds.json"
+    fitted = _fit_objective(folder, output, "--objective=jaccard")
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(output.read_text())
+    assert record["objective"] == "jaccard" and record["average"] == "micro"
+    assert record["hyperparameters"]["objective"] == "jaccard"
+    thresholds = np.asarray(record["thresholds"], np.float32)
+    tp, fp, fn, _ = (c.sum() for c in _counts(scores, labels, thresholds))
+    jaccard = tp / (tp + fp + fn)
+    assert record["score"] == pytest.approx(jaccard, abs=1e-6)
+    # Jaccard's thresholds, not F1's: the library's exact Jaccard fit, which F1's
+    # thresholds do not beat.
+    library = library_fit("exact", scores, labels, objective="jaccard")
+    np.testing.assert_array_equal(thresholds, library.thresholds)
+    f1_thresholds = library_fit("exact", scores, labels).thresholds
+    tp1, fp1, fn1, _ = (c.sum() for c in _counts(scores, labels, f1_thresholds))
+    assert tp1 / (tp1 + fp1 + fn1) <= jaccard + 1e-9
+    assert _printed_percent("exact: micro-jaccard", fitted.stdout) == pytest.approx(
+        jaccard, abs=5e-5 + 1e-9
+    )
+    assert " on 150 rows; 4 thresholds written to " in fitted.stdout
+
+    # evaluate prints the file's objective on the new rows after the table.
+    evaluated = cli(
+        "evaluate",
+        f"--scores={folder / 'new_scores.npy'}",
+        f"--labels={folder / 'new_labels.npy'}",
+        f"--thresholds={output}",
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    tp, fp, fn, _ = (c.sum() for c in _counts(new_scores, new_labels, thresholds))
+    last = evaluated.stdout.strip().splitlines()[-1]
+    assert last.startswith("the file's objective, micro-jaccard: "), evaluated.stdout
+    assert _printed_percent("micro-jaccard:", last) == pytest.approx(
+        tp / (tp + fp + fn), abs=5e-5 + 1e-9
+    )
+    # JSON output stays the table alone.
+    as_json = cli(
+        "evaluate",
+        f"--scores={folder / 'new_scores.npy'}",
+        f"--labels={folder / 'new_labels.npy'}",
+        f"--thresholds={output}",
+        "--format=json",
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    assert isinstance(json.loads(as_json.stdout), list)
+
+
+@pytest.mark.parametrize(
+    "flags_given", [["--beta=2"], ["--objective=fbeta", "--beta=2"]], ids=["beta", "fbeta"]
+)
+def test_beta_alone_is_fbeta(inputs, tmp_path, flags_given):
+    folder, (scores, labels, _, _) = inputs
+    output = tmp_path / "thresholds.json"
+    fitted = _fit_objective(folder, output, *flags_given)
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(output.read_text())
+    assert record["objective"] == {"name": "fbeta", "beta": 2.0}
+    thresholds = np.asarray(record["thresholds"], np.float32)
+    tp, fp, fn, _ = (c.sum() for c in _counts(scores, labels, thresholds))
+    assert record["score"] == pytest.approx(5 * tp / (5 * tp + 4 * fn + fp), abs=1e-6)
+    assert "exact: micro-F2 " in fitted.stdout
+
+
+def test_utility_is_the_total_gain(inputs, tmp_path):
+    folder, (scores, labels, new_scores, new_labels) = inputs
+    output = tmp_path / "thresholds.json"
+    fitted = _fit_objective(folder, output, "--utility=1,-0.2,-1,0")
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(output.read_text())
+    assert record["objective"] == {"name": "utility", "tp": 1.0, "fp": -0.2, "fn": -1.0, "tn": 0.0}
+
+    def gain(thresholds, scores=scores, labels=labels):
+        tp, fp, fn, tn = (c.sum() for c in _counts(scores, labels, thresholds))
+        return 1.0 * tp - 0.2 * fp - 1.0 * fn + 0.0 * tn
+
+    thresholds = np.asarray(record["thresholds"], np.float32)
+    assert record["score"] == pytest.approx(gain(thresholds), rel=1e-6, abs=1e-5)
+    # The best total gain: no better than F1's thresholds, one threshold for every class,
+    # or predicting every row or none.
+    f1_thresholds = np.asarray(library_fit("exact", scores, labels).thresholds)
+    for other in (f1_thresholds, np.full(4, 0.5), np.full(4, -1.0), np.full(4, 2.0)):
+        assert gain(other) <= gain(thresholds) + 1e-6
+    # A utility prints as a number, not a percentage.
+    assert f"exact: micro-utility {gain(thresholds):.6g} on 150 rows" in fitted.stdout
+    evaluated = cli(
+        "evaluate",
+        f"--scores={folder / 'new_scores.npy'}",
+        f"--labels={folder / 'new_labels.npy'}",
+        f"--thresholds={output}",
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    last = evaluated.stdout.strip().splitlines()[-1]
+    new_gain = gain(thresholds, new_scores, new_labels)
+    assert last == f"the file's objective, micro-utility: {new_gain:.6g}"
+
+
+@pytest.mark.parametrize(
+    ("flags_given", "flag"),
+    [
+        (["--objective=nope"], "objective"),
+        (["--objective=fbeta"], "beta"),
+        (["--beta=2", "--objective=jaccard"], "beta"),
+        (["--utility=1,2"], "utility"),
+        (["--utility=1,a,0,0"], "utility"),
+        (["--objective=utility"], "utility"),
+        (["--objective=jaccard", "--utility=1,-1,-1,0"], "utility"),
+        (["--objective=custom"], "objective"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else value,
+)
+def test_bad_objective_flags_are_one_line_naming_the_flag(inputs, tmp_path, flags_given, flag):
+    folder, _ = inputs
+    output = tmp_path / "thresholds.json"
+    result = _fit_objective(folder, output, *flags_given)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"jaxthresh: error: {flag}: "), lines[0]
+    assert not output.exists()

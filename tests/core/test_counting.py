@@ -9,9 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core import counting, validation
 from jaxthresh.core.validation import Rows
 from tests.conftest import padded_problem, random_problem
+from tests.methods import reference
 
 MAX_ROWS = 24
 CLASSES = 3
@@ -159,11 +161,14 @@ def test_step_is_the_comparison_with_zero():
     np.testing.assert_array_equal(step, (x > 0).astype(np.float32))
 
 
+AVERAGES = ("micro", "macro", "weighted")
+
+
 @functools.partial(jax.jit, static_argnames=("variant",))
-def _micro_and_macro(rows, thresholds, *, variant):
+def _every_average(rows, thresholds, *, variant):
     return [
-        counting.fbeta_of_thresholds(rows, thresholds, average=average, beta=2.0, variant=variant)
-        for average in ("micro", "macro")
+        counting.score_of_thresholds(rows, thresholds, objectives.fbeta(2.0), average, variant)
+        for average in AVERAGES
     ]
 
 
@@ -177,7 +182,7 @@ def _micro_and_macro(rows, thresholds, *, variant):
         (None, np.float32),
     ],
 )
-def test_fbeta_of_thresholds_equals_f1_score(variant, weights_dtype):
+def test_score_of_thresholds_equals_f1_score(variant, weights_dtype):
     scores, labels, kept, _ = padded_problem(9, 50, CLASSES, max_rows=64, ties=True)
     rng = np.random.default_rng(9)
     thresholds = np.concatenate(
@@ -193,14 +198,19 @@ def test_fbeta_of_thresholds_equals_f1_score(variant, weights_dtype):
         np.float32: (rng.random(64) * kept).astype(np.float32),
     }[weights_dtype]
     rows = Rows(jnp.asarray(scores), jnp.asarray(labels), jnp.asarray(weights))
-    scored = _micro_and_macro(rows, thresholds, variant=variant)
-    for average, got in zip(("micro", "macro"), scored, strict=True):
+    scored = _every_average(rows, thresholds, variant=variant)
+    for average, got in zip(AVERAGES, scored, strict=True):
         assert got.shape == (len(thresholds),)
         for value, t in zip(np.asarray(got), thresholds, strict=True):
-            expected = jaxthresh.f1_score(
-                labels, scores > t, average=average, beta=2.0, sample_weight=weights
+            expected = reference.objective_of_predictions(
+                labels, scores > t, objectives.fbeta(2.0), average, weights
             )
-            assert value == pytest.approx(expected, abs=1e-6)
+            assert value == pytest.approx(float(expected), abs=1e-6)
+            if average != "weighted":
+                expected = jaxthresh.f1_score(
+                    labels, scores > t, average=average, beta=2.0, sample_weight=weights
+                )
+                assert value == pytest.approx(expected, abs=1e-6)
 
 
 def _lowered(variant, platform=None):
@@ -208,8 +218,8 @@ def _lowered(variant, platform=None):
     thresholds = jnp.zeros((4, 2))
 
     def score(rows, thresholds):
-        return counting.fbeta_of_thresholds(
-            rows, thresholds, average="micro", beta=1.0, variant=variant
+        return counting.score_of_thresholds(
+            rows, thresholds, objectives.get("f1"), "micro", variant=variant
         )
 
     traced = jax.jit(score).trace(rows, thresholds)
@@ -232,9 +242,9 @@ def test_the_cpu_variant_is_the_program_that_runs_on_cpu():
     # variant=None: both kernels are traced (platform_dependent), only one is lowered.
     rows = Rows(jnp.ones((16, 2)), jnp.ones((16, 2), bool), jnp.ones(16, bool))
     jaxpr = str(
-        jax.make_jaxpr(lambda r, t: counting.fbeta_of_thresholds(r, t, average="micro", beta=1.0))(
-            rows, jnp.zeros((4, 2))
-        )
+        jax.make_jaxpr(
+            lambda r, t: counting.score_of_thresholds(r, t, objectives.get("f1"), "micro")
+        )(rows, jnp.zeros((4, 2)))
     )
     assert "platform_index" in jaxpr and "branches_platforms=(('cpu',), None)" in jaxpr
     assert _is_cpu_kernel(_lowered(None, "cpu"))
@@ -246,8 +256,8 @@ def test_non_bool_weights_always_take_the_generic_kernel():
     rows = Rows(jnp.ones((16, 2)), jnp.ones((16, 2), bool), jnp.ones(16, jnp.int32))
     text = (
         jax.jit(
-            lambda r, t: counting.fbeta_of_thresholds(
-                r, t, average="micro", beta=1.0, variant="cpu"
+            lambda r, t: counting.score_of_thresholds(
+                r, t, objectives.get("f1"), "micro", variant="cpu"
             )
         )
         .lower(rows, jnp.zeros((4, 2)))

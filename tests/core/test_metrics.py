@@ -7,9 +7,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core import metrics
 from jaxthresh.core.validation import Rows
 from tests.conftest import random_problem
+from tests.methods import reference
 
 LABELS = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 0]])
 PREDICTIONS = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0]])
@@ -185,7 +187,7 @@ def test_f1_score_validates_inputs():
     with pytest.raises(ValueError, match="predictions: values must be 0 or 1"):
         jaxthresh.f1_score(np.ones((3, 2)), np.full((3, 2), 0.5))
     with pytest.raises(ValueError, match="average"):
-        jaxthresh.f1_score(np.ones((3, 2)), np.ones((3, 2)), average="weighted")
+        jaxthresh.f1_score(np.ones((3, 2)), np.ones((3, 2)), average="samples")
     with pytest.raises(ValueError, match="labels: is empty"):
         jaxthresh.f1_score(np.ones((0, 2)), np.ones((0, 2)))
     with pytest.raises(ValueError, match="beta"):
@@ -211,8 +213,8 @@ def test_fbeta_from_counts_batches_under_vmap():
 
 def test_fbeta_from_counts_checks_average():
     counts = jaxthresh.confusion_counts(LABELS, PREDICTIONS)
-    with pytest.raises(ValueError, match="average: must be one of micro, macro"):
-        jaxthresh.fbeta_from_counts(counts, average="weighted")
+    with pytest.raises(ValueError, match="average: must be one of micro, macro, weighted"):
+        jaxthresh.fbeta_from_counts(counts, average="samples")
 
 
 def test_fbeta_ratio_numpy_and_jax_agree():
@@ -227,8 +229,8 @@ def test_fbeta_ratio_numpy_and_jax_agree():
         np.testing.assert_allclose(traced, expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize("average", ["micro", "macro"])
-def test_fbeta_above_and_row_counts_are_the_weighted_scores(problem, average):
+@pytest.mark.parametrize("average", ["micro", "macro", "weighted"])
+def test_score_above_and_row_counts_are_the_weighted_scores(problem, average):
     scores, labels = problem
     thresholds = np.linspace(0.3, 0.6, scores.shape[1]).astype(np.float32)
     for weights in (
@@ -242,11 +244,16 @@ def test_fbeta_above_and_row_counts_are_the_weighted_scores(problem, average):
         for a, b in zip(counts, expected, strict=True):
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
-        value = metrics.fbeta_above(rows, thresholds, average=average, beta=2.0)
-        exact = jaxthresh.f1_score(
-            labels, scores > thresholds, average=average, beta=2.0, sample_weight=weights
+        value = metrics.score_above(rows, thresholds, objectives.fbeta(2.0), average)
+        exact = reference.objective_of_predictions(
+            labels, scores > thresholds, objectives.fbeta(2.0), average, weights
         )
-        assert float(value) == pytest.approx(exact, abs=1e-6)
+        assert float(value) == pytest.approx(float(exact), abs=1e-6)
+        if average != "weighted":
+            exact = jaxthresh.f1_score(
+                labels, scores > thresholds, average=average, beta=2.0, sample_weight=weights
+            )
+            assert float(value) == pytest.approx(exact, abs=1e-6)
 
 
 def test_weighted_counts_exact_and_float_agree(problem):

@@ -74,7 +74,7 @@ def test_reports_reach_the_host_about_twenty_times(logged):
     steps = sorted(int(line.split("step ")[1].split("/")[0]) for line in lines)
     assert steps == list(range(every, STEPS + 1, every))
     assert all(
-        line.startswith("test loop: step ") and f"/{STEPS}, F-beta " in line for line in lines
+        line.startswith("test loop: step ") and f"/{STEPS}, score " in line for line in lines
     )
 
 
@@ -99,9 +99,9 @@ def test_log_progress_throttles_per_label(monkeypatch, caplog):
     progress.log_progress("a", np.array([4, 4]), np.array([10, 10]), np.float32(0.8))
     messages = [r.getMessage() for r in caplog.records if r.name == "absl"]
     assert messages == [
-        "a: step 1/10, F-beta 0.5000",
-        "b: step 2/10, F-beta 0.3000",
-        "a: step 3/10, F-beta 0.7000",
+        "a: step 1/10, score 0.5000",
+        "b: step 2/10, score 0.3000",
+        "a: step 3/10, score 0.7000",
     ]
 
 

@@ -169,6 +169,29 @@ def test_run_method_with_and_without_an_eval_split():
     assert result.hyperparameters["steps"] == 4
 
 
+def test_run_method_scores_the_objective_it_fits():
+    scores, labels = random_problem(42, rows=60, classes=5)
+    eval_scores, eval_labels = random_problem(43, rows=40, classes=5)
+
+    def jaccard_percent(labels, scores, thresholds):
+        predicted = scores > thresholds
+        tp = np.count_nonzero(predicted & labels)
+        return round(100 * tp / np.count_nonzero(predicted | labels), 2)
+
+    split = paper.Benchmark("dcase2017", scores, labels, eval_scores, eval_labels)
+    result = paper.run_method(split, "exact", {"objective": "jaccard"})
+    assert result.hyperparameters["objective"] == "jaccard"
+    np.testing.assert_array_equal(
+        result.thresholds, jaxthresh.fit_exact(scores, labels, objective="jaccard").thresholds
+    )
+    assert result.valid_f1 == pytest.approx(
+        jaccard_percent(labels, scores, result.thresholds), abs=0.01
+    )
+    assert result.eval_f1 == pytest.approx(
+        jaccard_percent(eval_labels, eval_scores, result.thresholds), abs=0.01
+    )
+
+
 def test_table2_writes_json_and_plots(benchmark_dir, tmp_path):
     """One benchmark, a few methods: the report, the table and the plots (the full table is
     the slow test below). ``--steps`` (dicho only) and ``--threshold`` apply to the methods

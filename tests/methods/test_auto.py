@@ -4,6 +4,7 @@ import pytest
 
 import jaxthresh
 from experiments import paper
+from jaxthresh import objectives
 from jaxthresh.core.folds import fold_ids, iterative_fold_ids
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.auto import candidate_thresholds
@@ -26,7 +27,9 @@ def _one_standard_error_choice(scores, labels, key, inner_folds, average, beta, 
     per_fold = []
     for fold in range(inner_folds):
         fitting, held = ids != fold, ids == fold
-        fitted = np.asarray(_candidates(Rows(scores, labels, fitting), average=average, beta=beta))
+        fitted = np.asarray(
+            _candidates(Rows(scores, labels, fitting), objectives.fbeta(beta), average=average)
+        )
         per_fold.append(
             [
                 jaxthresh.f1_score(labels[held], scores[held] > t, average=average, beta=beta)
@@ -45,7 +48,9 @@ def _one_standard_error_choice(scores, labels, key, inner_folds, average, beta, 
 def test_winner_is_the_one_standard_error_choice_refitted(seed, beta):
     scores, labels = random_problem(seed, rows=ROWS, classes=CLASSES)
     key = jax.random.key(seed)
-    result = jaxthresh.fit_auto(scores, labels, inner_folds=INNER_FOLDS, key=key, beta=beta)
+    result = jaxthresh.fit_auto(
+        scores, labels, inner_folds=INNER_FOLDS, key=key, objective=objectives.fbeta(beta)
+    )
     winner, estimates, standard_error = _one_standard_error_choice(
         scores, labels, key, INNER_FOLDS, "micro", beta
     )
@@ -60,7 +65,7 @@ def test_winner_is_the_one_standard_error_choice_refitted(seed, beta):
     # No more regularized candidate (earlier in CANDIDATES) comes within one standard error.
     assert np.all(np.asarray(result.estimates[:winner]) < float(result.estimates[winner]))
     everything = Rows(scores, labels, np.ones(ROWS, bool))
-    refits = _candidates(everything, average="micro", beta=beta)
+    refits = _candidates(everything, objectives.fbeta(beta), average="micro")
     np.testing.assert_allclose(result.thresholds, refits[winner], atol=1e-6)
 
 
@@ -119,7 +124,7 @@ def test_fit_auto_checks_its_inputs():
     with pytest.raises(ValueError, match="inner_folds: 5 inner folds need at least 5"):
         jaxthresh.fit_auto(scores, labels)
     with pytest.raises(ValueError, match="average"):
-        jaxthresh.fit_auto(scores, labels, inner_folds=2, average="weighted")
+        jaxthresh.fit_auto(scores, labels, inner_folds=2, average="samples")
 
 
 def test_too_few_rows_for_inner_folds_through_every_entry_point():
@@ -132,13 +137,22 @@ def test_too_few_rows_for_inner_folds_through_every_entry_point():
     with pytest.raises(ValueError, match="inner_folds: 3 inner folds need at least 3"):
         jaxthresh.cross_validate(scores, labels, "auto", n_folds=2, inner_folds=3)
     with pytest.raises(ValueError, match="inner_folds: 3 inner folds need at least 3"):
-        jaxthresh.sweep(scores, labels, "auto", n_folds=2, inner_folds=3, beta=[1.0, 2.0])
+        jaxthresh.sweep(
+            scores,
+            labels,
+            "auto",
+            n_folds=2,
+            inner_folds=3,
+            objective=[objectives.fbeta(1.0), objectives.fbeta(2.0)],
+        )
 
 
 def test_shrunk_candidates_predict_nothing_for_a_class_without_positives():
     scores, labels = random_problem(55, rows=ROWS, classes=CLASSES)
     labels[:, 3] = False
-    fitted = _candidates(Rows(scores, labels, np.ones(ROWS, bool)), average="micro", beta=1.0)
+    fitted = _candidates(
+        Rows(scores, labels, np.ones(ROWS, bool)), objectives.get("f1"), average="micro"
+    )
     for name, thresholds in zip(jaxthresh.CANDIDATES, np.asarray(fitted), strict=True):
         if name.startswith("shrunk") or name == "exact":
             assert not (scores[:, 3] > thresholds[3]).any(), name

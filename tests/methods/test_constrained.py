@@ -14,10 +14,20 @@ MAX_ROWS, CLASSES = 8, 3
 WEIGHTS = ("bool", "int", "float")
 
 
+#: The objective that gives each class the highest other figure under each constraint:
+#: recall at precision >= min_precision, precision at recall >= min_recall.
+OTHER_FIGURE = {
+    "min_precision": {"objective": "recall", "average": "macro"},
+    "min_recall": {"objective": "precision", "average": "macro"},
+}
+
+
 def _brute_force(scores, labels, weights, name, bound):
     """Per class, over every distinct threshold (NumPy): ``(met, precision, recall,
     predictions [n])`` of the best one: the constrained figure's bound met, then the highest
-    other figure, then the highest bounded one, then the highest threshold."""
+    other figure, then the highest threshold (under min_precision, of equal recalls the
+    highest threshold is also the most precise; under min_recall, ties of precision go to
+    the highest threshold, not to the higher recall)."""
     bound = np.float32(bound)
     found = []
     for c in range(scores.shape[1]):
@@ -34,14 +44,14 @@ def _brute_force(scores, labels, weights, name, bound):
         precision = np.float32(tp) / np.where(pp > 0, np.float32(pp), np.float32(1))
         recall = np.float32(tp) / np.float32(p if p > 0 else 1)
         if name == "min_precision":
-            feasible, primary, secondary = (pp > 0) & (precision >= bound), recall, precision
+            feasible, primary = (pp > 0) & (precision >= bound), recall
         else:
-            feasible, primary, secondary = (p > 0) & (recall >= bound), precision, recall
-        options = [(primary[i], secondary[i], -i) for i in np.flatnonzero(feasible)]
+            feasible, primary = (p > 0) & (recall >= bound), precision
+        options = [(primary[i], -i) for i in np.flatnonzero(feasible)]
         if not options:
             found.append((False, 0.0, 0.0, np.zeros(len(scores), bool)))
             continue
-        best = -max(options)[2]
+        best = -max(options)[1]
         found.append((True, precision[best], recall[best], scores[:, c] > thresholds[best]))
     return found
 
@@ -52,7 +62,7 @@ def _fit(config, rows):
 
 
 def _check_against_brute_force(scores, labels, weights, name, bound):
-    config = configure("constrained", scores.shape[1], **{name: bound})
+    config = configure("constrained", scores.shape[1], **{name: bound}, **OTHER_FIGURE[name])
     result = _fit(config, Rows(scores, labels, weights))
     expected = _brute_force(scores, labels, weights, name, bound)
     predictions = scores > np.asarray(result.thresholds)
@@ -94,12 +104,16 @@ def test_ties_and_exact_ratios():
     # Equal scores are never split; 2 of 3 meets min_precision=2/3 exactly (float32 ratio).
     scores = np.array([[0.9], [0.5], [0.5], [0.4], [0.1]], np.float32)
     labels = np.array([[1], [1], [0], [1], [0]])
-    result = jaxthresh.fit_constrained(scores, labels, min_precision=2 / 3)
+    result = jaxthresh.fit_constrained(
+        scores, labels, min_precision=2 / 3, **OTHER_FIGURE["min_precision"]
+    )
     predicted = np.asarray(jaxthresh.apply_thresholds(scores, result.thresholds))[:, 0]
     assert predicted.tolist() == [True, True, True, True, False]  # TP 3, PP 4: 0.75
     assert (float(result.precision[0]), float(result.recall[0])) == (0.75, 1.0)
     # Under min_recall=1/3 the top row alone has precision 1.
-    result = jaxthresh.fit_constrained(scores, labels, min_recall=1 / 3)
+    result = jaxthresh.fit_constrained(
+        scores, labels, min_recall=1 / 3, **OTHER_FIGURE["min_recall"]
+    )
     assert np.asarray(jaxthresh.apply_thresholds(scores, result.thresholds))[:, 0].sum() == 1
     assert float(result.precision[0]) == 1.0
 
@@ -141,7 +155,9 @@ def test_bad_constraints_are_refused(given, message):
 
 def test_histogram_thresholds_meet_the_constraint_on_the_rows():
     scores, labels = random_problem(43, rows=300, classes=4)
-    result = jaxthresh.fit_constrained(scores, labels, min_recall=0.6, bins=32)
+    result = jaxthresh.fit_constrained(
+        scores, labels, min_recall=0.6, bins=32, **OTHER_FIGURE["min_recall"]
+    )
     predicted = scores > np.asarray(result.thresholds)
     true_positives = (predicted & labels).sum(axis=0)
     assert np.asarray(result.met).all()
@@ -151,7 +167,7 @@ def test_histogram_thresholds_meet_the_constraint_on_the_rows():
     np.testing.assert_array_equal(np.asarray(result.recall), recall)
     np.testing.assert_array_equal(np.asarray(result.precision), precision)
     # At cell resolution: never better than on the rows themselves.
-    exact = jaxthresh.fit_constrained(scores, labels, min_recall=0.6)
+    exact = jaxthresh.fit_constrained(scores, labels, min_recall=0.6, **OTHER_FIGURE["min_recall"])
     assert (np.asarray(exact.precision) >= precision).all()
 
 

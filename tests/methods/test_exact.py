@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import configure
 from tests.conftest import candidate_thresholds, padded_problem, random_problem
@@ -32,7 +34,7 @@ MAX_ROWS, MAX_CLASSES = 8, 3
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.integers(0, 100_000),
     st.integers(1, MAX_ROWS),
@@ -46,7 +48,9 @@ def test_exact_equals_brute_force(seed, rows, classes, average, beta, ties):
     padded_scores, padded_labels, weights, (scores, labels) = padded_problem(
         seed, rows, classes, max_rows=MAX_ROWS, ties=ties
     )
-    result = jaxthresh.fit_exact(padded_scores, padded_labels, weights, average=average, beta=beta)
+    result = jaxthresh.fit_exact(
+        padded_scores, padded_labels, weights, objective=objectives.fbeta(beta), average=average
+    )
     predictions = jaxthresh.apply_thresholds(padded_scores, result.thresholds)
     reached = jaxthresh.f1_score(
         padded_labels, predictions, average=average, beta=beta, sample_weight=weights
@@ -190,3 +194,167 @@ def test_exact_with_per_label_weights_equals_brute_force(seed, average):
     )
     assert reached == pytest.approx(best, abs=1e-6)
     assert float(found.score) == pytest.approx(best, abs=1e-6)
+
+
+# Every objective and average, on tiny problems with ties, against brute force.
+
+
+def _gain_ratio(tp, fp, fn, tn):
+    """A custom objective (at module level: one compiled fit serves every example)."""
+    del tn
+    return (tp - fp) / (tp + fp + fn + 1)
+
+
+OBJECTIVES = {
+    "f1": "f1",
+    "f0.5": objectives.fbeta(0.5),
+    "jaccard": "jaccard",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced_accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "mcc": "mcc",
+    "utility": objectives.utility(tp=1, fp=-0.5, fn=-2, tn=0.1),
+    "custom": objectives.custom(_gain_ratio),
+}
+AVERAGES = ("micro", "macro", "weighted")
+#: Micro averages of objectives that are no ratio of linear functions of the pooled counts:
+#: no exact search (fit_default, one shared threshold, takes them).
+NO_EXACT_SEARCH = {("mcc", "micro"), ("custom", "micro")}
+#: Few distinct scores, so that rows tie; every problem is padded to TINY_ROWS rows of
+#: weight 0 (one compiled fit per number of classes, kind of weights, objective and average).
+TINY_VALUES = np.float32([0.1, 0.2, 0.3, 0.5])
+TINY_ROWS = 8
+# float32 counts and scores against float64 ones.
+TOLERANCE = dict(rel=1e-5, abs=1e-5)
+
+
+@st.composite
+def _tiny_problems(draw):
+    """``(scores, labels, weights, padded)``: 2 to TINY_ROWS rows of 1 to 3 classes, scores
+    among TINY_VALUES, random labels, and weights: None, or integer weights of each label
+    ``[n, classes]`` from row weights (0 to 3), per-label weights (0 to 2) or both (their
+    product), never all 0 (one weighted shape for all three: fewer compiled fits; per-label
+    weights that repeat row weights fit as those do, tests/test_api.py); ``padded`` the same
+    problem as ``(scores, labels, weights)`` of TINY_ROWS rows, the padding of weight 0."""
+    rows = draw(st.integers(2, TINY_ROWS))
+    classes = draw(st.integers(1, 3))
+    values = st.sampled_from(TINY_VALUES.tolist())
+    scores = draw(hnp.arrays(np.float32, (TINY_ROWS, classes), elements=values))
+    labels = draw(hnp.arrays(np.bool_, (TINY_ROWS, classes)))
+    kind = draw(st.sampled_from(["none", "rows", "labels", "both"]))
+    if kind == "none":
+        padded = (scores, labels, np.arange(TINY_ROWS) < rows)
+        return scores[:rows], labels[:rows], None, padded
+    weights = np.ones((TINY_ROWS, classes), np.int32)
+    if kind in ("rows", "both"):
+        weights *= draw(hnp.arrays(np.int32, (TINY_ROWS, 1), elements=st.integers(0, 3)))
+    if kind in ("labels", "both"):
+        weights *= draw(hnp.arrays(np.int32, (TINY_ROWS, classes), elements=st.integers(0, 2)))
+    weights[rows:] = 0
+    if not weights.any():
+        weights[0] = 1
+    return scores[:rows], labels[:rows], weights[:rows], (scores, labels, weights)
+
+
+def _cuts(scores):
+    """Per class, every threshold worth trying: below every score, each distinct score,
+    and above every score (predicting nothing)."""
+    return [np.r_[-np.inf, np.unique(column), np.inf] for column in scores.T]
+
+
+def _confusion_at_cuts(scores, labels, weights, cuts):
+    """Per class, ``(tp, fp, fn, tn)`` float64 ``[cuts]`` at each of its cuts."""
+    found = []
+    for c, thresholds in enumerate(cuts):
+        predictions = scores[None, :, c : c + 1] > thresholds[:, None, None]  # [cuts, n, 1]
+        column = None if weights is None else weights[:, c : c + 1]
+        counts = reference.confusion_of_predictions(labels[:, c : c + 1], predictions, column)
+        found.append([count[:, 0] for count in counts])
+    return found
+
+
+def _best_per_class_cuts(scores, labels, weights, objective, average, allowed=None):
+    """The brute-force maximum of the objective over every combination of one cut per class
+    (``allowed``: per class, a bool mask of the cuts it may take)."""
+    confusion = _confusion_at_cuts(scores, labels, weights, _cuts(scores))
+    choices = [
+        np.arange(len(counts[0])) if allowed is None else np.flatnonzero(allowed[c])
+        for c, counts in enumerate(confusion)
+    ]
+    grid = np.stack(np.meshgrid(*choices, indexing="ij")).reshape(len(choices), -1)
+    counts = [
+        np.stack([confusion[c][k][grid[c]] for c in range(len(choices))], axis=-1) for k in range(4)
+    ]  # (tp, fp, fn, tn), each [combinations, classes]
+    return float(np.max(reference.objective_score(objective, *counts, average)))
+
+
+def _reached(scores, labels, weights, thresholds, objective, average):
+    """The objective of ``scores > thresholds`` (NumPy, float64)."""
+    predictions = scores > np.asarray(thresholds)
+    return float(
+        reference.objective_of_predictions(labels, predictions, objective, average, weights)
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
+@settings(max_examples=12, deadline=None)
+@given(_tiny_problems())
+def test_exact_reaches_the_brute_force_optimum_of_every_objective(problem):
+    scores, labels, weights, padded = problem
+    # Predicting the labels themselves: the true positives are every positive weight.
+    for name, objective in OBJECTIVES.items():
+        for average in AVERAGES:
+            if (name, average) in NO_EXACT_SEARCH:
+                with pytest.raises(ValueError, match="objective"):
+                    jaxthresh.fit_exact(*padded, objective=objective, average=average)
+                continue
+            found = jaxthresh.fit_exact(*padded, objective=objective, average=average)
+            reached = _reached(scores, labels, weights, found.thresholds, objective, average)
+            best = _best_per_class_cuts(scores, labels, weights, objective, average)
+            assert reached == pytest.approx(best, **TOLERANCE), (name, average)
+            assert float(found.score) == pytest.approx(reached, **TOLERANCE), (name, average)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
+@pytest.mark.filterwarnings("ignore:min_precision:jaxthresh.core.diagnostics.FitWarning")
+@settings(max_examples=20, deadline=None)
+@given(_tiny_problems())
+def test_constrained_reaches_the_brute_force_optimum_among_precise_cuts(problem):
+    # Per class, the cuts of precision >= 0.5 among those that predict something; a class
+    # without any predicts nothing.
+    scores, labels, weights, padded = problem
+    allowed, met = [], []
+    for tp, fp, _, _ in _confusion_at_cuts(scores, labels, weights, _cuts(scores)):
+        precise = (tp + fp > 0) & (tp >= 0.5 * (tp + fp))
+        met.append(precise.any())
+        allowed.append(precise if precise.any() else np.arange(len(tp)) == len(tp) - 1)
+    for average in AVERAGES:
+        found = jaxthresh.fit_constrained(
+            *padded, min_precision=0.5, objective="f1", average=average
+        )
+        assert np.asarray(found.met).tolist() == met, average
+        reached = _reached(scores, labels, weights, found.thresholds, "f1", average)
+        best = _best_per_class_cuts(scores, labels, weights, "f1", average, allowed)
+        assert reached == pytest.approx(best, **TOLERANCE), average
+        assert float(found.score) == pytest.approx(reached, **TOLERANCE), average
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
+@settings(max_examples=8, deadline=None)
+@given(_tiny_problems())
+def test_default_reaches_the_brute_force_optimum_of_one_shared_threshold(problem):
+    scores, labels, weights, padded = problem
+    shared = np.r_[-np.inf, np.unique(scores), np.inf]
+    predictions = scores[None] > shared[:, None, None]  # [thresholds, n, classes]
+    confusion = reference.confusion_of_predictions(labels, predictions, weights)
+    for name, objective in OBJECTIVES.items():
+        for average in AVERAGES:
+            found = jaxthresh.fit_default(*padded, objective=objective, average=average)
+            assert np.all(np.asarray(found.thresholds) == found.threshold)
+            reached = _reached(scores, labels, weights, found.thresholds, objective, average)
+            best = np.max(reference.objective_score(objective, *confusion, average))
+            assert reached == pytest.approx(float(best), **TOLERANCE), (name, average)

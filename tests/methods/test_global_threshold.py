@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core.histogram import cell_centres
 from jaxthresh.methods.global_threshold import best_global_threshold, best_histogram_threshold
 from tests.conftest import candidate_thresholds, padded_problem, random_problem
@@ -41,7 +42,7 @@ MAX_ROWS, MAX_CLASSES = 8, 3
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 10_000),
     st.integers(1, MAX_ROWS),
@@ -57,7 +58,7 @@ def test_best_global_threshold_equals_brute_force(seed, rows, classes, average, 
         seed, rows, classes, max_rows=MAX_ROWS, ties=ties
     )
     result = jaxthresh.fit_default(
-        padded_scores, padded_labels, weights, average=average, beta=beta
+        padded_scores, padded_labels, weights, objective=objectives.fbeta(beta), average=average
     )
     predictions = jaxthresh.apply_thresholds(padded_scores, result.thresholds)
     reached = jaxthresh.f1_score(
@@ -75,10 +76,13 @@ def test_best_global_threshold_equals_brute_force(seed, rows, classes, average, 
 def test_best_global_threshold_reports_the_score_it_reaches(problem):
     scores, labels = problem
     search = jax.jit(best_global_threshold, static_argnames="average")
+    f1 = objectives.get("f1")
     multiplicities = np.random.default_rng(0).integers(0, 4, len(scores)).astype(np.int32)
     for weights in (np.ones(len(scores), np.int32), multiplicities):
         for average in ("micro", "macro"):
-            threshold, score = search(scores, labels, weights[:, None], average=average)
+            threshold, score = search(
+                scores, labels, weights[:, None], objective=f1, average=average
+            )
             assert float(score) == pytest.approx(
                 jaxthresh.f1_score(
                     labels, scores > threshold, average=average, sample_weight=weights
@@ -126,7 +130,7 @@ def _cells_as_rows(histogram):
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     st.integers(0, 10_000),
     st.sampled_from(["micro", "macro"]),
@@ -139,9 +143,10 @@ def test_best_histogram_threshold_is_that_of_the_cells_as_rows(seed, average, be
     scores, labels = random_problem(seed, rows=40, classes=4, ties=seed % 2 == 0)
     histogram = jaxthresh.histogram_pass(scores, labels, bins=bins)
     search = jax.jit(best_histogram_threshold, static_argnames="average")
-    threshold, score = search(histogram, average=average, beta=beta)
+    objective = objectives.fbeta(beta)
+    threshold, score = search(histogram, objective, average=average)
     _, expected_score = jax.jit(best_global_threshold, static_argnames=("average", "slots"))(
-        *_cells_as_rows(histogram), average=average, beta=beta, slots=bins
+        *_cells_as_rows(histogram), objective=objective, average=average, slots=bins
     )
     assert float(score) == pytest.approx(float(expected_score), abs=1e-6)
     # The score is reached at the threshold, the cells' rows counted at their centres.
@@ -161,7 +166,7 @@ def test_best_histogram_threshold_sorts_on_the_host_on_cpu():
     scores, labels = random_problem(0, rows=40, classes=4)
     histogram = jaxthresh.histogram_pass(scores, labels, bins=8)
     traced = jax.jit(best_histogram_threshold, static_argnames="average").trace(
-        histogram, average="micro"
+        histogram, objectives.get("f1"), average="micro"
     )
     on_cpu = traced.lower(lowering_platforms=("cpu",)).as_text()
     for_gpu = traced.lower(lowering_platforms=("cuda",)).as_text()

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import configure
 from jaxthresh.methods.numerical import finite_difference_gradient, moved_scores
@@ -31,7 +32,7 @@ def _reference_gradient(scores, labels, thresholds, step, max_search, average):
 @functools.partial(jax.jit, static_argnames="average")
 def _gradient(scores, labels, thresholds, moves, step, average):
     counts = jax.vmap(lambda m: jaxthresh.confusion_counts(labels, scores > thresholds + m))(moves)
-    return finite_difference_gradient(moved_scores(counts, average, 1.0), step)
+    return finite_difference_gradient(moved_scores(counts, objectives.get("f1"), average), step)
 
 
 @settings(max_examples=30, deadline=None)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxthresh
+from jaxthresh import objectives
 from jaxthresh.core import batching, counting
 from jaxthresh.core.histogram import cell_centres, cell_edges, score_histogram
 from jaxthresh.core.metrics import Counts, fbeta_from_counts, weighted_counts
@@ -138,7 +139,7 @@ def _kernel_gradient(rows, thresholds, slopes, variant, average, learn_slope):
     counts = [c.astype(jnp.float32) for c in kernel.counts_at(thresholds)]
     weights = _count_weights(kernel.positives, average, BETA)(*counts)
     got = kernel.gradient_at(thresholds, slopes, *weights)
-    objective = sgl.kernel_objective(kernel, average=average, beta=BETA)
+    objective = sgl.kernel_objective(kernel, objectives.fbeta(BETA), average)
     return got, objective[1]((thresholds, slopes))
 
 
