@@ -281,6 +281,14 @@ class Objective:
             )
         return ones / ones.size
 
+    @property
+    def elementwise(self) -> bool:
+        """Whether it scores each count of any array layout on its own (no per-class
+        coefficients, no custom function): then counts need not put classes last."""
+        if self.name not in _FORMS:
+            return False
+        return self.coefficients is None or jnp.ndim(self.coefficients) <= 1
+
     def take_classes(self, index) -> Objective:
         """The objective of the classes ``index`` (int array) alone: per-class coefficients
         gathered, the others as they are."""

@@ -63,7 +63,9 @@ def chosen_counts(cuts: Candidates, cut: jax.Array, take: jax.Array) -> Counts:
     """The counts ``[classes]`` of each class at its cut ``cut`` where ``take``, else of
     predicting nothing."""
     columns = jnp.arange(cut.shape[0])
-    at_cut = jax.tree.map(lambda c: c[cut, columns], cuts.counts())
+    at_cut = Counts.of(
+        cuts.true_positives[columns, cut], cuts.predicted[columns, cut], cuts.positives, cuts.total
+    )
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), at_cut, cuts.nothing())
 
 
@@ -113,7 +115,13 @@ def best_cuts(
         return cut, take
 
     if objective.separable(average):
-        per_class = objective.per_class(cuts.counts().confusion()).T
+        if objective.elementwise:  # any layout: no transposed copy of the counts
+            counts = Counts.of(
+                cuts.true_positives, cuts.predicted, cuts.positives[:, None], cuts.total[:, None]
+            )
+            per_class = objective.per_class(counts.confusion())
+        else:  # classes last, as per-class coefficients and custom functions take them
+            per_class = objective.per_class(cuts.counts().confusion()).T
         cut, take = choose(per_class, objective.per_class(cuts.nothing().confusion()))
         steps = jnp.int32(1)
     else:
