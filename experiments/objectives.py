@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import jax
 import paper
-from absl import flags, logging
+from absl import logging
 
 from jaxthresh import objectives
 from jaxthresh.cli import runner
@@ -31,15 +31,7 @@ OBJECTIVES = (
     ("cost (1, -0.2, -1, 0)", objectives.utility(tp=1.0, fp=-0.2, fn=-1.0, tn=0.0), "micro"),
 )
 
-_DATASET = flags.DEFINE_list("dataset", list(paper.BENCHMARKS), "Benchmarks to run.")
-_METHODS = flags.DEFINE_list("methods", list(paper.TABLE2_METHODS), "Methods to run.")
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir",
-    None,
-    "Folder with the benchmark .npz files. Default: $JAXTHRESH_DATA if set, else "
-    "../shared/data relative to the project root.",
-)
-_OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON to this path.")
+_DATASET, _METHODS, _DATA_DIR, _OUTPUT = paper.define_run_flags()
 
 
 def _shown(name: str, value: float) -> str:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import flags
 
 import jaxthresh
 from jaxthresh.methods import configure, get_method
@@ -64,6 +65,22 @@ PAPER_SETTINGS = {
     "dcase2019": {"default": {"threshold": 0.5}, "sgl": {"init": 0.5}, "numerical": {"init": 0.5}},
     "audioset": {"default": {"threshold": 0.5}, "sgl": {"init": 0.3}, "numerical": {"init": 0.3}},
 }
+
+
+def define_run_flags():
+    """The flags of the binaries that run methods on benchmarks (``table2.py``,
+    ``objectives.py``): ``(--dataset, --methods, --data_dir, --output)`` holders."""
+    return (
+        flags.DEFINE_list("dataset", list(BENCHMARKS), "Benchmarks to run."),
+        flags.DEFINE_list("methods", list(TABLE2_METHODS), "Methods to run."),
+        flags.DEFINE_string(
+            "data_dir",
+            None,
+            "Folder with the benchmark .npz files. Default: $JAXTHRESH_DATA if set, else "
+            "../shared/data relative to the project root.",
+        ),
+        flags.DEFINE_string("output", None, "Write the results as JSON to this path."),
+    )
 
 
 def benchmark_hyperparameters(dataset: str, method: str, overrides: dict) -> dict:

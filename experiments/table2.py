@@ -18,15 +18,7 @@ from absl import flags, logging
 from jaxthresh.cli import method_flags, plots, runner
 from jaxthresh.cli.files import check_writable, float32_list, write_json_atomic
 
-_DATASET = flags.DEFINE_list("dataset", list(paper.BENCHMARKS), "Benchmarks to run.")
-_METHODS = flags.DEFINE_list("methods", list(paper.TABLE2_METHODS), "Methods to run.")
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir",
-    None,
-    "Folder with the benchmark .npz files. Default: $JAXTHRESH_DATA if set, else "
-    "../shared/data relative to the project root.",
-)
-_OUTPUT = flags.DEFINE_string("output", None, "Write the results as JSON to this path.")
+_DATASET, _METHODS, _DATA_DIR, _OUTPUT = paper.define_run_flags()
 _PLOT_DIR = flags.DEFINE_string(
     "plot_dir", None, "Write PNG plots here (needs the plot extra: pip install '.[plot]')."
 )

@@ -408,3 +408,33 @@ def test_benchmark_ratios_on_a_benchmark(benchmark_dir, tmp_path):
     }.items():
         assert figures[ratio] == pytest.approx(figures[value] / figures[floor], rel=0.01), ratio
     assert figures["peak_rss_mb"] > 0 and "peak_rss_mb: " in ran.stdout
+
+
+@pytest.mark.slow
+def test_objectives_binary_fits_and_scores_each_objective(benchmark_dir, tmp_path):
+    """``experiments/objectives.py``: one row per method, one column per objective, each
+    cell the eval score of a fit for that objective (the exact fit's is at least the
+    fixed threshold's on the fitting rows, for every objective)."""
+    output = tmp_path / "objectives.json"
+    binary = os.path.join(os.path.dirname(TABLE2), "objectives.py")
+    result = subprocess.run(
+        [
+            sys.executable,
+            binary,
+            "--dataset=dcase2017",
+            "--methods=default,exact",
+            f"--data_dir={benchmark_dir}",
+            f"--output={output}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| dcase2017 | exact |" in result.stdout
+    report = json.loads(output.read_text())["dcase2017"]
+    names = ["micro-F1", "micro-Jaccard", "micro-accuracy", "macro-MCC", "cost (1, -0.2, -1, 0)"]
+    assert set(report) == {"default", "exact"}
+    for name in names:
+        assert report["exact"][name]["valid"] >= report["default"][name]["valid"]
+    assert report["exact"]["micro-F1"]["eval"] == 63.18  # Table 2's exact row
