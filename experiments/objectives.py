@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import jax
 import paper
-from absl import logging
+from absl import flags, logging
 
 from jaxthresh import objectives
 from jaxthresh.cli import runner
@@ -32,6 +32,7 @@ OBJECTIVES = (
 )
 
 _DATASET, _METHODS, _DATA_DIR, _OUTPUT = paper.define_run_flags()
+flags.adopt_module_key_flags(paper)  # --help lists them
 
 
 def _shown(name: str, value: float) -> str:

@@ -19,6 +19,7 @@ from jaxthresh.cli import method_flags, plots, runner
 from jaxthresh.cli.files import check_writable, float32_list, write_json_atomic
 
 _DATASET, _METHODS, _DATA_DIR, _OUTPUT = paper.define_run_flags()
+flags.adopt_module_key_flags(paper)  # --help lists them
 _PLOT_DIR = flags.DEFINE_string(
     "plot_dir", None, "Write PNG plots here (needs the plot extra: pip install '.[plot]')."
 )

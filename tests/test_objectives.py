@@ -188,16 +188,9 @@ def _fit_problem(seed, rows=48, classes=4):
     return random_problem(seed, rows, classes, ties=True)
 
 
-# Every method with a non-default objective, every objective with some method (each pair
-# compiles three programs: the full product is in the slow run).
-PAIRS = [
-    ("default", "utility micro"),
-    ("dicho", "jaccard macro"),
-    ("numerical", "fbeta weighted"),
-    ("sgl", "utility micro"),
-    ("exact", "jaccard macro"),
-    ("constrained", "fbeta weighted"),
-]
+# SGLThresh and the exact search with a non-default objective here; every method with every
+# objective in the slow run (each pair compiles three programs).
+PAIRS = [("sgl", "utility micro"), ("exact", "jaccard macro")]
 SLOW_PAIRS = [
     pytest.param(method, objective, marks=pytest.mark.slow)
     for method in FAST
@@ -250,8 +243,18 @@ def test_a_sweep_over_objectives_of_different_forms_is_refused():
 
 
 @pytest.mark.filterwarnings("ignore::jaxthresh.core.diagnostics.FitWarning")
-@pytest.mark.parametrize("method", ["exact", "constrained", "auto"])
-@pytest.mark.parametrize("name", ["mcc", "custom"])
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("exact", "mcc"),
+        *(
+            pytest.param(method, name, marks=pytest.mark.slow)
+            for method in ("exact", "constrained", "auto")
+            for name in ("mcc", "custom")
+            if (method, name) != ("exact", "mcc")
+        ),
+    ],
+)
 def test_micro_objectives_without_an_exact_search_are_refused(method, name):
     import jaxthresh
 

@@ -42,7 +42,7 @@ MAX_ROWS, MAX_CLASSES = 8, 3
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     st.integers(0, 10_000),
     st.integers(1, MAX_ROWS),
@@ -130,7 +130,7 @@ def _cells_as_rows(histogram):
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(
     st.integers(0, 10_000),
     st.sampled_from(["micro", "macro"]),
