@@ -307,10 +307,10 @@ class Objective:
         """The objective as JSON: its name, or ``{"name": ..., coefficients...}``
         (:func:`from_record` reads it back; a custom function is recorded by name only)."""
         if self.name == "fbeta":
-            beta = _shortest(self.coefficients)
+            beta = json_floats(self.coefficients)
             return "f1" if beta == 1 else {"name": "fbeta", "beta": beta}
         if self.name == "utility":
-            gains = [_shortest(row) for row in np.asarray(self.coefficients)]
+            gains = [json_floats(row) for row in np.asarray(self.coefficients)]
             return {"name": "utility", **dict(zip(("tp", "fp", "fn", "tn"), gains, strict=True))}
         if self.name == "custom":
             return {"name": "custom"}
@@ -341,12 +341,13 @@ class Objective:
         raise ValueError(f"average: must be one of {', '.join(AVERAGES)}; got {average!r}")
 
 
-def _shortest(values):
+def json_floats(values):
     """float32 ``values`` as the shortest decimals that read back as the same floats (a
-    number, or nested lists; a row of equal numbers as one number)."""
+    number, or nested lists; a row of equal numbers as one number): how objectives and
+    hyperparameters are recorded."""
     array = np.asarray(values, np.float32)
     if array.ndim == 2:
-        return [_shortest(row) for row in array]
+        return [json_floats(row) for row in array]
     if array.ndim == 1 and array.size and np.all(array == array[0]):
         array = array[0]
     return np.asarray(array).astype(str).astype(float).tolist()

@@ -94,7 +94,7 @@ from jaxthresh import objectives
 from jaxthresh.cli import thresholds_file
 from jaxthresh.core import validation
 from jaxthresh.core.diagnostics import FitWarning
-from jaxthresh.core.metrics import objective_of_totals
+from jaxthresh.core.metrics import Counts, objective_of_totals
 from jaxthresh.methods import configure, get_method
 
 __all__ = ["FixedThresholdClassifier", "ThresholdClassifierCV"]
@@ -565,8 +565,7 @@ def _objective_score(labels, predictions, weights, objective, average: str) -> f
         weights = np.ones(labels.shape[0], np.int64)
     weights = weights.astype(np.int64 if weights.dtype == np.bool_ else np.float64)
     counts = [weights @ m for m in (labels & predictions, predictions, labels)]
-    total = np.full(labels.shape[1], weights.sum())
-    return objective_of_totals(*counts, total, objective, average)
+    return objective_of_totals(Counts.of(*counts, weights.sum()), objective, average)
 
 
 def _recorded_fit(method: str, scores, labels, weights, options: dict):
@@ -910,7 +909,7 @@ class FixedThresholdClassifier(_ThresholdPredictor):
             record = thresholds_file.read_thresholds(value)
             names = thresholds_file.named_classes(record.class_names)
             recorded = (record.summary or {}).get("response_method")
-            objective = "f1" if record.objective == {"name": "custom"} else record.objective
+            objective = thresholds_file.recorded_objective(record) or objectives.get("f1")
             return record.thresholds, names, recorded, objective, record.average
         array = np.asarray(value) if value is not None else None
         if array is None or array.dtype.hasobject or array.dtype.kind not in "iuf":
@@ -935,7 +934,7 @@ class FixedThresholdClassifier(_ThresholdPredictor):
                 f"thresholds: must be finite numbers (as float32), got {array[bad[0]].item()!r} "
                 f"at class {bad[0]} ({len(bad)} such values)"
             )
-        return thresholds, None, None, "f1", "micro"
+        return thresholds, None, None, objectives.get("f1"), "micro"
 
     def _sized(self, thresholds: np.ndarray, n_classes: int, of_y: bool) -> np.ndarray:
         """float32[n_classes]: ``thresholds`` (one number: for every class), checked
@@ -1038,7 +1037,7 @@ class FixedThresholdClassifier(_ThresholdPredictor):
 
     def _objective(self) -> tuple:
         _, _, _, objective, average = self._saved()
-        return objectives.from_record(objective), average
+        return objective, average
 
     def __sklearn_is_fitted__(self) -> bool:
         """Fitted, or wrapping a fitted classifier (it predicts without ``fit``)."""

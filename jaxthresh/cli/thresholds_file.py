@@ -47,6 +47,8 @@ import numpy as np
 from jaxthresh.cli.files import check_input_file, float32_list, write_json_atomic
 
 FORMAT = "jaxthresh.thresholds"
+#: How a custom objective is recorded: by name, its function is not.
+CUSTOM = {"name": "custom"}
 #: The averages a file may name.
 AVERAGES = ("micro", "macro", "weighted")
 FORMAT_VERSION = 2
@@ -151,18 +153,29 @@ def fit_record(
 def score_of(objective, average: str, scores, labels, thresholds, sample_weight=None) -> float:
     """The ``objective`` (averaged as ``average``) of ``scores > thresholds`` against
     ``labels``, from exact counts: block by block without weights (no copy of the
-    scores), else :func:`jaxthresh.confusion_counts`."""
+    scores), else :func:`jaxthresh.score_predictions`."""
     from jaxthresh.cli import blocks
-    from jaxthresh.core.metrics import confusion_counts, objective_of_totals
+    from jaxthresh.core.metrics import Counts, objective_of_totals, score_predictions
     from jaxthresh.core.thresholds import apply_thresholds
 
-    if sample_weight is None:
-        counts = (*blocks.confusion_counts(labels, scores, thresholds), len(scores))
-    else:
+    if sample_weight is not None:
         predictions = apply_thresholds(scores, thresholds)
-        tp, pp, p, tn = confusion_counts(labels, predictions, sample_weight)
-        counts = (tp, pp, p, np.asarray(tn) + np.asarray(pp) + np.asarray(p) - np.asarray(tp))
-    return objective_of_totals(*counts, objective, average)
+        return score_predictions(
+            labels, predictions, objective=objective, average=average, sample_weight=sample_weight
+        )
+    true_positives, predicted, positives = blocks.confusion_counts(labels, scores, thresholds)
+    counts = Counts.of(true_positives, predicted, positives, len(scores))
+    return objective_of_totals(counts, objective, average)
+
+
+def recorded_objective(record: ThresholdsRecord):
+    """The record's objective as a :class:`jaxthresh.objectives.Objective`, or None for a
+    custom one (its function is not recorded). Checked when the file was read."""
+    from jaxthresh import objectives  # Kept local: reading files needs no JAX.
+
+    if record.objective == CUSTOM:
+        return None
+    return objectives.from_record(record.objective)
 
 
 def write_thresholds(path: str | os.PathLike, record: ThresholdsRecord, name: str = "path") -> None:
@@ -370,7 +383,7 @@ class _Keys:
         objective is recorded by name only), else one line naming the file and the key."""
         from jaxthresh import objectives  # Kept local: only version-2 files need it.
 
-        if value == {"name": "custom"}:
+        if value == CUSTOM:
             return value
         try:
             objectives.from_record(value)

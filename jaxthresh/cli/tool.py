@@ -420,7 +420,7 @@ def _evaluate() -> None:
     bins = curves_file.curve_bins(_CURVE_BINS.value, *scores.values.shape) if curves else None
     counts = blocks.confusion_counts(truth, scores.values, record.thresholds)
     rows = report_rows(*counts, record.thresholds, names)
-    objective = _recorded_objective(record)
+    objective = schema.recorded_objective(record)
     if _FORMAT.value == "json":
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
@@ -445,14 +445,6 @@ def _evaluate() -> None:
         if _FORMAT.value == "markdown":  # JSON output stays one JSON document
             where = "every distinct score" if bins is None else f"{bins} cells per class"
             print(f"\n{points} curve points ({where}) -> {curves}")
-
-
-def _recorded_objective(record):
-    """The thresholds file's objective, or None where it cannot be read back (a custom
-    function)."""
-    if record.objective == {"name": "custom"}:
-        return None
-    return jaxthresh.objectives.from_record(record.objective)  # checked when read
 
 
 def _main(argv: list[str]) -> None:

@@ -268,26 +268,18 @@ def score_predictions(
     weights = validation.as_weights(sample_weight, *labels.shape, pooled=False)
     if validation.is_traced(labels, predictions, weights, objective):
         return objective_score(confusion_counts(labels, predictions, weights), objective, average)
-    counts = _confusion_counts_jit(labels, predictions, weights)
-    tp, pp, p, tn = (
-        np.asarray(c, dtype=np.float64 if c.dtype == np.float32 else np.int64) for c in counts
+    return objective_of_totals(
+        _confusion_counts_jit(labels, predictions, weights), objective, average
     )
-    return objective_of_totals(tp, pp, p, tn + pp + p - tp, objective, average)
 
 
-def objective_of_totals(
-    true_positives, predicted, positives, total, objective, average: str
-) -> float:
+def objective_of_totals(counts: Counts, objective, average: str) -> float:
     """The objective (a name or :mod:`jaxthresh.objectives` value) averaged as ``average``,
-    of exact per-class NumPy counts (``[classes]`` each, integers or float sums; ``total``
-    the weight of each class's labels), as a Python float: what the tool, the thresholds
-    file and the estimators report."""
-    objective = objectives.get(objective)
-    counts = Counts.of(
-        *(np.asarray(c, np.float64) for c in (true_positives, predicted, positives, total))
-    )
-    as_float = Counts(*(jnp.asarray(c, jnp.float32) for c in counts))
-    return float(objective_score(as_float, objective, average))
+    of exact per-class counts (:class:`Counts` of ``[classes]`` NumPy or JAX arrays,
+    integers or float sums), as a Python float: what the tool, the thresholds file and the
+    estimators report. The counts are exact; the objective is computed in float32."""
+    as_float = Counts(*(jnp.asarray(np.asarray(c, np.float64), jnp.float32) for c in counts))
+    return float(objective_score(as_float, objectives.get(objective), average))
 
 
 def surrogate_fbeta(

@@ -121,10 +121,7 @@ class Hyperparameter:
             return value.record()
         if self.kind == "key":
             return np.asarray(jax.random.key_data(value)).tolist()
-        array = np.asarray(value, np.float32)
-        if array.ndim and np.all(array == array.flat[0]):
-            array = array.flat[0]
-        return np.asarray(array).astype(str).astype(float).tolist()
+        return objectives.json_floats(value)
 
 
 def hyperparameter(
