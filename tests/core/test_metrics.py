@@ -319,3 +319,39 @@ def test_counts_score_any_objective_as_scikit_learn_does(problem):
     assert float(mcc) == pytest.approx(
         sk.matthews_corrcoef(labels.ravel(), predictions.ravel()), abs=1e-6
     )
+
+
+@pytest.mark.parametrize("average", ["micro", "macro", "weighted"])
+def test_score_predictions_equals_scikit_learn_under_jit_and_vmap_too(average):
+    from sklearn.metrics import jaccard_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.random((4, 50, 5)) < 0.3
+    predictions = rng.random((4, 50, 5)) < 0.4
+    weights = rng.integers(0, 3, (4, 50))
+    expected = [
+        jaccard_score(y, p, average=average, sample_weight=w, zero_division=1.0)
+        for y, p, w in zip(labels, predictions, weights, strict=True)
+    ]
+
+    def score(y, p, w):
+        return jaxthresh.score_predictions(
+            y, p, objective="jaccard", average=average, sample_weight=w
+        )
+
+    concrete = [score(*problem) for problem in zip(labels, predictions, weights, strict=True)]
+    np.testing.assert_allclose(concrete, expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(score)(labels[0], predictions[0], weights[0]), expected[0], rtol=1e-6
+    )
+    np.testing.assert_allclose(jax.vmap(score)(labels, predictions, weights), expected, rtol=1e-6)
+
+
+def test_score_predictions_checks_its_arguments():
+    labels = np.eye(3, dtype=bool)
+    with pytest.raises(ValueError, match=r"^objective: unknown name"):
+        jaxthresh.score_predictions(labels, labels, objective="nope")
+    with pytest.raises(ValueError, match=r"^average: "):
+        jaxthresh.score_predictions(labels, labels, average="samples")
+    with pytest.raises(ValueError, match=r"^labels: "):
+        jaxthresh.score_predictions(labels[:2], labels)
