@@ -29,6 +29,7 @@ def _quiet(fit, *args, **kwargs):
         return fit(*args, **kwargs)
 
 
+@pytest.mark.slow
 def test_ordinary_fits_warn_about_nothing():
     for method in jaxthresh.METHODS:
         _quiet(jaxthresh.fit, method, SCORES, LABELS, **NEEDS.get(method, {}))

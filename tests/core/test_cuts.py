@@ -156,7 +156,7 @@ def test_sort_kept_and_positive_on_both_backends():
     assert "callback" not in for_gpu and "sort" in for_gpu
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, MAX_ROWS), st.booleans())
 def test_kept_candidates_are_those_of_the_sorted_keys(seed, rows, ties):
     """The lean cuts of rows of weight 0 or 1 equal :func:`candidates` of their sorted keys,

@@ -34,7 +34,7 @@ MAX_ROWS, MAX_CLASSES = 8, 3
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 100_000),
     st.integers(1, MAX_ROWS),
