@@ -2,6 +2,7 @@
 
     python experiments/benchmark.py --rows=20371 --classes=527 --epochs=100
     python experiments/benchmark.py --path=histogram --bins=1024 --output=bench.json
+    python experiments/benchmark.py --path=bootstrap --resamples=200
     python experiments/benchmark.py --write_npy=DIR --rows=1000000 --classes=1000
     python experiments/benchmark.py --path=histogram --scores_npy=DIR/scores.npy \\
         --labels_npy=DIR/labels.npy --score_range=0,1
@@ -23,6 +24,7 @@ import functools
 import os
 import resource
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +36,7 @@ import jaxthresh
 from jaxthresh import streaming
 from jaxthresh.cli import runner
 from jaxthresh.cli.files import check_writable, write_atomic, write_json_atomic
-from jaxthresh.core import validation
+from jaxthresh.core import diagnostics, validation
 
 _ROWS = flags.DEFINE_integer("rows", 20371, "Rows (clips).")
 _CLASSES = flags.DEFINE_integer("classes", 527, "Classes.")
@@ -43,13 +45,23 @@ _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "float16", "bfloat16"
 _PATH = flags.DEFINE_enum(
     "path",
     "rows",
-    ["rows", "histogram", "ratios", "float64"],
-    "Fit path, every ratio on a benchmark, or the cost of the checks of float64 scores.",
+    ["rows", "histogram", "ratios", "float64", "bootstrap"],
+    "Fit path, every ratio on a benchmark, the cost of the checks of float64 scores, or "
+    "the bootstrap against as many fits in a loop.",
 )
 _DATASET = flags.DEFINE_enum(
-    "dataset", "audioset", list(paper.BENCHMARKS), "--path=ratios: the benchmark's scores."
+    "dataset",
+    "audioset",
+    list(paper.BENCHMARKS),
+    "--path=ratios or bootstrap: the benchmark's scores.",
 )
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "--path=ratios: the benchmarks' folder.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "--path=ratios or bootstrap: the benchmarks' folder."
+)
+_RESAMPLES = flags.DEFINE_integer("resamples", 200, "--path=bootstrap: resamples.")
+_BOOTSTRAP_METHODS = flags.DEFINE_list(
+    "bootstrap_methods", ["exact", "sgl"], "--path=bootstrap: the methods resampled."
+)
 _KERNEL = flags.DEFINE_enum(
     "kernel",
     None,
@@ -165,6 +177,8 @@ def main(argv: list[str]) -> None:
         figures = _ratio_figures()
     elif _PATH.value == "float64":
         figures = _float64_figures()
+    elif _PATH.value == "bootstrap":
+        figures = _bootstrap_figures()
     else:
         figures = _in_memory_figures()
     figures = {
@@ -295,6 +309,49 @@ def _ratio_figures() -> dict:
     figures["sgl_cv_seconds"] = round(sgl_cv, 4)
     figures["auto_cv_seconds"] = round(auto_cv, 4)
     figures["auto_cv_to_sgl_cv"] = round(auto_cv / sgl_cv, 2)
+    figures["peak_rss_mb"] = round(_peak_rss_mb())
+    return figures
+
+
+def _bootstrap_figures() -> dict:
+    """``jaxthresh.bootstrap`` (every resample in one compiled call) against as many
+    separate ``jaxthresh.fit`` calls in a loop, each given the same resample's weights,
+    side by side, one run of each (compilation included in both); the peak RSS after the
+    bootstraps (the loops come after them) and after both."""
+    data_dir = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
+    benchmark = paper.load_benchmark(_DATASET.value, data_dir)
+    scores, labels = benchmark.valid_scores, benchmark.valid_labels
+    resamples = _RESAMPLES.value
+    figures = {"dataset": _DATASET.value, "rows": scores.shape[0], "classes": scores.shape[1]}
+    figures["resamples"] = resamples
+    methods = paper.check_methods(_BOOTSTRAP_METHODS.value)
+    results = {}
+    for method in methods:  # one run each, compilation included (the loop's too)
+        hyperparameters = {"epochs": _EPOCHS.value} if method == "sgl" else {}
+        start = time.perf_counter()
+        results[method] = jax.block_until_ready(
+            jaxthresh.bootstrap(scores, labels, method, n_resamples=resamples, **hyperparameters)
+        )
+        figures[f"{method}_bootstrap_seconds"] = round(time.perf_counter() - start, 2)
+    figures["peak_rss_mb_after_bootstraps"] = round(_peak_rss_mb())
+    with warnings.catch_warnings():  # resamples that leave classes without positives
+        warnings.simplefilter("ignore", diagnostics.FitWarning)
+        for method in methods:
+            hyperparameters = {"epochs": _EPOCHS.value} if method == "sgl" else {}
+            weights = np.asarray(results[method].sample_weight)
+            start = time.perf_counter()
+            looped = [
+                np.asarray(jaxthresh.fit(method, scores, labels, w, **hyperparameters).thresholds)
+                for w in weights
+            ]
+            seconds = time.perf_counter() - start
+            figures[f"{method}_loop_seconds"] = round(seconds, 2)
+            figures[f"{method}_loop_to_bootstrap"] = round(
+                seconds / figures[f"{method}_bootstrap_seconds"], 2
+            )
+            figures[f"{method}_same_thresholds"] = bool(
+                np.array_equal(np.stack(looped), np.asarray(results[method].thresholds))
+            )
     figures["peak_rss_mb"] = round(_peak_rss_mb())
     return figures
 

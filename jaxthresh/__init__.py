@@ -7,7 +7,8 @@ Layers, each importing only those above it in this list:
 * :mod:`jaxthresh.core`: the surrogate step, exact counts and scores, cuts of sorted scores,
   histograms, folds, batching per backend, progress, input checks;
 * :mod:`jaxthresh.methods`: every method declared once, and the fits derived from it;
-* :mod:`jaxthresh.selection`: cross-validation and sweeps; :mod:`jaxthresh.streaming`:
+* :mod:`jaxthresh.selection`: cross-validation and sweeps; :mod:`jaxthresh.resampling`:
+  the bootstrap; :mod:`jaxthresh.streaming`:
   histograms of data larger than memory; :mod:`jaxthresh.sharding`: rows over devices;
 * :mod:`jaxthresh.cli`: the ``jaxthresh`` tool, its files, reports and plots.
 """
@@ -32,6 +33,7 @@ from jaxthresh.methods.exact import ExactResult
 from jaxthresh.methods.global_threshold import DefaultResult
 from jaxthresh.methods.numerical import NumericalResult
 from jaxthresh.methods.sgl import SGLResult
+from jaxthresh.resampling import BootstrapResult, bootstrap
 from jaxthresh.selection import CVResult, SweepResult, cross_validate, sweep
 from jaxthresh.sharding import shard_rows
 from jaxthresh.streaming import histogram_of_chunks, histogram_pass
@@ -50,6 +52,7 @@ __all__ = [
     "CANDIDATES",
     "METHODS",
     "AutoResult",
+    "BootstrapResult",
     "CVResult",
     "Counts",
     "DefaultResult",
@@ -60,6 +63,7 @@ __all__ = [
     "SGLResult",
     "SweepResult",
     "apply_thresholds",
+    "bootstrap",
     "confusion_counts",
     "cross_validate",
     "f1_score",

@@ -102,21 +102,33 @@ def _score(config, rows: Rows, thresholds: jax.Array) -> jax.Array:
     return counting.score_of_thresholds(rows, thresholds[None], config.objective, config.average)[0]
 
 
-@functools.partial(jax.jit, static_argnames=("n_folds", "n_points", "progress"))
-def _cross_validate_points(
-    configs, rows: Rows, ids: jax.Array, n_folds: int, n_points: int, progress: bool
+def fit_and_score_splits(
+    configs,
+    rows: Rows,
+    fitting: jax.Array,
+    held_out: jax.Array,
+    n_points: int,
+    progress: bool,
+    chunk: int | None = None,
 ):
-    """Every point (the leading axis of ``configs``) times every fold: results with
-    leading axes ``[points, folds]``. Folds are the outer loop, so that what a fold's fits
-    share is built once per fold: with ``bins`` (static, the same for every point), the
-    histogram of the fold's fitting rows, which every point then fits on
-    (``Method.fit_on_histogram``, what ``Method.fit`` does with ``bins``)."""
-    masks = folding.fitting_masks(ids, n_folds)
+    """Every point (the leading axis of ``configs``) fitted on every split of the rows and
+    scored on the split's fitting and held-out rows: ``(fits, fit_score, held_score)``
+    with leading axes ``[points, splits]``.
+
+    A split is two row factors over the one shared copy of the rows: ``fitting`` (bool
+    ``[splits, n]``, the rows in, as folds; or int32 multiplicities, as bootstrap
+    resamples; they scale the rows' own weights, :func:`jaxthresh.core.folds.scaled_weights`)
+    and ``held_out`` (bool ``[splits, n]``). Splits are the outer loop, so that what a
+    split's fits share is built once per split: with ``bins`` (static, the same for every
+    point), the histogram of its fitting rows, which every point then fits on
+    (``Method.fit_on_histogram``, what ``Method.fit`` does with ``bins``). ``chunk``: on
+    accelerators, splits batched by ``vmap`` that many at a time (None: all at once)."""
     bins = configs.bins
 
-    def one_fold(fitting):
-        fit_rows = rows._replace(weights=folding.masked_weights(rows.weights, fitting))
-        held_rows = rows._replace(weights=folding.masked_weights(rows.weights, ~fitting))
+    def one_split(split):
+        fitting, held_out = split
+        fit_rows = rows._replace(weights=folding.scaled_weights(rows.weights, fitting))
+        held_rows = rows._replace(weights=folding.masked_weights(rows.weights, held_out))
         histogram = None if bins is None else score_histogram(fit_rows, bins=bins)
 
         def one_point(config):
@@ -134,8 +146,17 @@ def _cross_validate_points(
         return batching.map_batch(one_point, configs, length=n_points)
 
     with progress_reports.reporting(progress):
-        by_fold = batching.map_batch(one_fold, masks)
-    return jax.tree.map(lambda leaf: jnp.swapaxes(leaf, 0, 1), by_fold)
+        by_split = batching.map_batch(one_split, (fitting, held_out), chunk=chunk)
+    return jax.tree.map(lambda leaf: jnp.swapaxes(leaf, 0, 1), by_split)
+
+
+@functools.partial(jax.jit, static_argnames=("n_folds", "n_points", "progress"))
+def _cross_validate_points(
+    configs, rows: Rows, ids: jax.Array, n_folds: int, n_points: int, progress: bool
+):
+    """Every point times every fold (:func:`fit_and_score_splits` of the folds)."""
+    masks = folding.fitting_masks(ids, n_folds)
+    return fit_and_score_splits(configs, rows, masks, ~masks, n_points, progress)
 
 
 def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hyperparameters):

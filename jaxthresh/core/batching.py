@@ -69,19 +69,30 @@ def by_platform(variant: str | None, *, cpu: Callable, generic: Callable) -> Cal
     return chosen
 
 
-def map_batch(function: Callable, batch, variant: str | None = None, *, length: int = 1):
+def map_batch(
+    function: Callable,
+    batch,
+    variant: str | None = None,
+    *,
+    length: int = 1,
+    chunk: int | None = None,
+):
     """``function`` over the leading axis of the pytree ``batch``: a ``lax.map`` loop on
-    CPU (bounded memory: one element's intermediates at a time), ``vmap`` elsewhere. A
-    batch without leaves (a configuration of static fields only) is one of ``length``
-    equal elements."""
+    CPU (bounded memory: one element's intermediates at a time), ``vmap`` elsewhere, of
+    ``chunk`` elements at a time where given (a loop over chunks: memory for ``chunk``
+    elements' intermediates, not for the whole batch). A batch without leaves (a
+    configuration of static fields only) is one of ``length`` equal elements."""
     if not jax.tree.leaves(batch):
         index = jnp.arange(length)
-        return map_batch(lambda i: function(batch), index, variant)
+        return map_batch(lambda i: function(batch), index, variant, chunk=chunk)
 
     def loop(batch):
         return jax.lax.map(function, batch)
 
     def batched(batch):
+        size = jax.tree.leaves(batch)[0].shape[0]
+        if chunk is not None and chunk < size:
+            return jax.lax.map(function, batch, batch_size=chunk)
         return jax.vmap(function)(batch)
 
     return by_platform(variant, cpu=loop, generic=batched)(batch)

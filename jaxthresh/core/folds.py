@@ -58,6 +58,19 @@ def masked_weights(weights: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.where(mask, weights, 0).astype(weights.dtype)
 
 
+def scaled_weights(weights: jax.Array, factor: jax.Array) -> jax.Array:
+    """Weights (of rows ``[n]`` or labels ``[n, classes]``) scaled per row by ``factor``
+    ``[n]``: a bool mask (:func:`masked_weights`: folds) or int32 multiplicities (bootstrap
+    resamples: bool weights become the multiplicities where True, integer weights their
+    products, int32, float weights float32 products)."""
+    if factor.dtype == jnp.bool_:
+        return masked_weights(weights, factor)
+    factor = factor.reshape(factor.shape + (1,) * (weights.ndim - 1))
+    if weights.dtype == jnp.bool_:
+        return jnp.where(weights, factor, 0).astype(jnp.int32)
+    return (weights * factor).astype(weights.dtype)
+
+
 def check_fold_weights(ids, weights, n_folds: int) -> None:
     """Refuses concrete weights, of rows ``[n]`` or labels ``[n, classes]``, that leave a
     fold's held-out rows, or its fitting rows (every other fold), weighing 0 in all: a fit
