@@ -24,6 +24,7 @@ from jaxthresh.core.metrics import (
     score_predictions,
     surrogate_fbeta,
 )
+from jaxthresh.core.ranking import average_precision, roc_auc
 from jaxthresh.core.surrogate import heaviside
 from jaxthresh.core.thresholds import apply_thresholds
 from jaxthresh.methods import METHODS, fit, fit_histogram, public_fit
@@ -63,6 +64,7 @@ __all__ = [
     "SGLResult",
     "SweepResult",
     "apply_thresholds",
+    "average_precision",
     "bootstrap",
     "confusion_counts",
     "cross_validate",
@@ -81,6 +83,7 @@ __all__ = [
     "histogram_of_chunks",
     "histogram_pass",
     "objectives",
+    "roc_auc",
     "score_predictions",
     "shard_rows",
     "surrogate_fbeta",

@@ -182,7 +182,7 @@ def test_unknown_hyperparameters_are_named():
 
 
 def test_the_public_api_is_small_and_in_the_readme():
-    assert len(jaxthresh.__all__) <= 35
+    assert len(jaxthresh.__all__) <= 40
     table = (PROJECT_ROOT / "README.md").read_text()
     first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
     documented = {name for cell in first_cells for name in re.findall(r"`(\w+)", cell)}

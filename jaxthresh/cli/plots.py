@@ -153,3 +153,47 @@ def sweep_curves(grid: dict[str, np.ndarray], heldout, folder: str, prefix: str)
             )
         )
     return paths
+
+
+def bootstrap_thresholds(
+    resampled, thresholds, labels, folder: str, name: str, *, class_names=None, most: int = 40
+) -> str:
+    """Each class's bootstrap threshold distribution (:func:`jaxthresh.bootstrap`): per
+    class its 95 % interval (a thin line from the 2.5th to the 97.5th percentile), its
+    middle half (a thick line) and median, with the threshold fitted on all the rows
+    marked, classes ordered by their positive rows; where there are more than ``most``
+    classes, the ``most`` with the widest intervals.
+
+    Args:
+      resampled: float[resamples, classes], the resamples' thresholds.
+      thresholds: float[classes], the fit on all the rows.
+      labels: ``[n, classes]`` 0/1, the fitting rows' labels (their positives per class).
+    """
+    plt = require_matplotlib()
+    resampled = np.asarray(resampled, float)
+    n_classes = resampled.shape[1]
+    names = class_names or [f"class_{i}" for i in range(n_classes)]
+    positives = np.count_nonzero(np.asarray(labels) != 0, axis=0)
+    low, high = np.percentile(resampled, [2.5, 97.5], axis=0)
+    shown = np.arange(n_classes)
+    if n_classes > most:
+        shown = np.sort(np.argsort(-(high - low), kind="stable")[:most])
+    shown = shown[np.argsort(positives[shown], kind="stable")]
+    figure, axes = plt.subplots(figsize=(7, 1.5 + 0.25 * len(shown)))
+    rows = np.arange(1, len(shown) + 1)
+    quartiles = np.percentile(resampled[:, shown], [25, 50, 75], axis=0)
+    axes.hlines(rows, low[shown], high[shown], color="tab:blue", linewidth=1, label="95 %")
+    axes.hlines(rows, quartiles[0], quartiles[2], color="tab:blue", linewidth=5, label="50 %")
+    axes.plot(quartiles[1], rows, "|", color="white", markersize=6)
+    fitted = np.asarray(thresholds, float)[shown]
+    axes.plot(fitted, rows, "o", color="tab:red", markersize=4, label="fitted on all rows")
+    axes.set_yticks(
+        rows,
+        [f"{names[c]} ({positives[c]})" for c in shown],
+        fontsize="x-small",
+    )
+    title = "bootstrap thresholds of each class (its positive rows)"
+    if len(shown) < n_classes:
+        title += f"; the {len(shown)} widest of {n_classes} classes"
+    axes.set_title(title, fontsize="small")
+    return _finish(plt, figure, axes, folder, name, "threshold", "class")

@@ -18,7 +18,11 @@ from jaxthresh.core.metrics import fbeta_ratio
 
 
 class ReportRow(NamedTuple):
-    """One row of :func:`classification_report`; ``threshold`` is None for micro and macro."""
+    """One row of :func:`classification_report`; ``threshold`` is None for micro and macro.
+    ``average_precision`` and ``roc_auc`` (threshold-free: of the scores, not of the
+    thresholds; the macro row's average precision is the mAP) are None where not computed
+    (:func:`with_ranking`), and ``roc_auc`` is NaN for a class without positive or
+    negative rows."""
 
     name: str
     precision: float
@@ -26,6 +30,34 @@ class ReportRow(NamedTuple):
     f1: float
     support: int
     threshold: float | None
+    average_precision: float | None = None
+    roc_auc: float | None = None
+
+
+def with_ranking(rows: list[ReportRow], average_precision, roc_auc) -> list[ReportRow]:
+    """``rows`` (of :func:`report_rows`) with their average precision and ROC AUC:
+    ``average_precision`` and ``roc_auc`` are ``{"per_class": float[classes], "macro":
+    float}`` (and ``"micro"`` where computed; else the micro row has None)."""
+
+    def value(metric, index):
+        if index < len(rows) - 2:
+            return float(metric["per_class"][index])
+        pooled = metric.get(rows[index].name)
+        return None if pooled is None else float(pooled)
+
+    return [
+        row._replace(average_precision=value(average_precision, i), roc_auc=value(roc_auc, i))
+        for i, row in enumerate(rows)
+    ]
+
+
+def json_rows(rows: list[ReportRow]) -> list[dict]:
+    """The rows as JSON objects (NaN, an undefined ROC AUC, as null)."""
+
+    def plain(value):
+        return None if isinstance(value, float) and np.isnan(value) else value
+
+    return [{key: plain(value) for key, value in row._asdict().items()} for row in rows]
 
 
 def _ratio(numerator, denominator, empty):
@@ -111,18 +143,32 @@ def formatted_score(objective, value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
+def _percent(value) -> str:
+    """A fraction in percent; blank for None, "undefined" for NaN."""
+    if value is None:
+        return ""
+    return "undefined" if np.isnan(value) else f"{100 * value:.2f}"
+
+
 def markdown_report(rows: list[ReportRow]) -> str:
-    """The rows of :func:`classification_report` as a Markdown table (scores in percent)."""
+    """The rows of :func:`classification_report` as a Markdown table (scores in percent),
+    with average precision (AP; the macro row's is the mAP) and ROC AUC columns where the
+    rows carry them."""
+    ranked = any(row.average_precision is not None for row in rows)
+    extra = " AP | ROC AUC |" if ranked else ""
     lines = [
-        "| class | precision | recall | F1 | support | threshold |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| class | precision | recall | F1 | support | threshold |" + extra,
+        "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if ranked else ""),
     ]
     for row in rows:
         threshold = "" if row.threshold is None else f"{row.threshold:.4g}"
-        lines.append(
+        line = (
             f"| {row.name} | {100 * row.precision:.2f} | {100 * row.recall:.2f} | "
             f"{100 * row.f1:.2f} | {row.support} | {threshold} |"
         )
+        if ranked:
+            line += f" {_percent(row.average_precision)} | {_percent(row.roc_auc)} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -181,5 +227,47 @@ def markdown_cross_validation(cv, thresholds, class_names, positives, objective,
         lines.append(
             f"| {name} | {threshold:.4g} | {mean:.4g} | {std:.3g} | {low:.4g} | {high:.4g} "
             f"| {count:g} |"
+        )
+    return "\n".join(lines)
+
+
+def bootstrap_summary(result, level: float = 0.95) -> dict:
+    """What ``thresholds.json`` records of a :class:`jaxthresh.BootstrapResult` (its
+    ``summary.bootstrap``): the resamples, the level, each class's threshold interval
+    ``[low, high]``, the interval of the out-of-bag score and the bagged thresholds."""
+    low, high = (np.asarray(v, np.float64) for v in result.interval(level))
+    oob = [float(v) for v in result.score_interval(level)]
+    return {
+        "n_resamples": int(np.shape(result.thresholds)[0]),
+        "level": level,
+        "threshold_interval": [[float(a), float(b)] for a, b in zip(low, high, strict=True)],
+        "oob_score_interval": oob,
+        "bagged_thresholds": [float(v) for v in np.asarray(result.bagged())],
+    }
+
+
+def markdown_bootstrap(summary: dict, thresholds, class_names, positives, objective, average):
+    """A bootstrap's :func:`bootstrap_summary` as a line (the out-of-bag score's interval)
+    and a Markdown table of each class's threshold, its interval and the interval's width,
+    beside its positive rows (few positives: a wide interval)."""
+    low, high = (formatted_score(objective, v) for v in summary["oob_score_interval"])
+    percent = round(100 * summary["level"])
+    lines = [
+        f"out-of-bag {score_name(objective, average)} over {summary['n_resamples']} bootstrap "
+        f"resamples: {percent} % interval [{low}, {high}]",
+        "",
+        f"| class | threshold | {percent} % low | {percent} % high | width | positives |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    columns = zip(
+        class_names,
+        np.asarray(thresholds),
+        summary["threshold_interval"],
+        np.asarray(positives),
+        strict=True,
+    )
+    for name, threshold, (low, high), count in columns:
+        lines.append(
+            f"| {name} | {threshold:.4g} | {low:.4g} | {high:.4g} | {high - low:.3g} | {count:g} |"
         )
     return "\n".join(lines)

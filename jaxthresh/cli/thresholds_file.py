@@ -150,20 +150,35 @@ def fit_record(
     )
 
 
-def score_of(objective, average: str, scores, labels, thresholds, sample_weight=None) -> float:
-    """The ``objective`` (averaged as ``average``) of ``scores > thresholds`` against
-    ``labels``, from exact counts: block by block without weights (no copy of the
+def score_of(
+    objective,
+    average: str,
+    scores,
+    labels,
+    thresholds,
+    sample_weight=None,
+    *,
+    min_labels: int = 0,
+    max_labels: int | None = None,
+) -> float:
+    """The ``objective`` (averaged as ``average``) of ``scores > thresholds`` (decoded
+    with ``min_labels`` and ``max_labels`` as :func:`jaxthresh.apply_thresholds` does)
+    against ``labels``, from exact counts: block by block without weights (no copy of the
     scores), else :func:`jaxthresh.score_predictions`."""
     from jaxthresh.cli import blocks
     from jaxthresh.core.metrics import Counts, objective_of_totals, score_predictions
     from jaxthresh.core.thresholds import apply_thresholds
 
     if sample_weight is not None:
-        predictions = apply_thresholds(scores, thresholds)
+        predictions = apply_thresholds(
+            scores, thresholds, min_labels=min_labels, max_labels=max_labels
+        )
         return score_predictions(
             labels, predictions, objective=objective, average=average, sample_weight=sample_weight
         )
-    true_positives, predicted, positives = blocks.confusion_counts(labels, scores, thresholds)
+    true_positives, predicted, positives = blocks.confusion_counts(
+        labels, scores, thresholds, min_labels=min_labels, max_labels=max_labels
+    )
     counts = Counts.of(true_positives, predicted, positives, len(scores))
     return objective_of_totals(counts, objective, average)
 

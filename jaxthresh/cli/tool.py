@@ -5,9 +5,11 @@ Usage:
       [--cv_folds=K] --output=thresholds.json
   jaxthresh fit ... --objective=fbeta --beta=2 | --objective=utility --utility=1,-0.2,-1,0
   jaxthresh fit --scores=S --labels=L --method=constrained --min_precision=0.8 --output=...
+  jaxthresh fit ... --bootstrap=200: also each class's 95 % threshold interval
   jaxthresh apply --scores=S --thresholds=thresholds.json --output=predictions.npy|.csv
+      [--min_labels=1] [--max_labels=K]
   jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json [--format=markdown]
-      [--curves=curves.csv]
+      [--curves=curves.csv] [--bootstrap=200] [--min_labels=1] [--max_labels=K]
   jaxthresh COMMAND --help: the flags of one command
 
 Inputs are .npy, .npz (arrays named by --scores_key and --labels_key) or .csv (a header row
@@ -38,7 +40,8 @@ import numpy as np
 from absl import flags
 
 import jaxthresh
-from jaxthresh.cli import blocks, curves_file, method_flags, plots, runner
+from jaxthresh import resampling
+from jaxthresh.cli import blocks, curves_file, method_flags, plots, report, runner
 from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
 from jaxthresh.cli.matrices import load_matrix, match_rows, write_matrix
@@ -49,24 +52,27 @@ from jaxthresh.cli.report import (
     report_rows,
     score_name,
 )
-from jaxthresh.core import diagnostics, validation
+from jaxthresh.core import diagnostics, ranking, validation
 from jaxthresh.methods import configure
 
 #: What each command does, for its --help.
 COMMANDS = {
     "fit": "Fits per-class thresholds to scores and labels; writes them to a thresholds file "
-    "(--cv_folds: also cross-validates the method and reports how far thresholds move).",
+    "(--cv_folds: also cross-validates the method and reports how far thresholds move; "
+    "--bootstrap: each class's threshold interval over bootstrap resamples).",
     "apply": "Applies the thresholds of a thresholds file to scores; writes 0/1 predictions.",
-    "evaluate": "Per-class precision, recall and F1 of a thresholds file on scores and labels, "
-    "and the file's objective (--curves: also at every threshold, as CSV).",
+    "evaluate": "Per-class precision, recall, F1, average precision and ROC AUC of a "
+    "thresholds file on scores and labels, and the file's objective (--curves: also at every "
+    "threshold, as CSV; --bootstrap: 95 % intervals of micro-F1, macro-F1 and mAP).",
 }
 _USAGE = {
     "fit": "jaxthresh fit --scores=S --labels=L [--method=sgl] [hyperparameter flags] "
-    "[--cv_folds=K] --output=thresholds.json",
+    "[--cv_folds=K] [--bootstrap=N] --output=thresholds.json",
     "apply": "jaxthresh apply --scores=S --thresholds=thresholds.json "
-    "--output=predictions.npy|.csv",
+    "--output=predictions.npy|.csv [--min_labels=1] [--max_labels=K]",
     "evaluate": "jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json "
-    "[--format=markdown|json] [--curves=curves.csv [--curve_bins=N]]",
+    "[--format=markdown|json] [--curves=curves.csv [--curve_bins=N]] [--bootstrap=N] "
+    "[--min_labels=1] [--max_labels=K]",
 }
 
 _SCORES = flags.DEFINE_string("scores", None, "Scores file: .npy, .npz or .csv.")
@@ -122,6 +128,23 @@ _CURVE_BINS = flags.DEFINE_integer(
     "histogram cells per class; default every distinct score up to "
     f"{curves_file.EXACT_LIMIT:,} scores (rows x classes), else {curves_file.DEFAULT_BINS} cells.",
 )
+_MIN_LABELS = flags.DEFINE_integer(
+    "min_labels", 0, "At least this many positives per row (adding the largest score - threshold)."
+)
+_MAX_LABELS = flags.DEFINE_integer(
+    "max_labels",
+    None,
+    "At most this many positives per row (keeping the largest score - threshold).",
+)
+
+_BOOTSTRAP = flags.DEFINE_integer(
+    "bootstrap",
+    None,
+    "Resamples of a bootstrap (at least 2; 200 is plenty): fit also fits the method on that "
+    "many resamples of the rows and reports each class's 95 % threshold interval (and writes "
+    "it to the thresholds file); evaluate reports 95 % intervals of micro-F1, macro-F1 and "
+    "mAP over resamples of the evaluated rows.",
+)
 
 #: The plots that fit writes into --plot_dir.
 PLOTS = (
@@ -130,6 +153,11 @@ PLOTS = (
     "precision_recall.png",
     "learning_curve.png",
 )
+#: The plot of fit --bootstrap in --plot_dir.
+BOOTSTRAP_PLOT = "bootstrap_thresholds.png"
+#: Scores (rows x classes) up to which evaluate's average precision and ROC AUC are exact
+#: (one sort of every class, in memory); above, on DEFAULT_BINS histogram cells per class.
+EXACT_RANKING_SCORES = 1 << 26
 #: Scores (rows x classes) from which a fit on the rows is warned about its memory: the
 #: rows path holds several copies of the scores (measured on 200,000 x 1,000: 4 to 18
 #: times their float32 bytes; see BUILD_NOTES), the histogram path (--bins) about two.
@@ -137,8 +165,17 @@ LARGE_FIT_SCORES = 1 << 26
 _INPUT_FLAGS = ("scores", "scores_key", "class_names", "no_header")
 #: The flags of each command (fit also takes every hyperparameter flag).
 FLAGS_OF = {
-    "fit": (*_INPUT_FLAGS, "labels", "labels_key", "method", "output", "plot_dir", "cv_folds"),
-    "apply": (*_INPUT_FLAGS, "thresholds", "output"),
+    "fit": (
+        *_INPUT_FLAGS,
+        "labels",
+        "labels_key",
+        "method",
+        "output",
+        "plot_dir",
+        "cv_folds",
+        "bootstrap",
+    ),
+    "apply": (*_INPUT_FLAGS, "thresholds", "output", "min_labels", "max_labels"),
     "evaluate": (
         *_INPUT_FLAGS,
         "labels",
@@ -147,6 +184,9 @@ FLAGS_OF = {
         "format",
         "curves",
         "curve_bins",
+        "min_labels",
+        "max_labels",
+        "bootstrap",
     ),
 }
 
@@ -295,8 +335,10 @@ def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
 def _fit() -> None:
     output = _required(_OUTPUT, "fit")
     outputs = [("output", output)]
+    n_resamples = _checked_bootstrap()
     if _PLOT_DIR.value:
-        outputs += [("plot_dir", os.path.join(_PLOT_DIR.value, name)) for name in PLOTS]
+        names = PLOTS if n_resamples is None else (*PLOTS, BOOTSTRAP_PLOT)
+        outputs += [("plot_dir", os.path.join(_PLOT_DIR.value, name)) for name in names]
     refuse_overwriting_inputs(outputs, _inputs())
     check_writable(output)
     plot_dir = _checked_plot_dir()
@@ -329,12 +371,38 @@ def _fit() -> None:
         histogram = jaxthresh.histogram_pass(values, labels.values, bins=bins)
         cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
         result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
+    bootstrapped = None
+    if n_resamples is not None:
+        resamples = jaxthresh.bootstrap(
+            values,
+            labels.values,
+            method,
+            n_resamples=n_resamples,
+            progress=True,
+            **hyperparameters,
+        )
+        bootstrapped = report.bootstrap_summary(resamples)
     record = schema.fit_record(
-        method, values, labels.values, result, class_names=names, **hyperparameters
+        method,
+        values,
+        labels.values,
+        result,
+        class_names=names,
+        summary=None if bootstrapped is None else {"bootstrap": bootstrapped},
+        **hyperparameters,
     )
     fit_score = record.score
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
         _plot_fit(plot_dir, config, result, values, labels.values, names)
+        if bootstrapped is not None:
+            plots.bootstrap_thresholds(
+                resamples.thresholds,
+                record.thresholds,
+                labels.values,
+                plot_dir,
+                BOOTSTRAP_PLOT,
+                class_names=names,
+            )
     schema.write_thresholds(output, record, "output")
     score = score_name(config.objective, config.average)
     described = config.describe(record.summary, n_classes, score)
@@ -344,8 +412,21 @@ def _fit() -> None:
         f"{method}: {score} {formatted_score(config.objective, fit_score)} on {n_rows} rows; "
         f"{n_classes} thresholds written to {output}"
     )
+    if bootstrapped is not None:
+        positives = np.count_nonzero(np.asarray(labels.values) != 0, axis=0)
+        table = report.markdown_bootstrap(
+            bootstrapped, record.thresholds, names, positives, config.objective, config.average
+        )
+        print(f"\nbootstrap of {method} on the same rows:\n{table}")
     if cv_folds is not None:
         _cross_validate(method, hyperparameters, values, labels.values, cv_folds, config, record)
+
+
+def _checked_bootstrap() -> int | None:
+    """--bootstrap: None, or a number of resamples (at least 2)."""
+    if _BOOTSTRAP.value is None:
+        return None
+    return validation.positive_int(_BOOTSTRAP.value, "bootstrap", minimum=2)
 
 
 def _cross_validate(method, hyperparameters, scores, labels, n_folds, config, record) -> None:
@@ -395,7 +476,12 @@ def _apply() -> None:
 
     def predicted():
         nonlocal positives
-        for _, block in blocks.predictions(scores.values, record.thresholds):
+        for _, block in blocks.predictions(
+            scores.values,
+            record.thresholds,
+            min_labels=_MIN_LABELS.value,
+            max_labels=_MAX_LABELS.value,
+        ):
             positives += int(np.count_nonzero(block))
             yield block
 
@@ -405,7 +491,36 @@ def _apply() -> None:
     print(f"{positives} positive predictions in {len(scores.values)} rows -> {output}")
 
 
+#: The metrics evaluate --bootstrap gives intervals of, and how it names them.
+INTERVAL_LABELS = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "mean_average_precision": "mAP"}
+
+
+def _ranking(truth, scores, bins) -> list[dict]:
+    """Per class and macro (the mAP), average precision then ROC AUC: ``[{"per_class",
+    "macro"}, ...]``; the classes where one is undefined are named in a warning."""
+    per_class = blocks.ranking(truth, scores, bins)
+    metrics = []
+    for metric in ("average_precision", "roc_auc"):
+        ranking.warn_undefined(per_class, metric, "macro", "labels")
+        macro = float(ranking.averaged(per_class, metric, "macro"))
+        metrics.append({"per_class": getattr(per_class, metric), "macro": macro})
+    return metrics
+
+
+def _json_report(rows, intervals) -> list[dict]:
+    """evaluate's JSON: one object per row; with --bootstrap, ``f1_interval`` in the micro
+    and macro rows and ``average_precision_interval`` (of the mAP) in the macro row."""
+    objects = report.json_rows(rows)
+    if intervals is not None:
+        micro, macro = objects[-2], objects[-1]
+        micro["f1_interval"] = intervals["micro_f1"]
+        macro["f1_interval"] = intervals["macro_f1"]
+        macro["average_precision_interval"] = intervals["mean_average_precision"]
+    return objects
+
+
 def _evaluate() -> None:
+    n_resamples = _checked_bootstrap()
     curves = _CURVES.value
     if curves:
         refuse_overwriting_inputs([("curves", curves_file.check_path(curves))], _inputs())
@@ -418,16 +533,54 @@ def _evaluate() -> None:
     truth = blocks.check_labels(labels.values, scores.values.shape)
     names = names or _class_names(labels, len(record.thresholds)) or record.class_names
     bins = curves_file.curve_bins(_CURVE_BINS.value, *scores.values.shape) if curves else None
-    counts = blocks.confusion_counts(truth, scores.values, record.thresholds)
-    rows = report_rows(*counts, record.thresholds, names)
+    counts = blocks.confusion_counts(
+        truth,
+        scores.values,
+        record.thresholds,
+        min_labels=_MIN_LABELS.value,
+        max_labels=_MAX_LABELS.value,
+    )
+    ranking_bins = None
+    if scores.values.size > EXACT_RANKING_SCORES:
+        ranking_bins = curves_file.DEFAULT_BINS
+    ranked = _ranking(truth, scores.values, ranking_bins)
+    rows = report.with_ranking(report_rows(*counts, record.thresholds, names), *ranked)
+    intervals = None
+    if n_resamples is not None:
+        resampled = resampling.bootstrap_metrics(
+            truth,
+            scores.values,
+            record.thresholds,
+            n_resamples=n_resamples,
+            min_labels=_MIN_LABELS.value,
+            max_labels=_MAX_LABELS.value,
+        )
+        intervals = {
+            name: [float(v) for v in interval]
+            for name, interval in resampled.intervals(0.95).items()
+        }
     objective = schema.recorded_objective(record)
     if _FORMAT.value == "json":
-        print(json.dumps([row._asdict() for row in rows], indent=2))
+        print(json.dumps(_json_report(rows, intervals), indent=2))
     else:
         print(markdown_report(rows))
+        if ranking_bins is not None:
+            print(f"\nAP and ROC AUC on {ranking_bins} histogram cells per class")
+        if intervals is not None:
+            shown = ", ".join(
+                f"{label} [{100 * intervals[name][0]:.2f}, {100 * intervals[name][1]:.2f}]"
+                for name, label in INTERVAL_LABELS.items()
+            )
+            print(f"\n95 % intervals over {n_resamples} bootstrap resamples of the rows: {shown}")
         if objective is not None:
             value = schema.score_of(
-                objective, record.average, scores.values, truth, record.thresholds
+                objective,
+                record.average,
+                scores.values,
+                truth,
+                record.thresholds,
+                min_labels=_MIN_LABELS.value,
+                max_labels=_MAX_LABELS.value,
             )
             print(
                 f"\nthe file's objective, {score_name(objective, record.average)}: "

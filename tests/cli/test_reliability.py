@@ -859,7 +859,9 @@ def test_a_failed_apply_leaves_the_old_output(work, monkeypatch):
         yield np.zeros((2, 4), bool)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(blocks, "predictions", lambda scores, thresholds: enumerate(broken()))
+    monkeypatch.setattr(
+        blocks, "predictions", lambda scores, thresholds, **rules: enumerate(broken())
+    )
     refused(
         folder,
         ["apply", "--scores=s.npy", "--thresholds=t.json", "--output=p.csv"],

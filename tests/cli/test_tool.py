@@ -663,3 +663,167 @@ def test_bad_objective_flags_are_one_line_naming_the_flag(inputs, tmp_path, flag
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"jaxthresh: error: {flag}: "), lines[0]
     assert not output.exists()
+
+
+RULES = ("--min_labels=1", "--max_labels=2")
+
+
+@pytest.fixture(scope="module")
+def exact_thresholds(inputs, tmp_path_factory):
+    """An exact micro-F1 fit of the .npy inputs: (its file, its float32 thresholds)."""
+    folder, _ = inputs
+    path = tmp_path_factory.mktemp("rules") / "thresholds.json"
+    fitted = _fit_objective(folder, path)
+    assert fitted.returncode == 0, fitted.stderr
+    return path, np.asarray(json.loads(path.read_text())["thresholds"], np.float32)
+
+
+def test_apply_and_evaluate_decode_with_min_and_max_labels(inputs, exact_thresholds, tmp_path):
+    folder, (_, _, new_scores, new_labels) = inputs
+    path, thresholds = exact_thresholds
+    compared = new_scores > thresholds
+    decoded = jaxthresh.apply_thresholds(new_scores, thresholds, min_labels=1, max_labels=2)
+    counts = compared.sum(1)
+    assert (counts == 0).any() and (counts > 2).any()  # both rules change some rows
+    assert ((decoded.sum(1) >= 1) & (decoded.sum(1) <= 2)).all()
+    new = [f"--scores={folder / 'new_scores.npy'}", f"--thresholds={path}"]
+    output = tmp_path / "predictions.npy"
+    applied = cli("apply", *new, *RULES, f"--output={output}")
+    assert applied.returncode == 0, applied.stderr
+    np.testing.assert_array_equal(np.load(output), decoded)
+    assert applied.stdout.startswith(f"{int(decoded.sum())} positive predictions in 60 rows")
+    labels_flag = f"--labels={folder / 'new_labels.npy'}"
+    evaluated = cli("evaluate", *new, labels_flag, *RULES, "--format=json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    rows = {row["name"]: row for row in json.loads(evaluated.stdout)}
+    micro = jaxthresh.f1_score(new_labels, decoded)
+    assert micro != pytest.approx(jaxthresh.f1_score(new_labels, compared))
+    assert rows["micro"]["f1"] == pytest.approx(micro)
+    assert rows["macro"]["f1"] == pytest.approx(
+        jaxthresh.f1_score(new_labels, decoded, average="macro")
+    )
+    assert rows["class_0"]["support"] == int(new_labels[:, 0].sum())
+    markdown = cli("evaluate", *new, labels_flag, *RULES)
+    assert markdown.returncode == 0, markdown.stderr
+    assert _printed_percent("the file's objective, micro-F1:", markdown.stdout) == pytest.approx(
+        micro, abs=5e-5 + 1e-6
+    )
+    default = cli("evaluate", *new, labels_flag, "--min_labels=0", "--format=json")
+    rows = {row["name"]: row for row in json.loads(default.stdout)}
+    assert rows["micro"]["f1"] == pytest.approx(jaxthresh.f1_score(new_labels, compared))
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (["--min_labels=5"], "min_labels: 5 labels per row are more than the 4 classes"),
+        (["--min_labels=-1"], "min_labels: must be >= 0"),
+        (["--max_labels=0"], "max_labels: must be >= 1"),
+        (["--min_labels=2", "--max_labels=1"], r"max_labels: 1 is less than min_labels \(2\)"),
+        (["--max_labels=1.5"], "flag --max_labels=1.5"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+@pytest.mark.parametrize("command", ["apply", "evaluate"])
+def test_bad_rules_are_one_line_status_2(
+    inputs, exact_thresholds, tmp_path, command, rules, message
+):
+    folder, _ = inputs
+    output = tmp_path / "predictions.npy"
+    arguments = [f"--scores={folder / 'new_scores.npy'}", f"--thresholds={exact_thresholds[0]}"]
+    if command == "apply":
+        arguments.append(f"--output={output}")
+    else:
+        arguments.append(f"--labels={folder / 'new_labels.npy'}")
+    result = cli(command, *arguments, *rules)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("jaxthresh: error: "), result.stderr
+    assert re.search(message, lines[0]), lines[0]
+    assert not output.exists()
+
+
+def test_rules_are_not_flags_of_fit(inputs, tmp_path):
+    folder, _ = inputs
+    result = _fit_objective(folder, tmp_path / "t.json", "--min_labels=1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "jaxthresh: error: min_labels: --min_labels is not a flag of fit (only of apply and "
+        "evaluate); see jaxthresh fit --help"
+    ]
+
+
+def test_fit_bootstrap_reports_and_records_each_class_interval(inputs, exact_thresholds):
+    folder, (scores, labels, _, _) = inputs
+    path = exact_thresholds[0].parent / "bootstrapped.json"
+    fitted = _fit_objective(folder, path, "--bootstrap=5")
+    assert fitted.returncode == 0, fitted.stderr
+    record = json.loads(path.read_text())
+    np.testing.assert_array_equal(np.float32(record["thresholds"]), exact_thresholds[1])
+    summary = record["summary"]["bootstrap"]
+    library = jaxthresh.bootstrap(scores, labels, "exact", n_resamples=5)
+    low, high = library.interval(0.95)
+    assert summary["n_resamples"] == 5 and summary["level"] == 0.95
+    np.testing.assert_allclose(summary["threshold_interval"], np.stack([low, high], 1), rtol=1e-6)
+    np.testing.assert_allclose(summary["oob_score_interval"], library.score_interval(), rtol=1e-6)
+    np.testing.assert_allclose(summary["bagged_thresholds"], library.bagged(), rtol=1e-6)
+    assert "bootstrap of exact on the same rows:" in fitted.stdout
+    assert "| class | threshold | 95 % low | 95 % high | width | positives |" in fitted.stdout
+    assert f"| class_0 | {exact_thresholds[1][0]:.4g} | {low[0]:.4g} |" in fitted.stdout
+
+
+def test_evaluate_reports_ap_roc_auc_and_bootstrap_intervals(inputs, exact_thresholds):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    folder, (_, _, new_scores, new_labels) = inputs
+    path, thresholds = exact_thresholds
+    new = [f"--scores={folder / 'new_scores.npy'}", f"--thresholds={path}"]
+    labels_flag = f"--labels={folder / 'new_labels.npy'}"
+    evaluated = cli("evaluate", *new, labels_flag, "--format=json", "--bootstrap=5")
+    assert evaluated.returncode == 0, evaluated.stderr
+    rows = {row["name"]: row for row in json.loads(evaluated.stdout)}
+    for column in range(4):
+        row = rows[f"class_{column}"]
+        truth, given = new_labels[:, column], new_scores[:, column]
+        assert row["average_precision"] == pytest.approx(average_precision_score(truth, given))
+        assert row["roc_auc"] == pytest.approx(roc_auc_score(truth, given))
+    assert rows["macro"]["average_precision"] == pytest.approx(
+        average_precision_score(new_labels, new_scores, average="macro")
+    )
+    assert rows["macro"]["roc_auc"] == pytest.approx(roc_auc_score(new_labels, new_scores))
+    assert rows["micro"]["average_precision"] is None and rows["micro"]["roc_auc"] is None
+    intervals = jaxthresh.resampling.bootstrap_metrics(
+        new_labels, new_scores, thresholds, n_resamples=5
+    ).intervals()
+    np.testing.assert_allclose(rows["micro"]["f1_interval"], intervals["micro_f1"], rtol=1e-6)
+    np.testing.assert_allclose(rows["macro"]["f1_interval"], intervals["macro_f1"], rtol=1e-6)
+    np.testing.assert_allclose(
+        rows["macro"]["average_precision_interval"],
+        intervals["mean_average_precision"],
+        rtol=1e-6,
+    )
+    markdown = cli("evaluate", *new, labels_flag, "--bootstrap=5")
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith(
+        "| class | precision | recall | F1 | support | threshold | AP | ROC AUC |"
+    )
+    low, high = (100 * v for v in intervals["mean_average_precision"])
+    assert "95 % intervals over 5 bootstrap resamples of the rows: " in markdown.stdout
+    assert f"mAP [{low:.2f}, {high:.2f}]" in markdown.stdout
+
+
+@pytest.mark.parametrize("command", ["fit", "evaluate"])
+@pytest.mark.parametrize("value", ["1", "0", "-3"])
+def test_a_bootstrap_of_fewer_than_2_resamples_is_one_line(inputs, tmp_path, command, value):
+    folder, _ = inputs
+    arguments = [f"--scores={folder / 'scores.npy'}", f"--labels={folder / 'labels.npy'}"]
+    if command == "fit":
+        arguments.append(f"--output={tmp_path / 't.json'}")
+    else:
+        arguments.append(f"--thresholds={tmp_path / 'missing.json'}")
+    result = cli(command, *arguments, f"--bootstrap={value}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"jaxthresh: error: bootstrap: must be >= 2 and < 2**31, got {value}"
+    ], result.stderr
+    assert not (tmp_path / "t.json").exists()
