@@ -78,3 +78,16 @@ def row_weights(kind: str, kept, seed: int) -> np.ndarray:
     if kind == "int":
         return (kept * rng.integers(0, 4, len(kept))).astype(np.int32)
     return (kept * rng.integers(0, 9, len(kept)) / 4).astype(np.float32)
+
+
+def slow_except(values, kept) -> list:
+    """``values`` as parameters, those not in ``kept`` marked slow: the default run keeps
+    a few representatives of a family (each method's own tests cover it), the slow run of
+    ``.ci/run`` every member."""
+    return [
+        value if value in kept else pytest.param(value, marks=pytest.mark.slow) for value in values
+    ]
+
+
+#: The methods the default run keeps in tests parametrized over every method.
+KEPT_METHODS = ("sgl", "exact", "default", "constrained")

@@ -16,7 +16,7 @@ import jaxthresh
 from jaxthresh import objectives
 from jaxthresh.cli import method_flags
 from jaxthresh.methods import configure
-from tests.conftest import PROJECT_ROOT, random_problem
+from tests.conftest import KEPT_METHODS, PROJECT_ROOT, random_problem, slow_except
 
 SCORES, LABELS = random_problem(30, rows=48, classes=3)
 # Fast settings shared by the tests below, so that they reuse compiled fits.
@@ -59,6 +59,12 @@ CASES = [
     for method, declared in jaxthresh.METHODS.items()
     for name in declared.hyperparameters()
 ]
+# The default run: the cases of four methods (the generated fits are one mechanism); the
+# slow run: every method's.
+PARAMETERS = []
+for _method, _name in CASES:
+    _kept = _method in ("sgl", "exact", "default", "constrained")
+    PARAMETERS.append(pytest.param(_method, _name, marks=() if _kept else pytest.mark.slow))
 
 
 def _assert_same(a, b):
@@ -75,7 +81,7 @@ def test_every_hyperparameter_has_another_value_here():
         ), (method, name)
 
 
-@pytest.mark.parametrize("method, name", CASES)
+@pytest.mark.parametrize("method, name", PARAMETERS)
 def test_fit_by_name_equals_fit_method(method, name):
     kw = {**FAST.get(method, {}), name: OTHER[name]}
     kw.pop(REPLACES.get(name), None)
@@ -87,13 +93,10 @@ def test_fit_by_name_equals_fit_method(method, name):
 
 #: Every method; auto's case (7 to 15 s: 9 candidates x 6 inner fits, on 3 problems or on
 #: repeated rows) runs with the heavier tests in .ci/run.
-HEAVY_AUTO = [
-    pytest.param(name, marks=pytest.mark.slow) if name == "auto" else name
-    for name in jaxthresh.METHODS
-]
+HEAVY_AUTO = slow_except(jaxthresh.METHODS, ("sgl", "exact"))
 
 
-@pytest.mark.parametrize("method", list(jaxthresh.METHODS))
+@pytest.mark.parametrize("method", slow_except(jaxthresh.METHODS, KEPT_METHODS))
 def test_jit_equals_the_eager_fit(method):
     fit = getattr(jaxthresh, f"fit_{method}")
     kw = FAST.get(method, {})
@@ -218,10 +221,7 @@ def test_lower_layers_never_import_higher_ones():
 
 #: The methods whose per-label case runs in the default suite; the others (the slowest to
 #: compile) run with the heavier tests in .ci/run.
-PER_LABEL = [
-    pytest.param(name, marks=pytest.mark.slow) if name in ("auto", "dicho", "numerical") else name
-    for name in jaxthresh.METHODS
-]
+PER_LABEL = slow_except(jaxthresh.METHODS, ("exact", "constrained"))
 
 
 @pytest.mark.parametrize("method", PER_LABEL)

@@ -14,7 +14,7 @@ from jaxthresh import objectives
 from jaxthresh.core import diagnostics
 from jaxthresh.core.diagnostics import FitWarning
 from jaxthresh.methods import exact
-from tests.conftest import random_problem
+from tests.conftest import KEPT_METHODS, random_problem, slow_except
 
 SCORES, LABELS = random_problem(90, rows=200, classes=4)
 TINY = np.float32(1e-40)  # scores times this are subnormal floats, which XLA flushes
@@ -109,7 +109,7 @@ def test_integer_scores_fit_from_the_default_init_and_small_steps_are_warned():
     assert any("sgl: no prediction changed from init" in str(w.message) for w in caught)
 
 
-@pytest.mark.parametrize("method", list(jaxthresh.METHODS))
+@pytest.mark.parametrize("method", slow_except(jaxthresh.METHODS, KEPT_METHODS))
 def test_labels_without_positives_are_warned(method):
     kw = NEEDS.get(method, {})
     with pytest.warns(FitWarning, match="labels: no row is positive in any class"):
@@ -536,7 +536,7 @@ def test_per_label_weights_are_checked_as_row_weights_are():
         jaxthresh.fit_exact(SCORES, LABELS, np.zeros((N_ROWS, N_CLASSES), bool))
 
 
-@pytest.mark.parametrize("method", ["exact", "sgl"])
+@pytest.mark.parametrize("method", slow_except(["exact", "sgl"], ["exact"]))
 def test_per_label_weights_reach_the_histogram_path(method):
     # With bins, the cells count each label's weight: per-label weights repeating a row
     # weight give the row weights' fit.

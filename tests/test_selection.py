@@ -23,17 +23,20 @@ UNEVEN_SCORES, UNEVEN_LABELS = random_problem(7, rows=61, classes=4)
     "method, hyperparameters, uneven",
     [
         ("sgl", {"init": 0.4, "epochs": 30}, True),
-        (
+        pytest.param(
             "sgl",
             {"init": 0.4, "epochs": 30, "average": "macro", "objective": objectives.fbeta(2.0)},
             False,
+            marks=pytest.mark.slow,
         ),
-        ("sgl", {"init": 0.4, "epochs": 30, "kernel": "generic"}, False),
-        ("default", {}, False),
+        pytest.param(
+            "sgl", {"init": 0.4, "epochs": 30, "kernel": "generic"}, False, marks=pytest.mark.slow
+        ),
+        pytest.param("default", {}, False, marks=pytest.mark.slow),
         ("default", {"average": "macro"}, False),
         ("exact", {}, True),
-        ("numerical", {"init": 0.4, "epochs": 10}, False),
-        ("dicho", {"steps": 5}, False),
+        pytest.param("numerical", {"init": 0.4, "epochs": 10}, False, marks=pytest.mark.slow),
+        pytest.param("dicho", {"steps": 5}, False, marks=pytest.mark.slow),
     ],
 )
 def test_each_fold_equals_a_fit_on_its_training_rows(method, hyperparameters, uneven):

@@ -66,8 +66,9 @@ def _out_of_fold(estimator, X, Y, folds=3, seed=0):
     "estimator",
     [
         _logistic(),
-        KNeighborsClassifier(5),  # one [n, 2] array per class
-        MLPClassifier((8,), max_iter=30, random_state=0),
+        # one [n, 2] array per class
+        pytest.param(KNeighborsClassifier(5), marks=pytest.mark.slow),
+        pytest.param(MLPClassifier((8,), max_iter=30, random_state=0), marks=pytest.mark.slow),
     ],
     ids=["one-vs-rest", "k-neighbors", "mlp"],
 )

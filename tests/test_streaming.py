@@ -72,6 +72,7 @@ def test_exact_on_an_exact_histogram_is_the_exact_optimum(average):
     assert applied == pytest.approx(float(got.score), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_sgl_and_numerical_on_an_exact_histogram_match_the_row_fits():
     scores, labels = _grid_problem(4)
     histogram = streaming.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))

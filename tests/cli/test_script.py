@@ -19,7 +19,7 @@ from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli import tool
 from tests.cli.inprocess import run_main
 from tests.cli.test_reliability import snapshot
-from tests.conftest import random_problem
+from tests.conftest import random_problem, slow_except
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "jaxthresh")
 NAMES = ["dog", "cat", "speech", "music"]
@@ -65,7 +65,7 @@ REFUSED = {
 }
 
 
-@pytest.mark.parametrize("case", list(REFUSED))
+@pytest.mark.parametrize("case", slow_except(list(REFUSED), list(REFUSED)[:2]))
 def test_refused_by_the_installed_script(folder, case):
     import re
 
@@ -151,7 +151,9 @@ def _signal_while_writing(folder, command, signum):
     return process.returncode, stderr, during
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "signum", slow_except([signal.SIGTERM, signal.SIGINT, signal.SIGKILL], [signal.SIGKILL])
+)
 def test_a_signal_while_writing_leaves_the_old_output_and_no_temporary(large, tmp_path, signum):
     """SIGTERM ends the process as it would have, SIGINT is one line and status 130; both
     remove the temporary file. SIGKILL cannot be caught: its temporary file stays, and the
@@ -220,18 +222,21 @@ def test_new_flags_are_in_the_help_of_the_installed_script():
     "arguments, message",
     [
         (["--min_precision=1.5"], r"min_precision: must be in \(0, 1\], got 1.5"),
-        (
+        pytest.param(
             ["--min_precision=0.5", "--min_recall=0.5"],
             "min_precision, min_recall: give exactly one of min_precision and min_recall "
             "to method 'constrained', got both",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             ["--method=exact", "--beta=0"],
             "beta: fbeta's beta must be between 0.0001 and 10000, got 0.0",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             ["--method=exact", "--utility=0,0,0,0"],
             "utility: utility's coefficients are all 0: every threshold ties",
+            marks=pytest.mark.slow,
         ),
     ],
 )

@@ -25,7 +25,7 @@ import jaxthresh
 from jaxthresh.cli import method_flags, tool
 from jaxthresh.methods import configure
 from tests.cli.inprocess import run_main
-from tests.conftest import random_problem
+from tests.conftest import random_problem, slow_except
 
 # The tool prints the library's FitWarnings as lines (what these tests check): let them
 # reach it as warnings, not as the errors the suite makes of them elsewhere.
@@ -109,8 +109,20 @@ def formats(folder, kind):
 GIVEN = {"sgl": (["--init=0.4"], {"init": 0.4}), "exact": ([], {}), "auto": ([], {})}
 
 
-@pytest.mark.parametrize("kind", ["npy", "npz", "csv"])
-@pytest.mark.parametrize("method", ["sgl", "exact", "auto"])
+@pytest.mark.parametrize(
+    "kind, method",
+    [
+        ("npy", "sgl"),
+        ("npz", "exact"),
+        ("csv", "auto"),
+        *(
+            pytest.param(kind, method, marks=pytest.mark.slow)
+            for kind in ("npy", "npz", "csv")
+            for method in ("sgl", "exact", "auto")
+            if (kind, method) not in (("npy", "sgl"), ("npz", "exact"), ("csv", "auto"))
+        ),
+    ],
+)
 def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
     folder, (scores, labels, new_scores, new_labels) = inputs
     fit_inputs, new_inputs, new_labels_flag = formats(folder, kind)
@@ -187,7 +199,7 @@ def test_fit_apply_evaluate(inputs, tmp_path, kind, method):
     )
 
 
-@pytest.mark.parametrize("method", ["sgl", "exact", "numerical"])
+@pytest.mark.parametrize("method", slow_except(["sgl", "exact", "numerical"], ["sgl"]))
 def test_fit_with_bins_records_them_and_matches_the_library(inputs, tmp_path, method):
     """No other flag: the method's defaults (sgl and numerical start at the best single
     threshold), on a 64-cell histogram."""

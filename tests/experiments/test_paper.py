@@ -192,6 +192,7 @@ def test_run_method_scores_the_objective_it_fits():
     )
 
 
+@pytest.mark.slow
 def test_table2_writes_json_and_plots(benchmark_dir, tmp_path):
     """One benchmark, a few methods: the report, the table and the plots (the full table is
     the slow test below). ``--steps`` (dicho only) and ``--threshold`` apply to the methods

@@ -44,7 +44,7 @@ def _one_standard_error_choice(scores, labels, key, inner_folds, average, beta, 
     return winner, estimates, standard_error
 
 
-@pytest.mark.parametrize("seed, beta", [(70, 1.0), (72, 2.0)])
+@pytest.mark.parametrize("seed, beta", [(70, 1.0), pytest.param(72, 2.0, marks=pytest.mark.slow)])
 def test_winner_is_the_one_standard_error_choice_refitted(seed, beta):
     scores, labels = random_problem(seed, rows=ROWS, classes=CLASSES)
     key = jax.random.key(seed)
@@ -69,6 +69,7 @@ def test_winner_is_the_one_standard_error_choice_refitted(seed, beta):
     np.testing.assert_allclose(result.thresholds, refits[winner], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_iterative_inner_folds():
     """``folds="iterative"``: the inner folds are those of iterative stratification (dealt
     by the traced loop inside the fit), and the choice is the rule's on them."""

@@ -31,6 +31,7 @@ def test_seeded_monotone_and_better_than_a_grid(average):
     assert reached >= grid_best
 
 
+@pytest.mark.slow  # what cross-validation runs: tests/test_selection.py compares its folds
 def test_vmap_over_folds_agrees_with_single_fits():
     scores, labels = random_problem(2, rows=ROWS, classes=CLASSES)
     config = configure("dicho", CLASSES, key=jax.random.key(3), steps=STEPS)

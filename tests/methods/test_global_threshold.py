@@ -130,7 +130,7 @@ def _cells_as_rows(histogram):
 
 
 @pytest.mark.filterwarnings("ignore:labels:jaxthresh.core.diagnostics.FitWarning")
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(
     st.integers(0, 10_000),
     st.sampled_from(["micro", "macro"]),

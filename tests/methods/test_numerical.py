@@ -55,6 +55,7 @@ def _problem():
     return random_problem(3, rows=ROWS, classes=CLASSES)
 
 
+@pytest.mark.slow  # what cross-validation runs: tests/test_selection.py compares its folds
 def test_vmap_over_folds_agrees_with_single_fits():
     scores, labels = _problem()
 

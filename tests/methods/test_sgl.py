@@ -5,7 +5,7 @@ import pytest
 import jaxthresh
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import configure
-from tests.conftest import random_problem
+from tests.conftest import random_problem, slow_except
 
 # Most tests fit this problem with these settings (values such as init, slope and
 # learning_rate are traced, so they vary freely): the compiled fits are shared.
@@ -17,7 +17,7 @@ def _problem():
     return random_problem(1, rows=ROWS, classes=CLASSES)
 
 
-@pytest.mark.parametrize("kernel", [None, "generic"])
+@pytest.mark.parametrize("kernel", slow_except([None, "generic"], [None]))
 def test_vmap_over_folds_agrees_with_single_fits(kernel):
     scores, labels = _problem()
     folds = np.stack([np.arange(ROWS) % 3 != f for f in range(3)])

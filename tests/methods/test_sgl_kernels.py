@@ -17,7 +17,7 @@ from jaxthresh.core.metrics import Counts, fbeta_from_counts, weighted_counts
 from jaxthresh.core.surrogate import heaviside
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods import sgl, sgl_kernels
-from tests.conftest import random_problem
+from tests.conftest import random_problem, slow_except
 
 #: (kernel variant, kind of row weights) pairs a kernel is built for: the cpu kernel takes
 #: rows in or out only ("listed": few positive labels, with a bound on them that lets the
@@ -164,7 +164,7 @@ def _check_gradient(got, expected, learn_slope):
 # The cpu kernel on rows in or out; the generic one on multiplicities (its bool weights
 # become 0/1 multiplicities first, so they take the same code).
 @pytest.mark.parametrize("variant, kind", [("cpu", "bool"), ("cpu", "listed"), ("generic", "int")])
-@pytest.mark.parametrize("average", ["micro", "macro"])
+@pytest.mark.parametrize("average", slow_except(["micro", "macro"], ["micro"]))
 @pytest.mark.parametrize("learn_slope", [True, False])
 def test_gradient_is_the_autodiff_gradient(variant, kind, average, learn_slope):
     scores, labels, weights = _inputs(5, rows=120, classes=5, kind=kind)
