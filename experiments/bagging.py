@@ -24,7 +24,7 @@ from absl import flags
 
 import jaxthresh
 from jaxthresh.cli import runner
-from jaxthresh.cli.files import check_writable, write_json_atomic
+from jaxthresh.cli.files import write_json_atomic
 from jaxthresh.core import folds as folding
 from jaxthresh.methods import configure
 
@@ -112,13 +112,9 @@ def _run(benchmark, method, hyperparameters) -> dict:
 
 def main(argv: list[str]) -> None:
     del argv
-    if _OUTPUT.value:
-        check_writable(_OUTPUT.value)
     if _N_RESAMPLES.value < 2:
         raise ValueError(f"n_resamples: must be at least 2, got {_N_RESAMPLES.value}")
-    datasets = paper.check_datasets(_DATASET.value)
-    methods = paper.check_methods(_METHODS.value)
-    folder = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
+    datasets, methods, folder = paper.checked_run_flags(_DATASET, _METHODS, _DATA_DIR, _OUTPUT)
     lines = [
         "| dataset | method | plain | bagged | bagged - plain | mean out-of-bag | seconds |",
         "|---|---|---:|---:|---:|---:|---:|",

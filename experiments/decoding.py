@@ -25,7 +25,7 @@ from absl import flags, logging
 
 import jaxthresh
 from jaxthresh.cli import runner
-from jaxthresh.cli.files import check_writable, write_json_atomic
+from jaxthresh.cli.files import write_json_atomic
 from jaxthresh.core.thresholds import decoding_rules
 
 _DATASET, _METHODS, _DATA_DIR, _OUTPUT = paper.define_run_flags()
@@ -92,11 +92,7 @@ def markdown(report: dict, rule: str) -> str:
 
 def main(argv: list[str]) -> None:
     del argv
-    if _OUTPUT.value:
-        check_writable(_OUTPUT.value)
-    datasets = paper.check_datasets(_DATASET.value)
-    methods = paper.check_methods(_METHODS.value)
-    folder = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
+    datasets, methods, folder = paper.checked_run_flags(_DATASET, _METHODS, _DATA_DIR, _OUTPUT)
     min_labels, max_labels = _MIN_LABELS.value, _MAX_LABELS.value
     report = {}
     for dataset in datasets:

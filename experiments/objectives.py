@@ -20,7 +20,7 @@ from absl import flags, logging
 
 from jaxthresh import objectives
 from jaxthresh.cli import runner
-from jaxthresh.cli.files import check_writable, write_json_atomic
+from jaxthresh.cli.files import write_json_atomic
 
 #: The objectives of the table: (column name, objective, average).
 OBJECTIVES = (
@@ -42,11 +42,7 @@ def _shown(name: str, value: float) -> str:
 
 def main(argv: list[str]) -> None:
     del argv
-    if _OUTPUT.value:
-        check_writable(_OUTPUT.value)
-    datasets = paper.check_datasets(_DATASET.value)
-    methods = paper.check_methods(_METHODS.value)
-    folder = paper.resolve_data_dir(_DATA_DIR.value, paper.DEFAULT_DATA_DIR)
+    datasets, methods, folder = paper.checked_run_flags(_DATASET, _METHODS, _DATA_DIR, _OUTPUT)
     header = "| dataset | method | " + " | ".join(name for name, _, _ in OBJECTIVES) + " |"
     lines = [header, "|---|---|" + "---:|" * len(OBJECTIVES)]
     report = {}

@@ -17,6 +17,7 @@ import numpy as np
 from absl import flags
 
 import jaxthresh
+from jaxthresh.cli.files import check_writable
 from jaxthresh.methods import configure, get_method
 
 FILES = {
@@ -80,6 +81,18 @@ def define_run_flags():
             "../shared/data relative to the project root.",
         ),
         flags.DEFINE_string("output", None, "Write the results as JSON to this path."),
+    )
+
+
+def checked_run_flags(dataset, methods, data_dir, output) -> tuple[list, list, str]:
+    """The values of :func:`define_run_flags`' flags checked before any work (the output
+    writable, the benchmarks and methods known): ``(datasets, methods, data folder)``."""
+    if output.value:
+        check_writable(output.value)
+    return (
+        check_datasets(dataset.value),
+        check_methods(methods.value),
+        resolve_data_dir(data_dir.value, DEFAULT_DATA_DIR),
     )
 
 

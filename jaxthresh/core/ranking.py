@@ -450,6 +450,17 @@ def warn_undefined(ranking: Ranking, metric: str, average: str | None, name: str
         )
 
 
+def _metric_of_rows(metric: str, labels, scores, sample_weight, average, bins) -> jax.Array:
+    """``metric`` ("average_precision" or "roc_auc") of checked rows, averaged; the
+    classes where it is undefined named in a warning."""
+    average = _checked_average(average)
+    rows, bins = _rows(labels, scores, sample_weight, bins)
+    ranking = row_ranking(rows, micro=average == "micro", bins=bins)
+    value = averaged(ranking, metric, average)
+    warn_undefined(ranking, metric, average, "labels")
+    return value
+
+
 def average_precision(
     labels, scores, sample_weight=None, *, average: str | None = "macro", bins=None
 ) -> jax.Array:
@@ -471,12 +482,7 @@ def average_precision(
       float32 scalar, or float32[classes] for ``average=None``. A class without positive
       rows has average precision 0 (as scikit-learn's), named in a ``FitWarning``.
     """
-    average = _checked_average(average)
-    rows, bins = _rows(labels, scores, sample_weight, bins)
-    ranking = row_ranking(rows, micro=average == "micro", bins=bins)
-    value = averaged(ranking, "average_precision", average)
-    warn_undefined(ranking, "average_precision", average, "labels")
-    return value
+    return _metric_of_rows("average_precision", labels, scores, sample_weight, average, bins)
 
 
 def roc_auc(
@@ -502,12 +508,7 @@ def roc_auc(
       out of the macro and weighted averages (NaN if no class is left). Here
       scikit-learn's differ: they are NaN as soon as one class with positives is undefined.
     """
-    average = _checked_average(average)
-    rows, bins = _rows(labels, scores, sample_weight, bins)
-    ranking = row_ranking(rows, micro=average == "micro", bins=bins)
-    value = averaged(ranking, "roc_auc", average)
-    warn_undefined(ranking, "roc_auc", average, "labels")
-    return value
+    return _metric_of_rows("roc_auc", labels, scores, sample_weight, average, bins)
 
 
 def average_precision_of_histogram(histogram, *, average: str | None = "macro") -> jax.Array:
