@@ -132,13 +132,10 @@ def _check_resampled_totals(counts: np.ndarray, sample_weight, n_classes: int) -
         )
 
 
-@functools.partial(jax.jit, static_argnames=("n_resamples", "progress"))
-def _bootstrap(config, rows: Rows, key: jax.Array, n_resamples: int, progress: bool):
-    counts = multiplicities(key, _kept_rows(rows.weights), n_resamples)
-    return counts, *_fit_resamples(config, rows, counts, progress)
-
-
+@functools.partial(jax.jit, static_argnames=("progress",))
 def _fit_resamples(config, rows: Rows, counts: jax.Array, progress: bool):
+    """Every resample (multiplicities ``counts [R, n]``) fitted and scored:
+    ``(fits, fit_score, oob_score)``."""
     configs = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], config)
     out_of_bag = counts == 0
     fits, fit_score, oob_score = fit_and_score_splits(
@@ -148,11 +145,6 @@ def _fit_resamples(config, rows: Rows, counts: jax.Array, progress: bool):
     kept = _kept_rows(rows.weights)
     left_out = jnp.any(out_of_bag & kept[None], axis=1)
     return fits, fit_score[0], jnp.where(left_out, oob_score[0], jnp.nan)
-
-
-@functools.partial(jax.jit, static_argnames=("progress",))
-def _fit_given_resamples(config, rows: Rows, counts: jax.Array, progress: bool):
-    return _fit_resamples(config, rows, counts, progress)
 
 
 def bootstrap(
@@ -204,14 +196,10 @@ def bootstrap(
             "resample and rows to leave out"
         )
     config = configure(method, n_classes, n_rows, **hyperparameters)
-    if traced or sample_weight is None or rows.weights.dtype == jnp.bool_:
-        counts, fits, fit_score, oob_score = _bootstrap(
-            config, rows, key, n_resamples, bool(progress)
-        )
-    else:  # concrete weights: the resamples' totals checked before any fit
-        counts = _multiplicities(key, _kept_rows(rows.weights), n_resamples)
+    counts = _multiplicities(key, _kept_rows(rows.weights), n_resamples)
+    if not traced and rows.weights.dtype != jnp.bool_:  # before any fit
         _check_resampled_totals(np.asarray(counts), sample_weight, n_classes)
-        fits, fit_score, oob_score = _fit_given_resamples(config, rows, counts, bool(progress))
+    fits, fit_score, oob_score = _fit_resamples(config, rows, counts, bool(progress))
     return BootstrapResult(fits.thresholds, fit_score, oob_score, counts, fits)
 
 

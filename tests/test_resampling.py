@@ -159,7 +159,9 @@ def test_no_resample_holds_a_copy_of_the_scores():
     rows = jaxthresh.core.validation.as_rows(SCORES, LABELS)
     config = jaxthresh.methods.configure("sgl", 4, 80, epochs=2)
     jaxpr = jax.make_jaxpr(
-        lambda config, rows, key: resampling._bootstrap(config, rows, key, n_resamples, False)
+        lambda config, rows, key: resampling._fit_resamples(
+            config, rows, resampling.multiplicities(key, rows.weights, n_resamples), False
+        )
     )(config, rows, jax.random.key(0))
 
     def sizes(jaxpr):

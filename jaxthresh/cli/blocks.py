@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from jaxthresh.core import ranking as ranking_module
 from jaxthresh.core import validation
 from jaxthresh.core.thresholds import apply_thresholds, decoding_rules
 
@@ -81,8 +82,6 @@ def ranking(labels, scores, bins: int | None = None):
     an eighth of :data:`jaxthresh.core.validation.BLOCK_BYTES` of scores is copied, sorted
     and ranked before the next (a sort's temporaries take about ten times its keys), so
     that memory stays near the inputs' size."""
-    from jaxthresh.core import ranking as ranking_module  # Kept local: imports JAX.
-
     n_rows, n_classes = scores.shape
     step = max(1, validation.BLOCK_BYTES // 8 // max(1, 4 * n_rows))
     parts = []
