@@ -16,7 +16,6 @@ the multiplicities.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -132,7 +131,7 @@ def _check_resampled_totals(counts: np.ndarray, sample_weight, n_classes: int) -
         )
 
 
-@functools.partial(jax.jit, static_argnames=("progress",))
+@batching.jit(static_argnames=("progress",))
 def _fit_resamples(config, rows: Rows, counts: jax.Array, progress: bool):
     """Every resample (multiplicities ``counts [R, n]``) fitted and scored:
     ``(fits, fit_score, oob_score)``."""
@@ -203,7 +202,7 @@ def bootstrap(
     return BootstrapResult(fits.thresholds, fit_score, oob_score, counts, fits)
 
 
-_multiplicities = jax.jit(multiplicities, static_argnames=("n_resamples",))
+_multiplicities = batching.jit(multiplicities, static_argnames=("n_resamples",))
 
 
 class MetricsBootstrap(NamedTuple):
@@ -229,7 +228,7 @@ class MetricsBootstrap(NamedTuple):
         return {name: _percentile_interval(getattr(self, name), level) for name in names}
 
 
-@functools.partial(jax.jit, static_argnames=("n_resamples",))
+@batching.jit(static_argnames=("n_resamples",))
 def _metrics_of_resamples(rows: Rows, predictions, key, n_resamples: int):
     counts = multiplicities(key, _kept_rows(rows.weights), n_resamples)
     f1 = objectives.get("f1")

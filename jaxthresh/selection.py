@@ -12,7 +12,6 @@ at a time, and as one ``vmap`` elsewhere (:func:`jaxthresh.core.batching.map_bat
 
 from __future__ import annotations
 
-import functools
 import itertools
 from typing import Any, NamedTuple
 
@@ -150,7 +149,7 @@ def fit_and_score_splits(
     return jax.tree.map(lambda leaf: jnp.swapaxes(leaf, 0, 1), by_split)
 
 
-@functools.partial(jax.jit, static_argnames=("n_folds", "n_points", "progress"))
+@batching.jit(static_argnames=("n_folds", "n_points", "progress"))
 def _cross_validate_points(
     configs, rows: Rows, ids: jax.Array, n_folds: int, n_points: int, progress: bool
 ):

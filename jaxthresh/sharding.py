@@ -1,12 +1,17 @@
-"""Rows sharded over many devices: the per-class sums are reduced across devices by XLA.
+"""Rows sharded over many devices, of one process or of many.
 
-:func:`shard_rows` pads the rows to a multiple of the number of devices with rows of weight
-0 (which count for nothing) and places them on a ``jax.sharding.Mesh`` with the rows split
-along its axis. Every fit then runs unchanged:
-``jaxthresh.fit_sgl(*jaxthresh.shard_rows(scores, labels), init=0.3)``; XLA partitions the
-reductions over rows and adds the per-device partial sums. Multi-host: call
-``jax.distributed.initialize()`` on every host first; ``jax.devices()`` then lists the
-devices of all hosts (see the README).
+:func:`shard_rows` places a problem on a ``jax.sharding.Mesh`` with its rows split along
+the mesh's ``"rows"`` axis, padded with rows of weight 0 (which count for nothing) to a
+multiple of the number of devices. Every fit then runs on them:
+``jaxthresh.fit_sgl(*jaxthresh.shard_rows(scores, labels), init=0.3)``. Sums over rows
+(SGLThresh's epochs, counts) are partitioned by XLA, each device adding its own rows; the
+exact searches trade rows for classes with one all-to-all, so that each device sorts all
+the rows of its share of the classes (:func:`jaxthresh.core.cuts.map_column_blocks`); no
+host callback runs on sharded rows (:mod:`jaxthresh.core.batching`).
+
+Many hosts: every process calls :func:`initialize` (``jax.distributed.initialize``) first;
+``jax.devices()`` then lists the devices of every process, and
+``shard_rows(..., process_local=True)`` takes each process's own rows.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxthresh.core import validation
-
-ROWS = "rows"
+from jaxthresh.core.batching import ROWS
 
 
 class ShardedRows(NamedTuple):
@@ -38,29 +43,61 @@ class ShardedRows(NamedTuple):
     sample_weight: jax.Array
 
 
+def initialize(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> None:
+    """Joins JAX's multi-controller runtime (``jax.distributed.initialize`` with the same
+    arguments; None: from the cluster's environment), with collectives between the CPU
+    devices of different processes enabled (gloo). Call it first, on every process, before
+    any other JAX call."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+
+
 def row_mesh(devices=None) -> Mesh:
-    """A one-axis mesh named ``"rows"`` over ``devices`` (default: all of them)."""
+    """A one-axis mesh named ``"rows"`` over ``devices`` (default: all of them, of every
+    process, in process order)."""
     devices = jax.devices() if devices is None else devices
     return Mesh(np.asarray(devices), (ROWS,))
 
 
-def shard_rows(scores, labels, sample_weight=None, *, mesh: Mesh | None = None) -> ShardedRows:
+def shard_rows(
+    scores,
+    labels,
+    sample_weight=None,
+    *,
+    mesh: Mesh | None = None,
+    process_local: bool = False,
+) -> ShardedRows:
     """Checks, pads and places a problem on ``mesh``, rows split over its devices.
 
     Args:
-      scores: real ``[n, classes]``.
+      scores: real ``[n, classes]``: every row (the same on every process), or with
+        ``process_local`` this process's own rows.
       labels: 0/1 or bool ``[n, classes]``.
       sample_weight: None, or non-negative weights of rows ``[n]`` or labels
         ``[n, classes]``.
       mesh: a mesh with a ``"rows"`` axis (default :func:`row_mesh`).
+      process_local: each process passes only its own rows (any number, 0 included;
+        the same classes and kind of weights everywhere). The global rows are process
+        0's, then process 1's, and so on (in the order of the processes' devices along
+        the mesh), each process's rows padded with rows of weight 0 to the same count
+        ``per_process`` (the most rows of any process, rounded up to a multiple of its
+        devices): global row ``p * per_process + i`` is row ``i`` of process ``p``. No
+        process holds another's rows. Every process must call it (it agrees on the
+        shapes with the others).
 
     Returns:
       :class:`ShardedRows`, to pass on as ``fit_*(*sharded, **hyperparameters)``.
     """
-    rows = validation.as_rows(scores, labels, sample_weight)
     mesh = row_mesh() if mesh is None else mesh
     if ROWS not in mesh.axis_names:
         raise ValueError(f"mesh: needs an axis named {ROWS!r}, has {mesh.axis_names}")
+    if process_local:
+        return _shard_process_rows(scores, labels, sample_weight, mesh)
+    rows = validation.as_rows(scores, labels, sample_weight)
     padding = -rows.scores.shape[0] % mesh.shape[ROWS]
     by_rows = NamedSharding(mesh, PartitionSpec(ROWS))
     matrix = NamedSharding(mesh, PartitionSpec(ROWS, None))
@@ -72,3 +109,86 @@ def shard_rows(scores, labels, sample_weight=None, *, mesh: Mesh | None = None) 
             by_rows if rows.weights.ndim == 1 else matrix,
         ),
     )
+
+
+_WEIGHT_KINDS = (np.bool_, np.int32, np.float32)
+
+
+def _local_rows(scores, labels, sample_weight):
+    """This process's checked rows as NumPy arrays, and the error message if any."""
+    try:
+        if np.shape(scores)[:1] == (0,):  # no rows here: shapes only
+            scores = np.asarray(scores, np.float32)
+            validation.checked_labels(labels, shape=scores.shape)
+            weights = np.ones(0, bool) if sample_weight is None else np.asarray(sample_weight)
+            if weights.shape[0] != 0:
+                raise ValueError(f"sample_weight: expected 0 rows, got {weights.shape}")
+            weights = np.asarray(validation.row_weights(weights)) if weights.size else weights
+            return (scores, np.zeros(scores.shape, bool), weights), None
+        rows = validation.as_rows(scores, labels, sample_weight, empty_ok=True)
+        return tuple(np.asarray(a) for a in (rows.scores, rows.labels, rows.weights)), None
+    except ValueError as error:
+        return None, str(error)
+
+
+def _shard_process_rows(scores, labels, sample_weight, mesh: Mesh) -> ShardedRows:
+    local, error = _local_rows(scores, labels, sample_weight)
+    shape = np.shape(scores)
+    classes = shape[1] if len(shape) == 2 else -1
+    per_label = local is not None and local[2].ndim == 2
+    kind = -1 if local is None else _WEIGHT_KINDS.index(local[2].dtype.type)
+    own_devices = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+    mine = np.asarray(
+        [error is None, len(local[0]) if local else 0, classes, per_label, kind, len(own_devices)],
+        np.int64,
+    )
+    everyone = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, mine.size)
+    if error is not None:
+        raise ValueError(error)
+    failed = np.flatnonzero(everyone[:, 0] == 0)
+    if failed.size:
+        raise ValueError(f"process_local: the rows of process(es) {failed.tolist()} are invalid")
+    for column, name in ((2, "classes"), (3, "weights per label"), (4, "weight dtype")):
+        if np.any(everyone[:, column] != everyone[0, column]):
+            raise ValueError(
+                f"process_local: the processes' rows differ in {name}: "
+                f"{everyone[:, column].tolist()}"
+            )
+    if np.any(everyone[:, 5] != everyone[0, 5]) or everyone[0, 5] == 0:
+        raise ValueError(
+            f"mesh: every process needs the same number (> 0) of devices on it, has "
+            f"{everyone[:, 5].tolist()}"
+        )
+    if everyone[:, 1].sum() == 0:
+        raise ValueError("scores: no process has any row")
+    devices = int(everyone[0, 5])
+    per_process = -(-int(everyone[:, 1].max()) // devices) * devices
+    total = per_process * len(everyone)
+    padding = per_process - len(local[0])
+    padded = [np.pad(a, [(0, padding)] + [(0, 0)] * (a.ndim - 1)) for a in local]
+    _check_global_totals(local[2], classes)
+    by_rows = NamedSharding(mesh, PartitionSpec(ROWS))
+    matrix = NamedSharding(mesh, PartitionSpec(ROWS, None))
+
+    def global_array(array):
+        sharding = matrix if array.ndim == 2 else by_rows
+        return jax.make_array_from_process_local_data(sharding, array, (total, *array.shape[1:]))
+
+    return ShardedRows(*(global_array(a) for a in padded))
+
+
+def _check_global_totals(weights: np.ndarray, classes: int) -> None:
+    """The checks of :func:`jaxthresh.core.validation.check_weight_totals` that depend on
+    every process's rows: some weight is not 0, and the counts hold the total."""
+    element = weights if weights.ndim == 2 else weights[:, None] * np.ones((1, classes))
+    local = np.sum(element, axis=0, dtype=np.float64)
+    summed = np.asarray(multihost_utils.process_allgather(local)).reshape(-1, classes).sum(0)
+    if summed.sum() == 0:
+        raise ValueError("sample_weight: every weight of every process is 0: nothing to fit")
+    floats = weights.dtype == np.float32
+    limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT
+    if summed.sum() > limit:
+        raise ValueError(
+            f"sample_weight: the weights of every process total {summed.sum():.4g} over the "
+            f"classes, more than the counts hold ({limit:.4g})"
+        )

@@ -11,16 +11,88 @@ device. So kernels come in two variants, chosen per backend:
 
 :func:`by_platform` picks the variant for the backend the computation is compiled for
 (``jax.lax.platform_dependent``: only that branch is lowered), or the one named.
+
+**Sharded rows.** While a computation on rows split over several devices is traced (its
+entry point runs it under :func:`on_mesh_of`, which sets JAX's mesh to the rows' mesh),
+:func:`sharded_rows` gives the number of devices, and :func:`by_platform` chooses the
+``generic`` variant whatever the platform: the ``cpu`` variants run NumPy in host
+callbacks, which XLA runs on one device with every row gathered to it, and which block a
+device's threads while the others wait in a collective (a deadlock on CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import NamedSharding
 
 VARIANTS = ("cpu", "generic")
+
+#: The name of the mesh axis that rows are split along.
+ROWS = "rows"
+
+
+def rows_mesh_of(*trees) -> jax.sharding.Mesh | None:
+    """The mesh of the first concrete JAX array among the leaves of ``trees`` whose rows
+    (axis 0) are split along the :data:`ROWS` axis of a mesh of more than one device;
+    None if there is none (NumPy arrays, one device, tracers)."""
+    for leaf in jax.tree.leaves(trees):
+        sharding = getattr(leaf, "sharding", None)
+        if not isinstance(leaf, jax.Array) or not isinstance(sharding, NamedSharding):
+            continue
+        mesh, spec = sharding.mesh, sharding.spec
+        if ROWS in mesh.axis_names and mesh.shape[ROWS] > 1 and len(spec) and spec[0] == ROWS:
+            return mesh
+    return None
+
+
+def on_mesh_of(*trees):
+    """A context in which a jitted call on ``trees`` is traced for rows split over devices
+    (``jax.set_mesh`` of :func:`rows_mesh_of`; compiled programs are cached apart), or
+    does nothing where the rows are on one device."""
+    mesh = rows_mesh_of(*trees)
+    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
+
+
+def jit(function: Callable | None = None, **options) -> Callable:
+    """``jax.jit(function, **options)`` for the entry points of computations that may run
+    on sharded rows: on arguments split over devices (:func:`rows_mesh_of`) the function
+    is traced under that mesh (:func:`on_mesh_of`) and every output is replicated on every
+    device (so that each process can read the results). As a decorator, with or without
+    options."""
+    if function is None:
+        return functools.partial(jit, **options)
+
+    @functools.wraps(function)
+    def replicated(*args, **kwargs):
+        outputs = function(*args, **kwargs)
+        everywhere = jax.sharding.PartitionSpec()
+        return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, everywhere), outputs)
+
+    local, sharded = jax.jit(function, **options), jax.jit(replicated, **options)
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        mesh = rows_mesh_of(args, kwargs)
+        if mesh is None:
+            return local(*args, **kwargs)
+        with jax.set_mesh(mesh):
+            return sharded(*args, **kwargs)
+
+    return call
+
+
+def sharded_rows() -> int | None:
+    """While tracing: the number of devices the rows are split over (the size of the
+    :data:`ROWS` axis of JAX's current mesh), or None where they are not split."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or ROWS not in mesh.axis_names or mesh.shape[ROWS] < 2:
+        return None
+    return mesh.shape[ROWS]
 
 
 def one_at_a_time(function: Callable) -> Callable:
@@ -53,9 +125,15 @@ def one_at_a_time(function: Callable) -> Callable:
     return wrapped
 
 
-def by_platform(variant: str | None, *, cpu: Callable, generic: Callable) -> Callable:
+def by_platform(
+    variant: str | None, *, cpu: Callable, generic: Callable, sharded: bool = True
+) -> Callable:
     """``cpu`` or ``generic`` (same signature and outputs): the one ``variant`` names, or,
-    for ``variant=None``, the one for the platform the caller is compiled for."""
+    for ``variant=None``, the one for the platform the caller is compiled for; on
+    :func:`sharded_rows` always ``generic`` (unless ``sharded`` is False: a ``cpu``
+    variant without host callbacks, that may run on sharded rows)."""
+    if sharded and sharded_rows() is not None:
+        return generic
     if variant == "cpu":
         return cpu
     if variant == "generic":
@@ -95,4 +173,4 @@ def map_batch(
             return jax.lax.map(function, batch, batch_size=chunk)
         return jax.vmap(function)(batch)
 
-    return by_platform(variant, cpu=loop, generic=batched)(batch)
+    return by_platform(variant, cpu=loop, generic=batched, sharded=False)(batch)

@@ -25,14 +25,13 @@ positives; the objective's score is that of :mod:`jaxthresh.objectives` (``zero_
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from jaxthresh import objectives
-from jaxthresh.core import cuts, validation
+from jaxthresh.core import batching, cuts, validation
 from jaxthresh.core.histogram import (
     Histogram,
     checked_histogram,
@@ -115,7 +114,7 @@ def threshold_curves(
     return _row_curves(rows._replace(max_positives=None), objective, bins=bins)
 
 
-@functools.partial(jax.jit, static_argnames=("bins",))
+@batching.jit(static_argnames=("bins",))
 def _row_curves(rows: Rows, objective, *, bins: int | None) -> Curves:
     if bins is not None:
         return _histogram_curves(score_histogram(rows, bins=bins), objective)
@@ -145,7 +144,7 @@ def _row_curves(rows: Rows, objective, *, bins: int | None) -> Curves:
     return _curves(valid, *descending, positives, cuts.total_weight(sorted), objective)
 
 
-@jax.jit
+@batching.jit
 def _histogram_curves(histogram: Histogram, objective) -> Curves:
     between = histogram_candidates(histogram)  # the top cell first: descending thresholds
     occupied = jnp.any(between.valid, axis=1, keepdims=True)

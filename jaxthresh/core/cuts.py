@@ -36,6 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec
 
 from jaxthresh.core import batching
 from jaxthresh.core.metrics import Counts, count_dtype
@@ -267,6 +268,43 @@ def class_blocks(columns: int, rows: int) -> tuple[int, int]:
 
 
 def map_column_blocks(function, arrays: tuple):
+    """``function`` over the columns of ``[n, columns]`` ``arrays``: on rows on one device,
+    :func:`map_local_column_blocks`; on rows split over several devices
+    (:func:`jaxthresh.core.batching.sharded_rows`), each device first trades its rows of
+    every column for every row of a share of the columns (one all-to-all, under
+    ``shard_map``), so that each sorts its own columns with all of their rows, and the
+    outputs stay split over the devices by column. Where the rows or columns do not divide
+    among the devices, the arrays are padded with zeros, which ``function`` must treat as
+    left out (zero weight); the padded columns' outputs are dropped."""
+    devices = batching.sharded_rows()
+    if devices is None:
+        return map_local_column_blocks(function, arrays)
+    n, columns = arrays[0].shape
+    padding = ((0, -n % devices), (0, -columns % devices))
+    arrays = tuple(jnp.pad(a, padding) if any(p for _, p in padding) else a for a in arrays)
+
+    def by_columns(*arrays):
+        # [rows of this device, every column] -> [every row, this device's columns]
+        traded = tuple(
+            jax.lax.all_to_all(_tradable(a), batching.ROWS, 1, 0, tiled=True).astype(a.dtype)
+            for a in arrays
+        )
+        return map_local_column_blocks(function, traded)
+
+    spread = jax.shard_map(
+        by_columns,
+        in_specs=PartitionSpec(batching.ROWS, None),
+        out_specs=PartitionSpec(batching.ROWS),
+    )
+    return jax.tree.map(lambda a: a[:columns], spread(*arrays))
+
+
+def _tradable(array: jax.Array) -> jax.Array:
+    """bool arrays as uint8 for collectives (gloo carries no bool)."""
+    return array.astype(jnp.uint8) if array.dtype == jnp.bool_ else array
+
+
+def map_local_column_blocks(function, arrays: tuple):
     """``function`` over blocks of the columns of ``[n, columns]`` ``arrays`` (a
     ``lax.map``: one block's temporaries at a time), each array given to it as its block
     transposed, ``[columns per block, n]``, sliced and transposed inside the loop (so that

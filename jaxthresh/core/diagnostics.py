@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxthresh.core import batching
 from jaxthresh.core.cuts import highest_of, lowest_of, order_keys
 from jaxthresh.core.metrics import element_weights
 from jaxthresh.core.validation import Rows, float32_merges, positives_per_class
@@ -64,7 +65,7 @@ class ClassSummary(NamedTuple):
     merged: np.ndarray | None = None
 
 
-@jax.jit
+@batching.jit
 def _summary(rows: Rows) -> ClassSummary:
     kept = rows.element_weights > 0
     if rows.weights.dtype == jnp.bool_:
@@ -215,7 +216,7 @@ def start_warnings(
     return messages
 
 
-@jax.jit
+@batching.jit
 def _same_predictions(rows: Rows, before, after):
     """bool[classes]: whether ``scores > before`` and ``scores > after`` agree on every row
     of weight > 0 (compared on order keys, exactly)."""

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxthresh import objectives
-from jaxthresh.core import validation
+from jaxthresh.core import batching, validation
 from jaxthresh.core.surrogate import heaviside
 from jaxthresh.core.validation import Rows
 
@@ -179,7 +179,7 @@ def score_above(
     return objective_score(row_counts(rows, rows.scores > thresholds), objective, average)
 
 
-_confusion_counts_jit = jax.jit(confusion_counts)
+_confusion_counts_jit = batching.jit(confusion_counts)
 
 
 def f1_score(

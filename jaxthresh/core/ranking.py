@@ -370,7 +370,7 @@ def _averaged(ranking: Ranking, metric: str, average: str | None) -> jax.Array:
     )
 
 
-@functools.partial(jax.jit, static_argnames=("micro", "bins"))
+@batching.jit(static_argnames=("micro", "bins"))
 def row_ranking(rows: Rows, *, micro: bool = False, bins: int | None = None) -> Ranking:
     """:class:`Ranking` of each class of :class:`jaxthresh.core.validation.Rows` (``micro``:
     of every score pooled, one column); ``bins``: on their histogram of that many cells
@@ -381,14 +381,14 @@ def row_ranking(rows: Rows, *, micro: bool = False, bins: int | None = None) -> 
     return _histogram_ranking(score_histogram(rows, bins=bins), micro=micro)
 
 
-@functools.partial(jax.jit, static_argnames=("micro",))
+@batching.jit(static_argnames=("micro",))
 def histogram_ranking(histogram: Histogram, *, micro: bool = False) -> Ranking:
     """:class:`Ranking` of each class of a :class:`jaxthresh.Histogram`, each cell one
     tied score (``micro``: the cells of every class pooled by their centres)."""
     return _histogram_ranking(histogram, micro=micro)
 
 
-averaged = jax.jit(_averaged, static_argnames=("metric", "average"))
+averaged = batching.jit(_averaged, static_argnames=("metric", "average"))
 
 
 def _checked_average(average) -> str | None:

@@ -179,6 +179,30 @@ def _flushed(array, xp):
     return (array != 0) & (xp.abs(array.astype(xp.float32)) < xp.finfo(xp.float32).tiny)
 
 
+def _subnormal(array, xp=jnp):
+    """:func:`_flushed` of float32 JAX arrays, on the bits (XLA flushes the values)."""
+    bits = jax.lax.bitcast_convert_type(array.astype(jnp.float32), jnp.int32)
+    return ((bits & 0x7F800000) == 0) & ((bits & 0x007FFFFF) != 0)
+
+
+def _sums_over_processes(array: jax.Array) -> np.ndarray:
+    """float64 sums over the rows (axis 0) of a JAX array split over the devices of
+    several processes: each process sums the shards it holds (one replica of each), then
+    the processes' sums are added (every process must call it)."""
+    from jax.experimental import multihost_utils
+
+    own = sum(
+        (
+            np.sum(np.asarray(shard.data), axis=0, dtype=np.float64)
+            for shard in array.addressable_shards
+            if shard.replica_id == 0
+        ),
+        np.zeros(array.shape[1:], np.float64),
+    )
+    gathered = np.asarray(multihost_utils.process_allgather(own))
+    return gathered.reshape(-1, *array.shape[1:]).sum(axis=0)
+
+
 def first_of(bad, xp=jnp):
     """``(how many, flat index of the first)`` True elements of the bool array ``bad``."""
     return xp.sum(bad), xp.argmax(bad.ravel())
@@ -191,7 +215,7 @@ def not_finite(array, xp=jnp):
 
 _JITTED = {
     predicate: jax.jit(lambda array, predicate=predicate: first_of(predicate(array, jnp), jnp))
-    for predicate in (_not_finite, _not_binary, _negative_or_not_finite)
+    for predicate in (_not_finite, _not_binary, _negative_or_not_finite, _subnormal)
 }
 
 
@@ -362,9 +386,17 @@ def check_weight_totals(
     counts), :data:`MAX_FLOAT_TOTAL` for float weights (float32 sums). The total is over
     every label where counts are ``pooled`` over the classes (row weights: times
     ``n_classes``), else that of the heaviest class."""
-    weights = np.asarray(jax.device_get(sample_weight))
+    if isinstance(sample_weight, jax.Array) and not sample_weight.is_fully_addressable:
+        # Rows of several processes: each sums its own; nothing but sums leaves a process.
+        weights = sample_weight
+        column_sums = _sums_over_processes(sample_weight)
+        flushed = _subnormal
+    else:
+        weights = np.asarray(jax.device_get(sample_weight))
+        column_sums = np.sum(weights, axis=0, dtype=np.float64)
+        flushed = _flushed
     floats = jnp.issubdtype(weights.dtype, jnp.floating)
-    count, first = _bad_values(weights, _flushed) if floats else (0, ())
+    count, first = _bad_values(weights, flushed) if floats else (0, ())
     if count:
         where = ", class ".join(str(i) for i in first)
         raise ValueError(
@@ -373,12 +405,12 @@ def check_weight_totals(
             f"{where}: {_value_at(weights, first)!r}); scale the weights up {_SCALE_HINT}"
         )
     # float64 sums of integers are exact below 2**53, far above any total accepted here.
-    total = float(np.sum(weights, dtype=np.float64))
+    total = float(np.sum(column_sums))
     if total == 0 and not empty_ok:
         raise ValueError("sample_weight: every weight is 0: no row is left to fit or score")
     shown = ".4g" if floats else ".0f"
     if weights.ndim == 2:  # per label
-        per_class = np.sum(weights, 0, dtype=np.float64)
+        per_class = column_sums
         counted = total if pooled else float(per_class.max())
         what = (
             f"the weights of every label total {counted:{shown}}"

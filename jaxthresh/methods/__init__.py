@@ -21,11 +21,7 @@ as its ``average`` says.
 
 from __future__ import annotations
 
-import functools
-
-import jax
-
-from jaxthresh.core import diagnostics, frames, validation
+from jaxthresh.core import batching, diagnostics, frames, validation
 from jaxthresh.core import progress as progress_reports
 from jaxthresh.core.histogram import Histogram, checked_histogram
 from jaxthresh.methods import (  # noqa: F401
@@ -47,13 +43,13 @@ for _name in ("default", "dicho", "numerical", "sgl", "exact", "auto", "constrai
     METHODS[_name] = METHODS.pop(_name)
 
 
-@functools.partial(jax.jit, static_argnames=("progress",))
+@batching.jit(static_argnames=("progress",))
 def _fit_rows(config: Method, rows: validation.Rows, progress: bool):
     with progress_reports.reporting(progress):
         return config.fit(rows)
 
 
-@functools.partial(jax.jit, static_argnames=("progress",))
+@batching.jit(static_argnames=("progress",))
 def _fit_histogram(config: Method, histogram: Histogram, progress: bool):
     with progress_reports.reporting(progress):
         return config.fit_on_histogram(histogram)

@@ -15,10 +15,13 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from jaxthresh import objectives
+from jaxthresh.core import batching
 from jaxthresh.core.cuts import (
     SENTINEL,
+    Candidates,
     SortedKeys,
     above_all,
     candidates_of,
@@ -35,7 +38,7 @@ from jaxthresh.core.cuts import (
     weight_before,
 )
 from jaxthresh.core.histogram import Histogram, cell_centres
-from jaxthresh.core.metrics import Counts
+from jaxthresh.core.metrics import Counts, count_dtype
 from jaxthresh.core.reductions import argmax_first
 from jaxthresh.core.validation import Rows
 from jaxthresh.methods.base import (
@@ -93,15 +96,103 @@ def best_global_threshold(
     if objective.separable(average):
         return _best_separable_threshold(scores, labels, weights, objective, average, slots)
     # Every score pooled into one column: its candidate cuts are the global ones.
-    flat = (scores.reshape(-1, 1), labels.reshape(-1, 1), weights.reshape(-1, 1))
     pooled_slots = min(n * n_classes, slots * n_classes, pooled_slots or n * n_classes)
-    cuts = candidates_of(*flat, slots=pooled_slots, every=not objective.monotone)
+    if objective.monotone and batching.sharded_rows() is not None:
+        cuts = _sharded_pooled_candidates(scores, labels, weights, pooled_slots)
+    else:
+        flat = (scores.reshape(-1, 1), labels.reshape(-1, 1), weights.reshape(-1, 1))
+        cuts = candidates_of(*flat, slots=pooled_slots, every=not objective.monotone)
     values = objective.per_class(cuts.counts().confusion())[:, 0]
     nothing = objective.per_class(cuts.nothing().confusion())[0]
     values = jnp.where(cuts.valid[0] & ~jnp.isnan(values), values, -jnp.inf)
     best = argmax_first(values, axis=0)
     upper, lower = cuts.upper[0, best], cuts.lower[0, best]
     return _or_nothing(upper, lower, values[best], cuts.highest[0], nothing)
+
+
+def _sharded_pooled_candidates(scores, labels, weights, slots: int) -> Candidates:
+    """The pooled column's :class:`Candidates` (``[1, slots]``) of rows split over devices,
+    without moving a row: the candidate cuts are the distinct positive keys of every
+    device (each device's lowest ``slots``, gathered, sorted, deduplicated; ``slots``
+    bounds the positive scores of all classes); each device adds the weight of each of
+    its scores into the slot of the first candidate at or after its key (a scatter into
+    ``[slots + 1]``), and the devices' slots are summed: running totals are then the
+    counts of every cut. The score just below a cut is the lowest key in the next slot
+    (a scatter of minima). Columns are taken a block at a time (two passes: the
+    candidates, then the counts)."""
+    dtype = count_dtype(weights.dtype)
+
+    def blocks_of(scores, labels, weights, function, initial):
+        n, columns = scores.shape
+        count, per_block = class_blocks(columns, n)
+
+        def step(carry, index):
+            start = jnp.minimum(index * per_block, columns - per_block)
+            piece = [
+                jax.lax.dynamic_slice_in_dim(a, start, per_block, 1)
+                for a in (scores, labels, weights)
+            ]
+            # The last block may overlap the one before: its repeated columns drop out.
+            fresh = start + jnp.arange(per_block) >= index * per_block
+            kept = (piece[2] > 0) & fresh
+            keys = kept_keys(piece[0], kept)
+            return function(
+                carry,
+                keys.ravel(),
+                (piece[1] & kept).ravel(),
+                jnp.where(kept, piece[2], 0).astype(dtype).ravel(),
+            ), None
+
+        return jax.lax.scan(step, initial, jnp.arange(count))[0]
+
+    def local(scores, labels, weights):
+        weights = jnp.broadcast_to(weights, scores.shape)
+
+        def lowest_positive(own, keys, positive, _):
+            block = jnp.sort(jnp.where(positive, keys, SENTINEL))[:slots]
+            return jnp.sort(jnp.concatenate([own, block]))[:slots]
+
+        own = jnp.full((slots,), SENTINEL, jnp.int32)
+        own = blocks_of(scores, labels, weights, lowest_positive, own)
+        everyone = jax.lax.all_gather(own, batching.ROWS, tiled=True)
+        cut_keys = jnp.unique(everyone, size=slots, fill_value=SENTINEL)
+
+        def add(totals, keys, positive, weight):
+            predicted, true_positives, lowest = totals
+            slot = jnp.searchsorted(cut_keys, keys, side="left", method="sort")
+            return (
+                predicted.at[slot].add(weight),
+                true_positives.at[slot].add(jnp.where(positive, weight, 0)),
+                lowest.at[slot].min(keys),
+            ), None
+
+        zeros = jnp.zeros(slots + 1, dtype)
+        totals = (zeros, zeros, jnp.full(slots + 1, SENTINEL, jnp.int32))
+        predicted, true_positives, lowest = blocks_of(
+            scores, labels, weights, lambda t, *a: add(t, *a)[0], totals
+        )
+        predicted = jax.lax.psum(predicted, batching.ROWS)
+        true_positives = jax.lax.psum(true_positives, batching.ROWS)
+        lowest = jax.lax.pmin(lowest, batching.ROWS)
+        return cut_keys, predicted, true_positives, lowest
+
+    cut_keys, predicted, true_positives, lowest = jax.shard_map(
+        local,
+        in_specs=(PartitionSpec(batching.ROWS, None),) * 3,
+        out_specs=PartitionSpec(),
+        check_vma=False,
+    )(scores, labels, weights)
+    valid = cut_keys != SENTINEL
+    return Candidates(
+        upper=score_of_keys(cut_keys)[None],
+        lower=score_of_keys(lowest[1:])[None],
+        true_positives=jnp.cumsum(true_positives)[None, :slots],
+        predicted=jnp.cumsum(predicted)[None, :slots],
+        valid=valid[None],
+        highest=score_of_keys(jnp.min(lowest))[None],
+        positives=jnp.sum(true_positives)[None],
+        total=jnp.sum(predicted)[None],
+    )
 
 
 def _or_nothing(upper, lower, score, highest, nothing) -> tuple[jax.Array, jax.Array]:
