@@ -15,7 +15,7 @@ Layers, each importing only those above it in this list:
 
 from jaxthresh import objectives
 from jaxthresh.core.curves import threshold_curves
-from jaxthresh.core.histogram import Histogram
+from jaxthresh.core.histogram import Histogram, merge_histograms
 from jaxthresh.core.metrics import (
     Counts,
     confusion_counts,
@@ -82,6 +82,7 @@ __all__ = [
     "heaviside",
     "histogram_of_chunks",
     "histogram_pass",
+    "merge_histograms",
     "objectives",
     "roc_auc",
     "score_predictions",

@@ -117,11 +117,10 @@ def _kept_rows(weights: jax.Array) -> jax.Array:
 def _check_resampled_totals(counts: np.ndarray, sample_weight, n_classes: int) -> None:
     """Refuses concrete weights whose resampled totals (multiplicities times weights) the
     counts cannot hold exactly (see :func:`jaxthresh.core.validation.check_weight_totals`)."""
-    weights = np.asarray(jax.device_get(sample_weight))
-    per_row = weights.reshape(len(weights), -1).astype(np.float64)
-    totals = counts.astype(np.float64) @ per_row  # [R, 1] or [R, classes]
-    pooled = totals.sum(axis=1) * (n_classes if per_row.shape[1] == 1 else 1)
-    floats = np.issubdtype(weights.dtype, np.floating)
+    per_row = validation.host_row_totals(sample_weight)
+    pooled = counts.astype(np.float64) @ per_row * (n_classes if np.ndim(sample_weight) == 1 else 1)
+    dtype = getattr(sample_weight, "dtype", None)
+    floats = np.issubdtype(np.asarray(sample_weight).dtype if dtype is None else dtype, np.floating)
     limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT
     if pooled.max(initial=0) > limit:
         raise ValueError(
@@ -184,6 +183,7 @@ def bootstrap(
       of the out-of-bag score, ``bagged()`` thresholds.
     """
     n_resamples = validation.positive_int(n_resamples, "n_resamples", minimum=2)
+    method, sample_weight = validation.method_and_weights(method, sample_weight)
     rows = validation.as_rows(scores, labels, sample_weight)
     get_method(method)
     n_rows, n_classes = rows.scores.shape

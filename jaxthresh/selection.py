@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxthresh import sharding
 from jaxthresh.core import batching, counting, validation
 from jaxthresh.core import folds as folding
 from jaxthresh.core import progress as progress_reports
@@ -161,6 +162,7 @@ def _cross_validate_points(
 def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hyperparameters):
     """The checks and the folds shared by :func:`cross_validate` and :func:`sweep`:
     ``(rows, fold ids, n_folds, fewest fitting rows)``."""
+    method, sample_weight = validation.method_and_weights(method, sample_weight)
     rows = validation.as_rows(scores, labels, sample_weight)
     get_method(method)
     n_rows = rows.scores.shape[0]
@@ -177,8 +179,9 @@ def _prepared(scores, labels, sample_weight, method, n_folds, fold_key, kind, hy
         folding.check_fold_weights(ids, rows.sample_weight, n_folds)
     largest = folding.largest_fold(n_rows, n_folds)
     if not validation.is_traced(ids):  # iterative folds may differ by more than one row
-        largest = int(np.bincount(np.asarray(ids), minlength=n_folds).max())
-    return rows, ids, n_folds, n_rows - largest
+        largest = int(np.bincount(validation.host_array(ids), minlength=n_folds).max())
+        ids = sharding.like_rows(ids, rows)
+    return method, rows, ids, n_folds, n_rows - largest
 
 
 def cross_validate(
@@ -222,7 +225,7 @@ def cross_validate(
       :class:`CVResult`; ``threshold_spread()`` says how much each class's threshold
       moves across the folds.
     """
-    rows, ids, n_folds, smallest = _prepared(
+    method, rows, ids, n_folds, smallest = _prepared(
         scores, labels, sample_weight, method, n_folds, fold_key, folds, hyperparameters
     )
     n_classes = rows.scores.shape[1]
@@ -272,7 +275,7 @@ def sweep(
     Returns:
       :class:`SweepResult`.
     """
-    rows, ids, n_folds, smallest = _prepared(
+    method, rows, ids, n_folds, smallest = _prepared(
         scores, labels, sample_weight, method, n_folds, fold_key, folds, hyperparameters
     )
     n_classes = rows.scores.shape[1]

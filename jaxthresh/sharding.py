@@ -24,7 +24,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxthresh.core import validation
+from jaxthresh.core import batching, validation
 from jaxthresh.core.batching import ROWS
 
 
@@ -192,3 +192,17 @@ def _check_global_totals(weights: np.ndarray, classes: int) -> None:
             f"sample_weight: the weights of every process total {summed.sum():.4g} over the "
             f"classes, more than the counts hold ({limit:.4g})"
         )
+
+
+def like_rows(array, rows) -> jax.Array:
+    """``array`` (``[n, ...]``, concrete, the same on every process) split over the
+    devices as the rows of the pytree ``rows`` are; unchanged where those rows are on one
+    device."""
+    mesh = batching.rows_mesh_of(rows)
+    if mesh is None:
+        return array
+    host = validation.host_array(array)
+    spec = PartitionSpec(ROWS, *(None,) * (host.ndim - 1))
+    return jax.make_array_from_callback(
+        host.shape, NamedSharding(mesh, spec), lambda index: host[index]
+    )

@@ -82,11 +82,15 @@ def run_processes(
 
 
 def check_all(finished: list[Finished]) -> list[str]:
-    """Every process's stdout; an ``AssertionError`` with the stderr of those that failed."""
+    """Every process's stdout (without gloo's connection lines); an ``AssertionError``
+    with the stderr of those that failed."""
     failed = [
         f"process {i}: exit {f.returncode}\n{f.stderr[-3000:]}"
         for i, f in enumerate(finished)
         if f.returncode
     ]
     assert not failed, "\n".join(failed)
-    return [f.stdout for f in finished]
+    return [
+        "".join(line for line in f.stdout.splitlines(True) if not line.startswith("[Gloo]"))
+        for f in finished
+    ]

@@ -1,9 +1,13 @@
+import json
+
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxthresh
 from jaxthresh import streaming
 from tests.conftest import random_problem
+from tests.processes import check_all, run_processes
 
 
 def _grid_problem(seed, rows=300, classes=4):
@@ -155,3 +159,180 @@ def test_bad_inputs_are_named(tmp_path):
         jaxthresh.fit_histogram("exact", histogram, slope=3.0)
     with pytest.raises(ValueError, match="epochs: must be >= 1"):
         jaxthresh.fit_histogram("sgl", histogram, epochs=0)
+
+
+def test_a_nan_in_a_wide_chunk_is_found():
+    # XLA's minimum and maximum on CPU pass over a NaN in chunks this wide: checked apart.
+    scores, labels = random_problem(13, rows=1700, classes=64)
+    scores[5, 3] = np.nan
+    for score_range in (None, (0.0, 1.0)):
+        with pytest.raises(ValueError, match=r"first at row 5, class 3: nan"):
+            streaming.histogram_pass(scores, labels, bins=16, score_range=score_range)
+
+
+def test_per_class_score_ranges():
+    scores, labels = random_problem(7, rows=300, classes=4)
+    low = np.array([0.0, -1.0, 0.0, 0.01], np.float32)
+    high = np.array([1.0, 1.0, 2.0, 0.99], np.float32)
+    histogram = streaming.histogram_pass(scores, labels, bins=8, score_range=(low, high))
+    np.testing.assert_array_equal(histogram.low, low)
+    np.testing.assert_allclose(histogram.width, (high - low) / 8, rtol=1e-6)
+    np.testing.assert_array_equal(histogram.counts.sum(1), [300] * 4)
+    # Each class's histogram is that of its column alone on its own range.
+    for c in range(4):
+        alone = streaming.histogram_pass(
+            scores[:, c : c + 1], labels[:, c : c + 1], bins=8, score_range=(low[c], high[c])
+        )
+        np.testing.assert_array_equal(histogram.counts[c], alone.counts[0])
+        np.testing.assert_array_equal(histogram.positives[c], alone.positives[0])
+    # A number and an array, lists, JAX arrays: the same.
+    for score_range in ((0.0, [1.0, 1.0, 1.0, 1.0]), (jnp.zeros(4), jnp.ones(4))):
+        got = streaming.histogram_pass(scores, labels, bins=8, score_range=score_range)
+        expected = streaming.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))
+        for field in jaxthresh.Histogram._fields:
+            np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))
+    refused = [
+        ((np.zeros(3), np.ones(3)), r"score_range: 3 values per class for scores of 4 classes"),
+        (
+            (low, high[:2]),
+            r"score_range: low and high must each be a number or one number per class "
+            r"\[classes\], got shapes \(4,\) and \(2,\)",
+        ),
+        ((np.zeros((2, 4)), 1.0), r"got shapes \(2, 4\) and \(\)"),
+        (
+            (low, np.where(np.arange(4) == 2, np.nan, high)),
+            r"score_range: expected finite low < high for every class, got \(0\.0, nan\) "
+            r"at class 2 \(1 such classes\)",
+        ),
+        ((high, low), r"at class 0 \(4 such classes\)"),
+        ((0.5, np.ones(4)), r"score_range: scores at rows 0\.\.299 lie outside \(0\.5, 1\.0\)"),
+        (
+            (low, np.where(np.arange(4) == 3, 0.5, high)),
+            r"score_range: scores at rows 0\.\.299 lie outside the range of class 3, "
+            r"\(0\.0099\d*, 0\.5\) \(from .*; 1 such classes\)",
+        ),
+        ((1,), r"score_range: expected \(low, high\), got \(1,\)"),
+    ]
+    for score_range, message in refused:
+        with pytest.raises(ValueError, match=message):
+            streaming.histogram_pass(scores, labels, bins=8, score_range=score_range)
+
+
+def test_all_processes_in_one_process_is_the_plain_pass():
+    scores, labels = random_problem(8, rows=200, classes=3)
+    for score_range in (None, (0.0, 1.0)):
+        plain = streaming.histogram_pass(scores, labels, bins=16, score_range=score_range)
+        every = streaming.histogram_pass(
+            scores, labels, bins=16, score_range=score_range, all_processes=True
+        )
+        for field in jaxthresh.Histogram._fields:
+            np.testing.assert_array_equal(getattr(every, field), getattr(plain, field))
+    for no_rows in (
+        lambda: streaming.histogram_pass(scores[:0], labels[:0], all_processes=True),
+        lambda: streaming.histogram_of_chunks([], score_range=(0, 1), all_processes=True),
+    ):
+        with pytest.raises(ValueError, match="scores: no rows on any process"):
+            no_rows()
+    with pytest.raises(ValueError, match="scores: expected a non-empty"):
+        streaming.histogram_pass(scores[:0], labels[:0])
+    with pytest.raises(ValueError, match="score_range: required when chunks is a one-shot"):
+        streaming.histogram_of_chunks(iter([(scores, labels)]), all_processes=True)
+    with streaming.fail_together():  # one process: only runs the block
+        pass
+
+
+_TWO_PROCESSES = """
+import json
+import numpy as np
+from jaxthresh import streaming
+from tests.conftest import random_problem
+
+folder = sys.argv[5]
+scores, labels = random_problem(12, rows=4200, classes=64)
+mine = slice(0, 2500) if PROCESS_ID == 0 else slice(2500, 4200)
+# Process 0 reads its rows from .npy files in chunks, process 1 passes arrays.
+if PROCESS_ID == 0:
+    own = (f"{folder}/scores0.npy", f"{folder}/labels0.npy")
+else:
+    own = (scores[mine], labels[mine])
+class_ranges = tuple(np.load(f"{folder}/class_ranges.npy"))
+ranges = {"own range": None, "one range": (0.0, 1.0), "class ranges": class_ranges}
+histograms = {
+    name: streaming.histogram_pass(
+        *own, bins=256, chunk_rows=1000, score_range=score_range, all_processes=True
+    )
+    for name, score_range in ranges.items()
+}
+# Process 1 without rows contributes nothing.
+first = slice(0, 2500) if PROCESS_ID == 0 else slice(0, 0)
+histograms["no rows on process 1"] = streaming.histogram_pass(
+    scores[first], labels[first], bins=256, all_processes=True
+)
+np.savez(
+    f"{folder}/histograms{PROCESS_ID}.npz",
+    **{f"{name}/{field}": np.asarray(value) for name, h in histograms.items()
+       for field, value in h._asdict().items()},
+)
+
+def refused(make_rows, **kwargs):
+    try:
+        streaming.histogram_pass(*make_rows(), bins=256, all_processes=True, **kwargs)
+    except ValueError as error:
+        return str(error)
+
+def nan_on_process_1():
+    bad = scores[mine].copy()
+    bad[5, 3] = np.nan if PROCESS_ID == 1 else bad[5, 3]
+    return bad, labels[mine]
+
+columns = slice(0, 64 - PROCESS_ID)
+errors = {
+    "a NaN on process 1": refused(nan_on_process_1),
+    "other classes": refused(lambda: (scores[mine, columns], labels[mine, columns])),
+    "other ranges": refused(lambda: (scores[mine], labels[mine]), score_range=(0, 1 + PROCESS_ID)),
+    "no rows": refused(lambda: (scores[:0], labels[:0])),
+}
+try:
+    streaming.histogram_pass(scores[mine], labels[mine], bins=128 + PROCESS_ID, all_processes=True)
+except ValueError as error:
+    errors["other bins"] = str(error)
+print(json.dumps(errors))
+"""
+
+
+def test_histogram_pass_over_two_processes_is_that_of_all_rows(tmp_path):
+    scores, labels = random_problem(12, rows=4200, classes=64)
+    np.save(tmp_path / "scores0.npy", scores[:2500])
+    np.save(tmp_path / "labels0.npy", labels[:2500].astype(np.uint8))
+    class_ranges = (scores.min(0) - 0.125, np.linspace(1.0, 2.0, 64, dtype=np.float32))
+    np.save(tmp_path / "class_ranges.npy", np.stack(class_ranges))
+    outputs = check_all(run_processes(_TWO_PROCESSES, args=[tmp_path], timeout=120))
+    expected = {
+        "own range": streaming.histogram_pass(scores, labels, bins=256),
+        "one range": streaming.histogram_pass(scores, labels, bins=256, score_range=(0.0, 1.0)),
+        "class ranges": streaming.histogram_pass(
+            scores, labels, bins=256, score_range=class_ranges
+        ),
+        "no rows on process 1": streaming.histogram_pass(scores[:2500], labels[:2500], bins=256),
+    }
+    for process in (0, 1):
+        got = np.load(tmp_path / f"histograms{process}.npz")
+        for name, histogram in expected.items():
+            for field, value in histogram._asdict().items():
+                np.testing.assert_array_equal(got[f"{name}/{field}"], value, f"{name}/{field}")
+    errors = [json.loads(output.splitlines()[-1]) for output in outputs]
+    nan = "scores: 1 value(s) are NaN or infinite as float32 (first at row 5, class 3: nan), "
+    assert errors[1]["a NaN on process 1"].startswith(nan)
+    assert errors[0]["a NaN on process 1"] == errors[1]["a NaN on process 1"] + " (on process 1)"
+    for process in (0, 1):
+        assert errors[process]["other classes"] == (
+            "scores: process 1 has 63 classes, process 0 64; every process must give the same"
+        )
+        assert errors[process]["other bins"] == (
+            "bins: process 1 has 129 bins, process 0 128; every process must give the same"
+        )
+        assert errors[process]["other ranges"] == (
+            "score_range: process 1 gives another range than process 0; every process must "
+            "give the same"
+        )
+        assert errors[process]["no rows"] == "scores: no rows on any process"

@@ -6,6 +6,9 @@ Usage:
   jaxthresh fit ... --objective=fbeta --beta=2 | --objective=utility --utility=1,-0.2,-1,0
   jaxthresh fit --scores=S --labels=L --method=constrained --min_precision=0.8 --output=...
   jaxthresh fit ... --bootstrap=200: also each class's 95 % threshold interval
+  jaxthresh fit --scores=S_i --labels=L_i --bins=1024 --output=thresholds.json
+      --coordinator_address=HOST:PORT --num_processes=N --process_id=i: on N hosts
+      (or --distributed: the cluster's environment), each with its own files
   jaxthresh apply --scores=S --thresholds=thresholds.json --output=predictions.npy|.csv
       [--min_labels=1] [--max_labels=K]
   jaxthresh evaluate --scores=S --labels=L --thresholds=thresholds.json [--format=markdown]
@@ -31,16 +34,20 @@ an init outside the scores...) are one line each on stderr; the exit status stay
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 import textwrap
+import warnings
 
+import jax
 import numpy as np
 from absl import flags
+from jax.experimental import multihost_utils
 
 import jaxthresh
-from jaxthresh import resampling
+from jaxthresh import resampling, sharding
 from jaxthresh.cli import blocks, curves_file, method_flags, plots, report, runner
 from jaxthresh.cli import thresholds_file as schema
 from jaxthresh.cli.files import check_input_file, check_writable, refuse_overwriting_inputs
@@ -53,7 +60,9 @@ from jaxthresh.cli.report import (
     score_name,
 )
 from jaxthresh.core import diagnostics, ranking, validation
+from jaxthresh.core.metrics import Counts, objective_of_totals
 from jaxthresh.methods import configure
+from jaxthresh.streaming import fail_together
 
 #: What each command does, for its --help.
 COMMANDS = {
@@ -146,6 +155,34 @@ _BOOTSTRAP = flags.DEFINE_integer(
     "mAP over resamples of the evaluated rows.",
 )
 
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+    "coordinator_address",
+    None,
+    "Fit on several processes (hosts), each reading its own --scores and --labels files: "
+    "host:port of the coordinator, which process 0 starts (the same on every process; with "
+    "--num_processes and --process_id). Needs --bins: each process counts its rows into "
+    "histograms, which are merged; process 0 alone writes --output and prints the report.",
+)
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes",
+    None,
+    "Fit on several processes: how many (with --coordinator_address and --process_id).",
+)
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id",
+    None,
+    "Fit on several processes: this one's number, from 0 (the one that writes the output) "
+    "to one less than --num_processes (with --coordinator_address and --num_processes).",
+)
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed",
+    False,
+    "Fit on several processes found in the cluster's environment (jax.distributed."
+    "initialize() without arguments: SLURM, Open MPI, Kubernetes...), in place of "
+    "--coordinator_address, --num_processes and --process_id.",
+)
+_PROCESS_FLAGS = ("coordinator_address", "num_processes", "process_id", "distributed")
+
 #: The plots that fit writes into --plot_dir.
 PLOTS = (
     "thresholds.png",
@@ -174,6 +211,7 @@ FLAGS_OF = {
         "plot_dir",
         "cv_folds",
         "bootstrap",
+        *_PROCESS_FLAGS,
     ),
     "apply": (*_INPUT_FLAGS, "thresholds", "output", "min_labels", "max_labels"),
     "evaluate": (
@@ -332,7 +370,23 @@ def _warn_rows_memory(method: str, n_rows: int, n_classes: int) -> None:
     )
 
 
+def _fitting_rows():
+    """fit's checked inputs: ``(scores, labels, class names)``: the scores' values as
+    loaded, the labels' values matched to their rows, and the names of --class_names, else
+    of the scores' file, else of the labels' file (None if none names them)."""
+    scores = _load(_SCORES, "fit", _SCORES_KEY.value)
+    labels = match_rows(scores, _load(_LABELS, "fit", _LABELS_KEY.value))
+    values = blocks.check_scores(scores.values)
+    blocks.check_labels(labels.values, values.shape)
+    names = _class_names(scores, values.shape[1])
+    _check_same_classes(names, labels)
+    return values, labels.values, names or _class_names(labels, values.shape[1])
+
+
 def _fit() -> None:
+    if jax.distributed.is_initialized() and jax.process_count() > 1:
+        _fit_on_processes()
+        return
     output = _required(_OUTPUT, "fit")
     outputs = [("output", output)]
     n_resamples = _checked_bootstrap()
@@ -348,14 +402,9 @@ def _fit() -> None:
     method = _METHOD.value
     jaxthresh.METHODS.get(method) or configure(method, 1)  # an unknown name is an error
     hyperparameters = method_flags.chosen_hyperparameters(method, method_flags.given(), strict=True)
-    scores = _load(_SCORES, "fit", _SCORES_KEY.value)
-    labels = match_rows(scores, _load(_LABELS, "fit", _LABELS_KEY.value))
-    values = blocks.check_scores(scores.values)
-    blocks.check_labels(labels.values, values.shape)
+    values, labels, names = _fitting_rows()
     n_rows, n_classes = values.shape
-    names = _class_names(scores, n_classes)
-    _check_same_classes(names, labels)
-    names = names or _class_names(labels, n_classes) or schema.default_class_names(n_classes)
+    names = names or schema.default_class_names(n_classes)
     config = configure(method, n_classes, n_rows, **hyperparameters)
     if cv_folds is not None:
         validation.n_folds_for(cv_folds, n_rows, "cv_folds")
@@ -364,18 +413,18 @@ def _fit() -> None:
         _warn_rows_memory(method, n_rows, n_classes)
     if bins is None:
         # The values as loaded (float64 too): the library warns where float32 loses them.
-        result = jaxthresh.fit(method, values, labels.values, progress=True, **hyperparameters)
+        result = jaxthresh.fit(method, values, labels, progress=True, **hyperparameters)
     else:
         # One pass over the rows in blocks (jaxthresh.histogram_pass), then the fit on the
         # cells: no copy of the scores is made (the fit of fit(..., bins=) in the library).
-        histogram = jaxthresh.histogram_pass(values, labels.values, bins=bins)
+        histogram = jaxthresh.histogram_pass(values, labels, bins=bins)
         cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
         result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
     bootstrapped = None
     if n_resamples is not None:
         resamples = jaxthresh.bootstrap(
             values,
-            labels.values,
+            labels,
             method,
             n_resamples=n_resamples,
             progress=True,
@@ -385,7 +434,7 @@ def _fit() -> None:
     record = schema.fit_record(
         method,
         values,
-        labels.values,
+        labels,
         result,
         class_names=names,
         summary=None if bootstrapped is None else {"bootstrap": bootstrapped},
@@ -393,12 +442,12 @@ def _fit() -> None:
     )
     fit_score = record.score
     if plot_dir:  # before the thresholds file: a failure leaves no output behind
-        _plot_fit(plot_dir, config, result, values, labels.values, names)
+        _plot_fit(plot_dir, config, result, values, labels, names)
         if bootstrapped is not None:
             plots.bootstrap_thresholds(
                 resamples.thresholds,
                 record.thresholds,
-                labels.values,
+                labels,
                 plot_dir,
                 BOOTSTRAP_PLOT,
                 class_names=names,
@@ -413,13 +462,170 @@ def _fit() -> None:
         f"{n_classes} thresholds written to {output}"
     )
     if bootstrapped is not None:
-        positives = np.count_nonzero(np.asarray(labels.values) != 0, axis=0)
+        positives = np.count_nonzero(np.asarray(labels) != 0, axis=0)
         table = report.markdown_bootstrap(
             bootstrapped, record.thresholds, names, positives, config.objective, config.average
         )
         print(f"\nbootstrap of {method} on the same rows:\n{table}")
     if cv_folds is not None:
-        _cross_validate(method, hyperparameters, values, labels.values, cv_folds, config, record)
+        _cross_validate(method, hyperparameters, values, labels, cv_folds, config, record)
+
+
+#: The flags of fit that need every row in one process (refused on several processes).
+_ROWS_FLAGS = ("cv_folds", "bootstrap", "plot_dir")
+
+
+def _fit_on_processes() -> None:
+    """fit on every process of a multi-process run (--coordinator_address ... or
+    --distributed), each with its own --scores and --labels: one histogram pass over all
+    processes' rows (``histogram_pass(..., all_processes=True)``), the fit on it (the same
+    on every process), the objective from every process's exact counts; process 0 writes
+    --output and prints the line of the fit, the others write nothing. A bad input on any
+    process is an error on every process (theirs naming the process at fault)."""
+    process, processes = jax.process_index(), jax.process_count()
+    with fail_together():
+        output = _required(_OUTPUT, "fit")
+        _check_flags_of_processes()
+        if process == 0:
+            refuse_overwriting_inputs([("output", output)], _inputs())
+            check_writable(output)
+        method = _METHOD.value
+        jaxthresh.METHODS.get(method) or configure(method, 1)  # an unknown name is an error
+        given = method_flags.given()
+        hyperparameters = method_flags.chosen_hyperparameters(method, given, strict=True)
+        values, labels, names = _fitting_rows()
+        config = configure(method, values.shape[1], len(values), **hyperparameters)
+    names = _agreed_class_names(names, values.shape[1])
+    histogram = jaxthresh.histogram_pass(values, labels, bins=config.bins, all_processes=True)
+    with fail_together():
+        cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
+        with warnings.catch_warnings():
+            if process:  # the same fit, and its warnings, on every process: shown once
+                warnings.simplefilter("ignore", diagnostics.FitWarning)
+            result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
+        counted = np.stack(blocks.confusion_counts(labels, values, result.thresholds))
+    # Rows per process < 2**31 (histogram_pass checks it): their counts are int32.
+    sent = {"counts": counted.astype(np.int32), "rows": np.int32(len(values))}
+    gathered = multihost_utils.process_allgather(sent)
+    true_positives, predicted, positives = np.asarray(gathered["counts"], np.int64).sum(axis=0)
+    n_rows = int(np.asarray(gathered["rows"], np.int64).sum())
+    with fail_together():
+        if process != 0:
+            return
+        score = objective_of_totals(
+            Counts.of(true_positives, predicted, positives, n_rows),
+            config.objective,
+            config.average,
+        )
+        # The record of the fit; its score and rows are those of every process (the one
+        # row given here only carries the classes: fit_record would count this process's).
+        record = schema.fit_record(
+            method, values[:1], labels[:1], result, class_names=names, **hyperparameters
+        )._replace(score=score, n_rows=n_rows)
+        schema.write_thresholds(output, record, "output")
+        score_text = score_name(config.objective, config.average)
+        described = config.describe(record.summary, len(names), score_text)
+        if described is not None:
+            print(described)
+        print(
+            f"{method}: {score_text} {formatted_score(config.objective, score)} on {n_rows} "
+            f"rows of {processes} processes; {len(names)} thresholds written to {output}"
+        )
+
+
+def _check_flags_of_processes() -> None:
+    """A fit on several processes needs --bins and takes no flag that needs every row in
+    one process (:data:`_ROWS_FLAGS`)."""
+    for name in _ROWS_FLAGS:
+        if flags.FLAGS[name].present:
+            raise ValueError(
+                f"{name}: --{name} needs every row in one process; a fit on several "
+                "processes does not take it"
+            )
+    if "bins" not in method_flags.given():
+        with_bins = [name for name, m in jaxthresh.METHODS.items() if m.has_histogram_path()]
+        raise ValueError(
+            "bins: a fit on several processes needs --bins=N: each process counts its rows "
+            f"into histograms of N cells per class, which are merged (methods "
+            f"{', '.join(with_bins)})"
+        )
+
+
+def _agreed_class_names(names: list[str] | None, n_classes: int) -> list[str]:
+    """The class names of a fit on several processes: those of every process whose inputs
+    name the classes (or that has --class_names), which must be the same; a
+    ``ValueError`` on every process where they differ, where the classes differ in number,
+    or where process 0 has none but another has (process 0 writes the file)."""
+    digest = np.zeros(32, np.uint8)
+    if names is not None:
+        joined = "\n".join(names).encode("utf-8")
+        digest = np.frombuffer(hashlib.sha256(joined).digest(), np.uint8)
+    sent = {"classes": np.int32(n_classes), "named": np.int32(names is not None), "digest": digest}
+    gathered = {k: np.asarray(v) for k, v in multihost_utils.process_allgather(sent).items()}
+    for process, classes in enumerate(gathered["classes"]):
+        if classes != gathered["classes"][0]:
+            raise ValueError(
+                f"scores: process {process} has {classes} classes, process 0 "
+                f"{gathered['classes'][0]}; every process must give the same"
+            )
+    named = np.flatnonzero(gathered["named"])
+    for process in named:
+        if not np.array_equal(gathered["digest"][process], gathered["digest"][named[0]]):
+            raise ValueError(
+                f"class_names: the classes of process {process} are not those of process "
+                f"{named[0]} (other names or another order); every process must fit the "
+                "same classes"
+            )
+    if len(named) and not gathered["named"][0]:
+        raise ValueError(
+            f"class_names: the inputs of process {named[0]} name the classes but those of "
+            "process 0, which writes the thresholds file, do not: give --class_names (or "
+            "named inputs) to process 0"
+        )
+    return names or schema.default_class_names(n_classes)
+
+
+def _join_processes() -> None:
+    """--coordinator_address, --num_processes and --process_id (all three), or
+    --distributed: joins the processes of a multi-process fit
+    (:func:`jaxthresh.sharding.initialize`) before any other JAX call; else nothing."""
+    explicit = [
+        flag for flag in (_COORDINATOR_ADDRESS, _NUM_PROCESSES, _PROCESS_ID) if flag.present
+    ]
+    if _DISTRIBUTED.value:
+        if explicit:
+            raise ValueError(
+                f"distributed: --distributed finds the processes in the cluster's environment; "
+                f"give it or --coordinator_address, --num_processes and --process_id, not "
+                f"both (--{explicit[0].name} given)"
+            )
+        arguments, flag = (), "distributed"
+    elif not explicit:
+        return
+    else:
+        for missing in (_COORDINATOR_ADDRESS, _NUM_PROCESSES, _PROCESS_ID):
+            if not missing.present:
+                raise ValueError(
+                    f"{missing.name}: --coordinator_address, --num_processes and --process_id "
+                    f"go together; --{missing.name} is missing"
+                )
+        processes = validation.positive_int(_NUM_PROCESSES.value, "num_processes")
+        if not 0 <= _PROCESS_ID.value < processes:
+            raise ValueError(
+                f"process_id: must be from 0 to {processes - 1} (--num_processes={processes}), "
+                f"got {_PROCESS_ID.value}"
+            )
+        address = _COORDINATOR_ADDRESS.value
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"coordinator_address: expected host:port, got {address!r}")
+        if processes > 1:
+            _check_flags_of_processes()
+        arguments, flag = (address, processes, _PROCESS_ID.value), "coordinator_address"
+    try:
+        sharding.initialize(*arguments)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"{flag}: cannot join the other processes: {error}") from None
 
 
 def _checked_bootstrap() -> int | None:
@@ -605,6 +811,8 @@ def _main(argv: list[str]) -> None:
         given = argv[1] if len(argv) > 1 else "nothing"
         raise ValueError(f"command: expected one of {', '.join(COMMANDS)}, got {given}")
     _refuse_foreign_flags(argv[1])
+    if argv[1] == "fit":
+        _join_processes()  # before any other JAX call
     {"fit": _fit, "apply": _apply, "evaluate": _evaluate}[argv[1]]()
 
 

@@ -83,6 +83,7 @@ def jit(function: Callable | None = None, **options) -> Callable:
         with jax.set_mesh(mesh):
             return sharded(*args, **kwargs)
 
+    call._cache_size = lambda: local._cache_size() + sharded._cache_size()  # as jax.jit's
     return call
 
 

@@ -75,8 +75,7 @@ def check_fold_weights(ids, weights, n_folds: int) -> None:
     """Refuses concrete weights, of rows ``[n]`` or labels ``[n, classes]``, that leave a
     fold's held-out rows, or its fitting rows (every other fold), weighing 0 in all: a fit
     on them finds nothing, and a score on them counts nothing."""
-    ids, weights = (np.asarray(jax.device_get(v)) for v in (ids, weights))
-    weights = weights.reshape(len(ids), -1).sum(axis=1, dtype=np.float64)  # per row
+    ids, weights = validation.host_array(ids), validation.host_row_totals(weights)
     held_out = np.bincount(ids, weights=weights, minlength=n_folds)
     fitting = held_out.sum() - held_out
     for fold in range(n_folds):
@@ -221,6 +220,11 @@ def iterative_fold_ids(
         raise ValueError(f"n_folds: must be >= 1, got {n_folds}")
     labels = labels if isinstance(labels, jax.Array) else np.asarray(labels)
     n_rows, n_classes = labels.shape
+    if not validation.is_traced(key, labels, sample_weight):
+        # Dealt on the host: the labels of rows split over several processes are
+        # gathered on every process (each then deals the same folds).
+        labels = validation.host_array(labels)
+        sample_weight = None if sample_weight is None else validation.host_array(sample_weight)
     weights = None if sample_weight is None else validation.row_weights(sample_weight)
     if validation.is_traced(key, labels, weights):
         slots = n_rows if slots is None else max(1, min(int(slots), n_rows))

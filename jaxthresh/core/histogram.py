@@ -11,7 +11,8 @@ counts, scores and thresholds they report hold on the rows themselves. ``fit_sgl
 (``bins=``) puts a cell's rows at its centre (:func:`cell_centres`). Rows in one cell, of
 width ``(high - low) / bins``, are never separated: that is the only approximation. The
 same tables are built chunk by chunk from data larger than memory by
-:mod:`jaxthresh.streaming`.
+:mod:`jaxthresh.streaming`, and histograms of parts of the rows on the same cells add up
+(:func:`merge_histograms`: rows spread over files, hosts or processes).
 
 Counts are int32 for rows of bool or int weights, float32 sums for float weights.
 """
@@ -190,12 +191,9 @@ def cell_centres(histogram: Histogram) -> jax.Array:
     return cell_edges(histogram.low[:, None], histogram.width[:, None], index)
 
 
-def checked_histogram(histogram, name: str = "histogram") -> Histogram:
-    """``histogram`` checked, with its fields as JAX arrays of the dtypes fits expect
-    (float32 edges; int32 counts, or float32 for float ones): shapes and dtypes always,
-    values on concrete input (finite edges, ``width > 0``, ``0 <= positives <= counts``,
-    at least one row, a total over every class that the counts of a fit hold). A
-    ``ValueError`` names ``name`` and the field."""
+def _checked_shapes(histogram, name: str) -> tuple[int, int]:
+    """``(classes, cells)`` of a :class:`Histogram` whose fields are numeric arrays of
+    consistent shapes; else a ``ValueError`` naming ``name`` and the field."""
     if not isinstance(histogram, Histogram):
         raise ValueError(f"{name}: expected a jaxthresh.Histogram, got {type(histogram).__name__}")
     for field in Histogram._fields:
@@ -214,10 +212,24 @@ def checked_histogram(histogram, name: str = "histogram") -> Histogram:
         raise ValueError(
             f"{name}.positives: shape {histogram.positives.shape} does not match counts {counts}"
         )
-    floats = any(
+    return counts
+
+
+def _float_counts(histogram) -> bool:
+    """Whether a histogram's counts are float sums (float row weights), not exact ints."""
+    return any(
         jnp.issubdtype(v.dtype, jnp.floating) for v in (histogram.counts, histogram.positives)
     )
-    count_type = jnp.float32 if floats else jnp.int32
+
+
+def checked_histogram(histogram, name: str = "histogram") -> Histogram:
+    """``histogram`` checked, with its fields as JAX arrays of the dtypes fits expect
+    (float32 edges; int32 counts, or float32 for float ones): shapes and dtypes always,
+    values on concrete input (finite edges, ``width > 0``, ``0 <= positives <= counts``,
+    at least one row, a total over every class that the counts of a fit hold). A
+    ``ValueError`` names ``name`` and the field."""
+    _checked_shapes(histogram, name)
+    count_type = jnp.float32 if _float_counts(histogram) else jnp.int32
     if not validation.is_traced(histogram):
         _check_histogram_values(histogram, name)
     return Histogram(
@@ -228,7 +240,113 @@ def checked_histogram(histogram, name: str = "histogram") -> Histogram:
     )
 
 
-def _check_histogram_values(histogram: Histogram, name: str) -> None:
+def merge_histograms(histograms) -> Histogram:
+    """The :class:`Histogram` of the rows of several histograms of the same cells: their
+    counts added, cell by cell (exactly: the histogram of all their rows together, as
+    :func:`jaxthresh.histogram_pass` on the rows concatenated builds it where the cells are
+    the same). Histograms of parts of the rows share their cells when they are built with
+    one ``score_range`` (``histogram_pass(..., all_processes=True)`` agrees on one across
+    processes and merges with this function).
+
+    Runs on the host, on concrete histograms (not inside ``jit``).
+
+    Args:
+      histograms: a non-empty list (or other sequence) of :class:`Histogram`, each with
+        ``low``, ``width``, ``high`` float32[classes] and ``counts``, ``positives``
+        ``[classes, cells]``, all of the same classes and cells: equal ``low`` and
+        ``width`` (exactly, per class) and the same kind of counts (int32, or float32 sums
+        of float weights). A histogram of no rows (counts all 0) adds nothing.
+
+    Returns:
+      :class:`Histogram`: the shared ``low`` and ``width``; ``counts`` and ``positives``
+      ``[classes, cells]``, the sums (int32, or float32); ``high`` float32[classes], the
+      highest of the ``high`` (``-inf`` for a class without rows).
+
+    Raises:
+      ValueError: naming ``histograms`` (and the index of the one at fault): an empty list
+        or not a list of histograms, a histogram that ``fit_histogram`` would refuse
+        (shapes, dtypes, values; holding no row is allowed here), cells that differ from
+        those of ``histograms[0]`` (classes, cells, ``low`` or ``width`` of some class),
+        int counts beside float ones, or sums that the counts cannot hold: a class whose
+        rows total more than 2**31 - 1 (int32) or, for float counts, more than 1e30
+        (:data:`jaxthresh.core.validation.MAX_COUNT`, ``MAX_FLOAT_TOTAL``).
+    """
+    name = "histograms"
+    if isinstance(histograms, Histogram):
+        raise ValueError(f"{name}: expected a list of Histograms, got one Histogram")
+    try:
+        histograms = list(histograms)
+    except TypeError:
+        raise ValueError(
+            f"{name}: expected a list of Histograms, got {type(histograms).__name__}"
+        ) from None
+    if not histograms:
+        raise ValueError(f"{name}: an empty list; expected at least one Histogram")
+    host = []
+    for index, histogram in enumerate(histograms):
+        where = f"{name}[{index}]"
+        shape = _checked_shapes(histogram, where)
+        if validation.is_traced(histogram):
+            raise ValueError(f"{where}: traced; merge concrete histograms, outside jit")
+        _check_histogram_values(histogram, where, rows_required=False)
+        fields = Histogram(*(np.asarray(jax.device_get(v)) for v in histogram))
+        if index:
+            _check_same_cells(fields, host[0], shape, where, name)
+        host.append(fields)
+    kinds = ["float" if _float_counts(h) else "int" for h in host]
+    if len(set(kinds)) > 1:
+        other = kinds.index("float" if kinds[0] == "int" else "int")
+        raise ValueError(
+            f"{name}[{other}].counts: {kinds[other]} counts cannot be merged with the "
+            f"{kinds[0]} counts of {name}[0]"
+        )
+    floats = kinds[0] == "float"
+    wide = np.float64 if floats else np.int64
+    counts = sum(h.counts.astype(wide) for h in host)
+    positives = sum(h.positives.astype(wide) for h in host)
+    per_class = counts.sum(axis=1)
+    limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT
+    if np.any(per_class > limit):
+        worst = int(np.argmax(per_class))
+        total = f"{per_class[worst]:.6g}" if floats else str(int(per_class[worst]))
+        raise ValueError(
+            f"{name}: the counts of class {worst} total {total} together, more than "
+            f"{'float32 counts hold (1e30)' if floats else 'exact int32 counts hold (2**31 - 1)'}"
+        )
+    count_type = jnp.float32 if floats else jnp.int32
+    return Histogram(
+        jnp.asarray(host[0].low, jnp.float32),
+        jnp.asarray(host[0].width, jnp.float32),
+        jnp.asarray(counts, count_type),
+        jnp.asarray(positives, count_type),
+        jnp.asarray(np.max([h.high.astype(np.float32) for h in host], axis=0), jnp.float32),
+    )
+
+
+def _check_same_cells(fields: Histogram, first: Histogram, shape, where: str, name: str) -> None:
+    """A ``ValueError`` naming ``where`` unless its cells are those of ``first``."""
+    if shape != first.counts.shape:
+        raise ValueError(
+            f"{where}.counts: {shape[0]} classes x {shape[1]} cells, but {name}[0] has "
+            f"{first.counts.shape[0]} x {first.counts.shape[1]}: merge histograms of the "
+            "same classes and cells"
+        )
+    for field in ("low", "width"):
+        ours = getattr(fields, field).astype(np.float32)
+        theirs = getattr(first, field).astype(np.float32)
+        differ = ours != theirs
+        if differ.any():
+            at = int(np.flatnonzero(differ)[0])
+            raise ValueError(
+                f"{where}.{field}: {ours[at]!s} at class {at}, but {name}[0] has "
+                f"{theirs[at]!s} ({int(differ.sum())} classes differ): merge "
+                "histograms of the same cells (give every part one score_range)"
+            )
+
+
+def _check_histogram_values(histogram: Histogram, name: str, *, rows_required: bool = True) -> None:
+    """The value checks of :func:`checked_histogram`; ``rows_required=False`` allows a
+    histogram of no rows and leaves out the bound on the total a fit pools."""
     low, width, counts, positives, high = (np.asarray(jax.device_get(v)) for v in histogram)
     limit = np.finfo(np.float32).max
     with np.errstate(over="ignore", invalid="ignore"):
@@ -255,6 +373,8 @@ def _check_histogram_values(histogram: Histogram, name: str) -> None:
                 f"{'class' if len(where) == 1 else '[class, cell]'} "
                 f"{where[0] if len(where) == 1 else list(where)} ({int(bad.sum())} such values)"
             )
+    if not rows_required:
+        return
     total = float(counts.sum(dtype=np.float64))  # pooled over every class, as fits pool
     floats = np.issubdtype(counts.dtype, np.floating)
     limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT

@@ -185,6 +185,45 @@ def _subnormal(array, xp=jnp):
     return ((bits & 0x7F800000) == 0) & ((bits & 0x007FFFFF) != 0)
 
 
+def host_array(array) -> np.ndarray:
+    """A concrete array as NumPy on this host: for a JAX array split over the devices of
+    several processes, every process's part, gathered (every process must call it)."""
+    if not isinstance(array, jax.Array) or array.is_fully_addressable:
+        return np.asarray(jax.device_get(array))
+    from jax.experimental import multihost_utils
+
+    sent = array.astype(jnp.uint8) if array.dtype == jnp.bool_ else array  # gloo: no bool
+    gathered = np.asarray(multihost_utils.process_allgather(sent, tiled=True))
+    return gathered.astype(bool) if array.dtype == jnp.bool_ else gathered
+
+
+def host_row_totals(weights) -> np.ndarray:
+    """float64[n], the total weight of each row of concrete weights ``[n]`` or
+    ``[n, classes]``, exactly; for a JAX array split over the devices of several
+    processes, each process sums the rows it holds and only the ``[n]`` totals are
+    gathered (every process must call it)."""
+    if not isinstance(weights, jax.Array) or weights.is_fully_addressable:
+        weights = np.asarray(jax.device_get(weights))
+        return weights.reshape(len(weights), -1).sum(axis=1, dtype=np.float64)
+    from jax.experimental import multihost_utils
+
+    own = np.zeros(weights.shape[0], np.float64)
+    for shard in weights.addressable_shards:
+        if shard.replica_id == 0:
+            data = np.asarray(shard.data)
+            own[shard.index[0]] += data.reshape(len(data), -1).sum(axis=1, dtype=np.float64)
+    return np.asarray(multihost_utils.process_allgather(own)).reshape(-1, len(own)).sum(0)
+
+
+def method_and_weights(method, sample_weight):
+    """``(method, sample_weight)`` of functions that take ``(scores, labels, method,
+    sample_weight)``, given in either order: a name is never a weight, and the three
+    arrays of :func:`jaxthresh.shard_rows` come first in ``f(*sharded, "sgl")``."""
+    if isinstance(sample_weight, str) and not isinstance(method, str):
+        return sample_weight, method
+    return method, sample_weight
+
+
 def _sums_over_processes(array: jax.Array) -> np.ndarray:
     """float64 sums over the rows (axis 0) of a JAX array split over the devices of
     several processes: each process sums the shards it holds (one replica of each), then

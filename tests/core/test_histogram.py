@@ -142,3 +142,93 @@ def test_bins_option_is_checked():
     for bad in (0, -3, 2.5, 2**21, True):
         with pytest.raises(ValueError, match="bins"):
             jaxthresh.fit_exact(scores, labels, bins=bad)
+
+
+def _fields_equal(got, expected):
+    for field in jaxthresh.Histogram._fields:
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), field)
+
+
+def test_merged_histograms_are_the_histogram_of_all_rows():
+    scores, labels = random_problem(9, rows=500, classes=4)
+    parts = [slice(0, 120), slice(120, 121), slice(121, 500)]
+    low = scores.min(0) - np.float32(0.25)  # per class, as agreed ranges are
+    for score_range in ((0.0, 1.0), (low, scores.max(0))):
+        whole = jaxthresh.histogram_pass(scores, labels, bins=16, score_range=score_range)
+        pieces = [
+            jaxthresh.histogram_pass(scores[p], labels[p], bins=16, score_range=score_range)
+            for p in parts
+        ]
+        no_rows = whole._replace(
+            counts=np.zeros((4, 16), np.int32),
+            positives=np.zeros((4, 16), np.int32),
+            high=np.full(4, -np.inf, np.float32),
+        )
+        merged = jaxthresh.merge_histograms([*pieces, no_rows])
+        _fields_equal(merged, whole)
+        assert merged.counts.dtype == np.int32 and merged.low.dtype == np.float32
+        _fields_equal(jaxthresh.merge_histograms(pieces[:1]), pieces[0])
+    # Float counts (float row weights) add as float32 sums.
+    floats = whole._replace(
+        counts=np.asarray(whole.counts, np.float32) / 4,
+        positives=np.asarray(whole.positives, np.float32) / 4,
+    )
+    merged = jaxthresh.merge_histograms((floats, floats))
+    assert merged.counts.dtype == np.float32
+    np.testing.assert_array_equal(merged.counts, np.asarray(whole.counts, np.float32) / 2)
+
+
+def test_merge_histograms_refuses_what_cannot_be_added():
+    scores, labels = random_problem(10, rows=60, classes=3)
+    histogram = jaxthresh.histogram_pass(scores, labels, bins=8, score_range=(0.0, 1.0))
+    refused = {
+        "an empty list": ([], r"histograms: an empty list"),
+        "one histogram": (histogram, r"histograms: expected a list of Histograms, got one"),
+        "not a list": (3, r"histograms: expected a list of Histograms, got int"),
+        "not a histogram": ([histogram, (1, 2)], r"histograms\[1\]: expected a jaxthresh"),
+        "other cells": (
+            [histogram, jaxthresh.histogram_pass(scores, labels, bins=4, score_range=(0, 1))],
+            r"histograms\[1\]\.counts: 3 classes x 4 cells, but histograms\[0\] has 3 x 8",
+        ),
+        "other classes": (
+            [histogram, jaxthresh.histogram_pass(scores[:, :2], labels[:, :2], bins=8)],
+            r"histograms\[1\]\.counts: 2 classes x 8 cells",
+        ),
+        "other low": (
+            [histogram, histogram._replace(low=np.array([0.0, -0.0, 1e-7], np.float32))],
+            r"histograms\[1\]\.low: 1e-07 at class 2, but histograms\[0\] has 0\.0 "
+            r"\(1 classes differ\)",
+        ),
+        "other width": (
+            [histogram, jaxthresh.histogram_pass(scores, labels, bins=8)],
+            r"histograms\[1\]\.low: .* at class 0",
+        ),
+        "float and int counts": (
+            [histogram, histogram._replace(counts=np.asarray(histogram.counts, np.float32))],
+            r"histograms\[1\]\.counts: float counts cannot be merged with the int counts",
+        ),
+        "bad values": (
+            [histogram, histogram._replace(positives=histogram.counts + 1)],
+            r"histograms\[1\]\.positives: must be >= 0 and at most the counts",
+        ),
+        "an int32 overflow": (
+            [histogram._replace(counts=np.full((3, 8), 2**28, np.int32))] * 2,
+            r"histograms: the counts of class 0 total 4294967296 together, more than exact "
+            r"int32 counts hold \(2\*\*31 - 1\)",
+        ),
+        "a float overflow": (
+            [histogram._replace(counts=np.full((3, 8), 1e29, np.float32))] * 2,
+            r"histograms: the counts of class 0 total 1\.6e\+30 together, more than float32",
+        ),
+    }
+    for case, (histograms, message) in refused.items():
+        with pytest.raises(ValueError, match=message):
+            jaxthresh.merge_histograms(histograms)
+            pytest.fail(case)
+    # Up to the int32 bound, exact.
+    first, second = np.zeros((2, 3, 8), np.int64)
+    first[:, 0], second[:, 7] = 2**30, 2**30 - 1
+    merged = jaxthresh.merge_histograms(
+        [histogram._replace(counts=c, positives=np.zeros_like(c)) for c in (first, second)]
+    )
+    np.testing.assert_array_equal(np.asarray(merged.counts).sum(1, dtype=np.int64), 2**31 - 1)
