@@ -115,18 +115,20 @@ _WEIGHT_KINDS = (np.bool_, np.int32, np.float32)
 
 
 def _local_rows(scores, labels, sample_weight):
-    """This process's checked rows as NumPy arrays, and the error message if any."""
+    """This process's rows checked, as NumPy ``(scores, labels, weights)`` (no device
+    copy), and None; or None and the error's message."""
     try:
         if np.shape(scores)[:1] == (0,):  # no rows here: shapes only
-            scores = np.asarray(scores, np.float32)
-            validation.checked_labels(labels, shape=scores.shape)
-            weights = np.ones(0, bool) if sample_weight is None else np.asarray(sample_weight)
-            if weights.shape[0] != 0:
-                raise ValueError(f"sample_weight: expected 0 rows, got {weights.shape}")
-            weights = np.asarray(validation.row_weights(weights)) if weights.size else weights
-            return (scores, np.zeros(scores.shape, bool), weights), None
-        rows = validation.as_rows(scores, labels, sample_weight, empty_ok=True)
-        return tuple(np.asarray(a) for a in (rows.scores, rows.labels, rows.weights)), None
+            scores = np.asarray(scores, np.float32).reshape(0, *np.shape(scores)[1:])
+        else:
+            scores = np.asarray(validation.as_scores(scores))
+        labels = np.asarray(validation.checked_labels(labels, shape=scores.shape), bool)
+        if sample_weight is None:
+            weights = np.ones(len(scores), bool)
+        else:
+            weights = validation.as_weights(sample_weight, *scores.shape, empty_ok=True)
+            weights = np.asarray(weights)
+        return (scores, labels, weights), None
     except ValueError as error:
         return None, str(error)
 
@@ -164,24 +166,37 @@ def _shard_process_rows(scores, labels, sample_weight, mesh: Mesh) -> ShardedRow
     devices = int(everyone[0, 5])
     per_process = -(-int(everyone[:, 1].max()) // devices) * devices
     total = per_process * len(everyone)
-    padding = per_process - len(local[0])
-    padded = [np.pad(a, [(0, padding)] + [(0, 0)] * (a.ndim - 1)) for a in local]
     _check_global_totals(local[2], classes)
-    by_rows = NamedSharding(mesh, PartitionSpec(ROWS))
-    matrix = NamedSharding(mesh, PartitionSpec(ROWS, None))
+    return ShardedRows(*(_process_array(a, total, mesh) for a in local))
 
-    def global_array(array):
-        sharding = matrix if array.ndim == 2 else by_rows
-        return jax.make_array_from_process_local_data(sharding, array, (total, *array.shape[1:]))
 
-    return ShardedRows(*(global_array(a) for a in padded))
+def _process_array(rows: np.ndarray, total: int, mesh: Mesh) -> jax.Array:
+    """The global ``[total, ...]`` array of which this process's devices hold ``rows``
+    (this process's rows, in order, then zeros): each device's block is copied once, into
+    a buffer that the device adopts (no other copy of the rows is made)."""
+    shape = (total, *rows.shape[1:])
+    sharding = NamedSharding(mesh, PartitionSpec(ROWS, *(None,) * (rows.ndim - 1)))
+    blocks = sharding.addressable_devices_indices_map(shape)
+    spans = {device: index[0].indices(total)[:2] for device, index in blocks.items()}
+    first = min(start for start, _ in spans.values())
+    arrays = []
+    for device, (start, stop) in spans.items():
+        start, stop = start - first, stop - first
+        block = validation.aligned_empty((stop - start, *shape[1:]), rows.dtype)
+        part = rows[start:stop]
+        block[: len(part)] = part
+        block[len(part) :] = 0
+        arrays.append(jax.device_put(block, device))
+    return jax.make_array_from_single_device_arrays(shape, sharding, arrays)
 
 
 def _check_global_totals(weights: np.ndarray, classes: int) -> None:
     """The checks of :func:`jaxthresh.core.validation.check_weight_totals` that depend on
     every process's rows: some weight is not 0, and the counts hold the total."""
-    element = weights if weights.ndim == 2 else weights[:, None] * np.ones((1, classes))
-    local = np.sum(element, axis=0, dtype=np.float64)
+    if weights.ndim == 2:
+        local = np.sum(weights, axis=0, dtype=np.float64)
+    else:
+        local = np.full(classes, np.sum(weights, dtype=np.float64))
     summed = np.asarray(multihost_utils.process_allgather(local)).reshape(-1, classes).sum(0)
     if summed.sum() == 0:
         raise ValueError("sample_weight: every weight of every process is 0: nothing to fit")

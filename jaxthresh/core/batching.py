@@ -126,6 +126,12 @@ def one_at_a_time(function: Callable) -> Callable:
     return wrapped
 
 
+def rows_are_local() -> bool:
+    """While tracing: whether the code runs on each device's own rows (inside a
+    ``shard_map`` over the :data:`ROWS` axis), where sums over rows need a ``psum``."""
+    return ROWS in jax.sharding.get_abstract_mesh().manual_axes
+
+
 def by_platform(
     variant: str | None, *, cpu: Callable, generic: Callable, sharded: bool = True
 ) -> Callable:

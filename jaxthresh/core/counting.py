@@ -150,7 +150,9 @@ def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
     scores = jnp.where(rows.element_weights, rows.scores, LEFT_OUT)
     positives = count_true(kept_positive)
     kept = jnp.broadcast_to(count_true(rows.element_weights), positives.shape)
-    if slots is None or 8 * slots > scores.size:
+    # On sharded rows, the dense form: a list of each device's positive entries would
+    # take a nonzero over its rows, whose int32 temporaries are several times the rows.
+    if slots is None or 8 * slots > scores.size or batching.sharded_rows() is not None:
         positive_scores = jnp.where(rows.labels, scores, LEFT_OUT)
         return MaskedScores(scores, positive_scores, None, positives, kept)
     row, column = positions(kept_positive, slots)

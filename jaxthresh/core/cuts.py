@@ -270,33 +270,60 @@ def class_blocks(columns: int, rows: int) -> tuple[int, int]:
 def map_column_blocks(function, arrays: tuple):
     """``function`` over the columns of ``[n, columns]`` ``arrays``: on rows on one device,
     :func:`map_local_column_blocks`; on rows split over several devices
-    (:func:`jaxthresh.core.batching.sharded_rows`), each device first trades its rows of
-    every column for every row of a share of the columns (one all-to-all, under
-    ``shard_map``), so that each sorts its own columns with all of their rows, and the
-    outputs stay split over the devices by column. Where the rows or columns do not divide
-    among the devices, the arrays are padded with zeros, which ``function`` must treat as
-    left out (zero weight); the padded columns' outputs are dropped."""
-    devices = batching.sharded_rows()
-    if devices is None:
+    (:func:`jaxthresh.core.batching.sharded_rows`), by :func:`map_traded_column_blocks`."""
+    if batching.sharded_rows() is None:
         return map_local_column_blocks(function, arrays)
+    return map_traded_column_blocks(function, arrays)
+
+
+def map_traded_column_blocks(function, arrays: tuple):
+    """:func:`map_local_column_blocks` of ``arrays`` whose rows are split over the devices
+    of the current mesh: a loop (under ``shard_map``) over groups of ``devices x width``
+    columns, in which each device trades its rows of the group's columns for every row
+    of ``width`` of them (one all-to-all per array), and gives those to ``function``
+    (transposed, ``[width, n]``); the outputs are split over the devices by column. Only
+    one group's traded blocks are alive at a time, so a device holds about its own rows
+    and one block of ``width`` columns. Where the columns are fewer than one group, they
+    are padded with zeros, which ``function`` must treat as left out (zero weight); else
+    the last group ends at the last column (its columns before that are computed twice)."""
+    devices = batching.sharded_rows()
     n, columns = arrays[0].shape
-    padding = ((0, -n % devices), (0, -columns % devices))
-    arrays = tuple(jnp.pad(a, padding) if any(p for _, p in padding) else a for a in arrays)
+    if n % devices:
+        raise ValueError(f"rows: {n} rows do not split over {devices} devices; use shard_rows")
+    _, width = class_blocks(-(-columns // devices), n)
+    span = width * devices  # the columns of one group
+    if columns < span:
+        arrays = tuple(jnp.pad(a, ((0, 0), (0, span - columns))) for a in arrays)
+    total = max(columns, span)
+    groups = -(-total // span)
+    starts = np.minimum(np.arange(groups) * span, total - span)
 
     def by_columns(*arrays):
-        # [rows of this device, every column] -> [every row, this device's columns]
-        traded = tuple(
-            jax.lax.all_to_all(_tradable(a), batching.ROWS, 1, 0, tiled=True).astype(a.dtype)
-            for a in arrays
-        )
-        return map_local_column_blocks(function, traded)
+        def group(start):
+            traded = tuple(
+                jax.lax.all_to_all(
+                    _tradable(jax.lax.dynamic_slice_in_dim(a, start, span, 1)),
+                    batching.ROWS,
+                    1,
+                    0,
+                    tiled=True,
+                ).astype(a.dtype)
+                for a in arrays
+            )  # [every row, this device's width columns of the group]
+            return function(tuple(a.T for a in traded))
 
-    spread = jax.shard_map(
+        return jax.lax.map(group, jnp.asarray(starts, jnp.int32))
+
+    out = jax.shard_map(
         by_columns,
         in_specs=PartitionSpec(batching.ROWS, None),
         out_specs=PartitionSpec(batching.ROWS),
-    )
-    return jax.tree.map(lambda a: a[:columns], spread(*arrays))
+    )(*arrays)  # [devices * groups, width, ...]: device d, group g, its column j
+    column = np.arange(columns)
+    group_of = np.minimum(column // span, groups - 1)
+    offset = column - starts[group_of]
+    device, within = offset // width, offset % width
+    return jax.tree.map(lambda a: a[device * groups + group_of, within], out)
 
 
 def _tradable(array: jax.Array) -> jax.Array:

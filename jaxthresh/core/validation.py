@@ -547,11 +547,19 @@ def device_copy(array) -> jax.Array:
     for JAX arrays) ``jnp.asarray``."""
     if not isinstance(array, np.ndarray) or jax.default_backend() != "cpu":
         return jnp.asarray(array)
-    buffer = np.empty(array.nbytes + 64, np.uint8)
-    start = -buffer.ctypes.data % 64
-    aligned = buffer[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    aligned = aligned_empty(array.shape, array.dtype)
     np.copyto(aligned, array)
     return jax.device_put(aligned)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialized NumPy array in a 64-byte aligned buffer of its own, which JAX on
+    CPU adopts rather than copies (see :func:`device_copy`)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buffer = np.empty(nbytes + 64, np.uint8)
+    start = -buffer.ctypes.data % 64
+    return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def _power_of_two_above(count: int) -> int:

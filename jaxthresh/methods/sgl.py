@@ -17,9 +17,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import PartitionSpec
 
 from jaxthresh import objectives
 from jaxthresh.core import batching, diagnostics
+from jaxthresh.core import progress as progress_reports
 from jaxthresh.core.histogram import Histogram
 from jaxthresh.core.metrics import Counts, element_weights, objective_score, weighted_counts
 from jaxthresh.core.progress import report
@@ -193,8 +195,32 @@ class SGL(StartsAtGlobalThreshold, Iterative, Method):
         return kernel_objective(kernel, self.objective, self.average)
 
     def _rows_fit(self, rows: Rows, variant: str) -> SGLResult:
+        if batching.sharded_rows() is not None and not batching.rows_are_local():
+            return self._sharded_rows_fit(rows, variant)
         kernel = sgl_kernels.rows_kernel(rows, learn_slope=self.learn_slope, variant=variant)
         return self._ascent(self._objective(kernel))
+
+    def _sharded_rows_fit(self, rows: Rows, variant: str) -> SGLResult:
+        """Rows split over devices: every device runs the whole ascent on its own rows
+        (``shard_map``), each epoch's per-class sums added across the devices
+        (:func:`sgl_kernels.summed_over_devices`), so that every device takes the same
+        steps; the kernel's temporaries are those of one device's rows, and only
+        ``[classes]`` vectors cross between devices."""
+        rows_spec = PartitionSpec(batching.ROWS, None)
+
+        def own_rows(config, scores, labels, weights):
+            own = rows._replace(scores=scores, labels=labels, weights=weights)
+            kernel = sgl_kernels.rows_kernel(own, learn_slope=self.learn_slope, variant=variant)
+            with progress_reports.reporting(False):  # no host callback on sharded rows
+                return config._ascent(config._objective(sgl_kernels.summed_over_devices(kernel)))
+
+        weights_spec = PartitionSpec(batching.ROWS, *(None,) * (rows.weights.ndim - 1))
+        return jax.shard_map(
+            own_rows,
+            in_specs=(PartitionSpec(), rows_spec, rows_spec, weights_spec),
+            out_specs=PartitionSpec(),
+            check_vma=False,
+        )(self, rows.scores, rows.labels, rows.weights)
 
     def fit_rows(self, rows: Rows) -> SGLResult:
         if self.kernel == "autodiff":
@@ -208,6 +234,7 @@ class SGL(StartsAtGlobalThreshold, Iterative, Method):
             self.kernel,
             cpu=batching.one_at_a_time(lambda config, rows: config._rows_fit(rows, "cpu")),
             generic=lambda config, rows: config._rows_fit(rows, "generic"),
+            sharded=False,  # by platform: each device fits its own rows (_sharded_rows_fit)
         )
         return fit(self, rows)
 

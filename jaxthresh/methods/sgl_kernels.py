@@ -35,7 +35,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxthresh.core import counting
+from jaxthresh.core import batching, counting
 from jaxthresh.core.histogram import Histogram, cell_centres
 from jaxthresh.core.metrics import element_weights
 from jaxthresh.core.surrogate import sigmoid_derivative_factor
@@ -74,7 +74,10 @@ def _weighted_sum(factor):
     weight of each element's positive rows and of all its rows."""
 
     def weighted_sum(values, positive_weights, weights, t, a, tp_weight, pp_weight):
-        coefficient = tp_weight * positive_weights + pp_weight * weights
+        if positive_weights.dtype == jnp.bool_:  # labels: the positive weight is w there
+            coefficient = jnp.where(positive_weights, tp_weight + pp_weight, pp_weight) * weights
+        else:
+            coefficient = tp_weight * positive_weights + pp_weight * weights
         return jnp.sum(factor(values, t, a) * coefficient, axis=0)
 
     return weighted_sum
@@ -164,17 +167,36 @@ def rows_kernel(rows: Rows, *, learn_slope: bool, variant: str) -> Kernel:
             masked.kept,
         )
     positive_weights, weights = element_weights(rows.labels, rows.weights)
+    # The labels themselves, not [n, classes] weights made from them once (which XLA
+    # would hold beside the scores for the whole fit): the weights are formed inside
+    # each epoch's fused reductions.
     return Kernel(
         lambda t: counting.generic_counts(rows, t),
         _gradient_of(
             rows.scores,
-            positive_weights.astype(jnp.float32),
+            rows.labels,
             weights.astype(jnp.float32),
             learn_slope=learn_slope,
             variant="generic",
         ),
         jnp.sum(positive_weights, axis=0),
         jnp.broadcast_to(jnp.sum(weights, axis=0), rows.scores.shape[1:]),
+    )
+
+
+def summed_over_devices(kernel: Kernel) -> Kernel:
+    """``kernel`` of one device's rows (inside a ``shard_map`` over the rows axis) made
+    the kernel of every device's rows: its per-class sums are added across the devices
+    (``psum``; exact for the counts)."""
+
+    def summed(values):
+        return jax.tree.map(lambda v: jax.lax.psum(v, batching.ROWS), values)
+
+    return Kernel(
+        lambda t: summed(kernel.counts_at(t)),
+        lambda *args: summed(kernel.gradient_at(*args)),
+        summed(kernel.positives),
+        summed(kernel.total),
     )
 
 
