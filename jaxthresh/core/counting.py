@@ -131,7 +131,37 @@ def positions(mask: jax.Array, slots: int, variant: str | None = None):
         rows, columns = jnp.nonzero(mask, size=slots, fill_value=(mask.shape[0], 0))
         return rows.astype(jnp.int32), columns.astype(jnp.int32)
 
+    if batching.rows_are_local():  # one device's rows, beside others: no callback
+        return _positions_by_blocks(mask, slots)
     return batching.by_platform(variant, cpu=cpu, generic=generic)(mask)
+
+
+def _positions_by_blocks(mask: jax.Array, slots: int):
+    """:func:`positions` a block of rows at a time (a ``nonzero`` of each block, written
+    after the entries found so far; the block's unused slots after them are overwritten by
+    the next block's): temporaries of one block, not the int32 running counts of every
+    entry that one ``nonzero`` of the whole mask takes."""
+    n, m = mask.shape
+    step = max(1, min(n, (1 << 21) // max(m, 1)))
+    starts = np.minimum(np.arange(-(-n // step)) * step, n - step)
+
+    def add(found, index):
+        rows, columns, count = found
+        start = jnp.asarray(starts, jnp.int32)[index]
+        piece = jax.lax.dynamic_slice_in_dim(mask, start, step, 0)
+        piece = piece & (start + jnp.arange(step) >= index * step)[:, None]  # once each
+        row, column = jnp.nonzero(piece, size=step * m, fill_value=(n - start, 0))
+        rows = jax.lax.dynamic_update_slice(rows, (row + start).astype(jnp.int32), (count,))
+        columns = jax.lax.dynamic_update_slice(columns, column.astype(jnp.int32), (count,))
+        return (rows, columns, count + jnp.sum(piece, dtype=jnp.int32)), None
+
+    empty = (
+        jnp.full(slots + step * m, n, jnp.int32),
+        jnp.zeros(slots + step * m, jnp.int32),
+        jnp.int32(0),
+    )
+    (rows, columns, _), _ = jax.lax.scan(add, empty, jnp.arange(len(starts)))
+    return rows[:slots], columns[:slots]
 
 
 def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
@@ -150,9 +180,10 @@ def masked_scores(rows: Rows, slots: int | None = None) -> MaskedScores:
     scores = jnp.where(rows.element_weights, rows.scores, LEFT_OUT)
     positives = count_true(kept_positive)
     kept = jnp.broadcast_to(count_true(rows.element_weights), positives.shape)
-    # On sharded rows, the dense form: a list of each device's positive entries would
-    # take a nonzero over its rows, whose int32 temporaries are several times the rows.
-    if slots is None or 8 * slots > scores.size or batching.sharded_rows() is not None:
+    # Rows split over devices, seen whole (not one device's own rows, under shard_map):
+    # the dense form (a list would take a nonzero over every device's rows).
+    spread = batching.sharded_rows() is not None and not batching.rows_are_local()
+    if slots is None or 8 * slots > scores.size or spread:
         positive_scores = jnp.where(rows.labels, scores, LEFT_OUT)
         return MaskedScores(scores, positive_scores, None, positives, kept)
     row, column = positions(kept_positive, slots)

@@ -25,9 +25,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec
 
-from jaxthresh.core import validation
+from jaxthresh.core import batching, validation
 from jaxthresh.core.cuts import (
+    BLOCK_KEYS,
     Candidates,
     SortedKeys,
     descending_keys,
@@ -133,12 +135,75 @@ def score_histogram(rows: Rows, *, bins: int) -> Histogram:
       rows: :class:`jaxthresh.core.validation.Rows`.
       bins: equal cells per class (static).
     """
+    if batching.sharded_rows() is not None and not batching.rows_are_local():
+        return _sharded_score_histogram(rows, bins)
     scores = rows.scores
     kept = rows.element_weights > 0
     high = highest_of(scores, axis=0, where=kept)
     low, width = cells_of(jnp.min(jnp.where(kept, scores, jnp.inf), axis=0), high, bins)
     counts, positives = cell_counts(scores, rows.labels, rows.weights, low, width, cells=bins)
     return Histogram(low, width, counts, positives, high)
+
+
+def _sharded_score_histogram(rows: Rows, bins: int) -> Histogram:
+    """:func:`score_histogram` of rows split over devices: each device takes its own rows
+    a block at a time (``shard_map``; two passes: the range, then the counts), the
+    devices agree on each class's range (extremes of order keys: exact) and add their
+    ``[classes, cells]`` tables. No row leaves its device, and a device's temporaries are
+    those of one block."""
+    weights_spec = PartitionSpec(batching.ROWS, *(None,) * (rows.weights.ndim - 1))
+    matrix_spec = PartitionSpec(batching.ROWS, None)
+
+    def own_rows(scores, labels, weights):
+        n, classes = scores.shape
+        step = max(1, min(n, BLOCK_KEYS // classes))
+        starts = jnp.minimum(jnp.arange(-(-n // step)) * step, n - step)
+
+        def block(index):
+            start = starts[index]
+            piece = [jax.lax.dynamic_slice_in_dim(a, start, step, 0) for a in (scores, labels)]
+            fresh = start + jnp.arange(step) >= index * step  # overlapped rows: counted once
+            own = jax.lax.dynamic_slice_in_dim(weights, start, step, 0)
+            own = jnp.where(fresh.reshape(-1, *(1,) * (own.ndim - 1)), own, 0).astype(own.dtype)
+            return piece[0], piece[1], own
+
+        def extremes(carry, index):
+            scores, _, own = block(index)
+            kept = validation.element_shaped(own) > 0
+            keys = order_keys(scores)
+            lowest = jnp.min(jnp.where(kept, keys, jnp.iinfo(jnp.int32).max), axis=0)
+            highest = jnp.max(jnp.where(kept, keys, jnp.iinfo(jnp.int32).min), axis=0)
+            return (jnp.minimum(carry[0], lowest), jnp.maximum(carry[1], highest)), None
+
+        start = (
+            jnp.full(classes, jnp.iinfo(jnp.int32).max),
+            jnp.full(classes, jnp.iinfo(jnp.int32).min),
+        )
+        (lowest, highest), _ = jax.lax.scan(extremes, start, jnp.arange(len(starts)))
+        lowest = jax.lax.pmin(lowest, batching.ROWS)
+        highest = jax.lax.pmax(highest, batching.ROWS)
+        kept_any = lowest <= highest
+        low_value = jnp.where(kept_any, from_order_keys(lowest), jnp.inf)
+        high = jnp.where(kept_any, from_order_keys(highest), -jnp.inf)
+        low, width = cells_of(low_value, high, bins)
+
+        def add(tables, index):
+            counted = cell_counts(*block(index), low, width, cells=bins)
+            return tuple(t + c for t, c in zip(tables, counted, strict=True)), None
+
+        dtype = count_dtype(weights.dtype)
+        zeros = jnp.zeros((classes, bins), dtype)
+        (counts, positives), _ = jax.lax.scan(add, (zeros, zeros), jnp.arange(len(starts)))
+        counts = jax.lax.psum(counts, batching.ROWS)
+        positives = jax.lax.psum(positives, batching.ROWS)
+        return Histogram(low, width, counts, positives, high)
+
+    return jax.shard_map(
+        own_rows,
+        in_specs=(matrix_spec, matrix_spec, weights_spec),
+        out_specs=PartitionSpec(),
+        check_vma=False,
+    )(rows.scores, rows.labels, rows.weights)
 
 
 def histogram_candidates(histogram: Histogram) -> Candidates:

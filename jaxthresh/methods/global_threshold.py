@@ -148,18 +148,27 @@ def _sharded_pooled_candidates(scores, labels, weights, slots: int) -> Candidate
     def local(scores, labels, weights):
         weights = jnp.broadcast_to(weights, scores.shape)
 
-        def lowest_positive(own, keys, positive, _):
-            block = jnp.sort(jnp.where(positive, keys, SENTINEL))[:slots]
-            return jnp.sort(jnp.concatenate([own, block]))[:slots]
+        # Each block's positive keys, packed (a nonzero: one pass, no sort), are written
+        # after those found so far (the block's unused slots after them, overwritten by the
+        # next block's), then sorted once: this device's at most `slots` positive keys.
+        block_keys = scores.shape[0] * class_blocks(scores.shape[1], scores.shape[0])[1]
 
-        own = jnp.full((slots,), SENTINEL, jnp.int32)
-        own = blocks_of(scores, labels, weights, lowest_positive, own)
+        def add_positives(found, keys, positive, _):
+            buffer, count = found
+            (index,) = jnp.nonzero(positive, size=block_keys, fill_value=block_keys)
+            packed = keys.at[index].get(mode="fill", fill_value=SENTINEL)
+            buffer = jax.lax.dynamic_update_slice(buffer, packed, (count,))
+            return buffer, count + jnp.sum(positive, dtype=jnp.int32)
+
+        empty = (jnp.full((slots + block_keys,), SENTINEL, jnp.int32), jnp.int32(0))
+        buffer, _ = blocks_of(scores, labels, weights, add_positives, empty)
+        own = jnp.sort(buffer)[:slots]
         everyone = jax.lax.all_gather(own, batching.ROWS, tiled=True)
         cut_keys = jnp.unique(everyone, size=slots, fill_value=SENTINEL)
 
         def add(totals, keys, positive, weight):
             predicted, true_positives, lowest = totals
-            slot = jnp.searchsorted(cut_keys, keys, side="left", method="sort")
+            slot = jnp.searchsorted(cut_keys, keys, side="left", method="scan")
             return (
                 predicted.at[slot].add(weight),
                 true_positives.at[slot].add(jnp.where(positive, weight, 0)),
