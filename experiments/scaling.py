@@ -67,7 +67,7 @@ def collective_bytes(fit: str, own_rows: int, classes: int, processes: int, slot
     exact searches trade (P - 1)/P of their rows' scores (4 bytes), labels and row
     weights (1 byte each, as uint8) with one all-to-all; the pooled best threshold
     gathers each process's ``slots`` candidate keys and sums ``3 (slots + 1)`` counts
-    (int32); SGLThresh sums five ``[classes]`` float32 vectors per epoch (100 epochs)
+    (int32); SGLThresh sums four ``[classes]`` vectors per epoch (100 epochs; 4 bytes each)
     after the best threshold (its init); histograms gather two ``[classes, 1024]`` int32
     tables (plus per-class ranges)."""
     if processes == 1:
@@ -78,7 +78,7 @@ def collective_bytes(fit: str, own_rows: int, classes: int, processes: int, slot
     if fit == "default":
         return pooled
     if fit == "sgl":
-        return pooled + 100 * 5 * classes * 4
+        return pooled + 100 * 4 * classes * 4
     return classes * 1024 * 4 * 2 + classes * 8
 
 

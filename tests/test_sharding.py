@@ -17,6 +17,7 @@ from jax.sharding import Mesh
 
 import jaxthresh
 from jaxthresh import sharding
+from jaxthresh.core import validation
 from tests.conftest import PROJECT_ROOT, random_problem
 from tests.processes import check_all, run_processes
 
@@ -46,14 +47,11 @@ CHECKS = textwrap.dedent(
         return lambda *rows: jax.tree.map(np.asarray, call(*rows, method, **options)[:3])
 
     KEY = jax.random.key(3)
-    FAST = [
-        ("exact", fitted("exact")),
-        ("default", fitted("default")),
-        ("sgl", fitted("sgl", epochs=20)),
-        ("cv-exact-random", validated("exact")),
-        ("cv-exact-iterative", validated("exact", folds="iterative")),
-    ]
+    FAST = [("exact", fitted("exact")), ("sgl", fitted("sgl", epochs=20))]
     EVERY = FAST + [
+        ("cv-exact-iterative", validated("exact", folds="iterative")),
+        ("default", fitted("default")),
+        ("cv-exact-random", validated("exact")),
         ("exact-macro", fitted("exact", average="macro")),
         ("exact-mcc", fitted("exact", objective="mcc", average="macro")),
         ("exact-bins", fitted("exact", bins=64)),
@@ -141,7 +139,7 @@ def test_four_devices_equal_one():
     assert result.returncode == 0, result.stderr[-3000:]
     labels = _labels_ok(result.stdout)
     assert labels[:3] == ["padding", "readme", "jaxpr"]
-    assert labels[3:] == ["exact", "default", "sgl", "cv-exact-random", "cv-exact-iterative"]
+    assert labels[3:] == ["exact", "sgl"]
 
 
 @pytest.mark.slow
@@ -200,7 +198,7 @@ def _run_on_two_processes(cases, *, devices=1, rows="2500,1700", weighted=False)
 
 def test_two_processes_equal_one():
     labels = _run_on_two_processes("fast")
-    assert labels == ["order", "exact", "default", "sgl", "cv-exact-random", "cv-exact-iterative"]
+    assert labels == ["order", "exact", "sgl"]
 
 
 @pytest.mark.slow
@@ -275,8 +273,10 @@ def test_the_method_may_follow_the_sharded_weights():
     the weights, the method name comes after them."""
     scores, labels = random_problem(65, rows=30, classes=3)
     sharded = sharding.shard_rows(scores, labels)
-    for function in (jaxthresh.cross_validate, jaxthresh.bootstrap):
-        kwargs = {"n_resamples": 2} if function is jaxthresh.bootstrap else {}
-        spread = function(*sharded, "exact", **kwargs)
-        plain = function(scores, labels, "exact", **kwargs)
-        np.testing.assert_array_equal(spread.thresholds, plain.thresholds)
+    spread = jaxthresh.cross_validate(*sharded, "exact", n_folds=2)
+    plain = jaxthresh.cross_validate(scores, labels, "exact", sharded.sample_weight, n_folds=2)
+    np.testing.assert_array_equal(spread.thresholds, plain.thresholds)
+    weights = sharded.sample_weight
+    for method, given in [(weights, "exact"), ("exact", weights)]:
+        method, given = validation.method_and_weights(method, given)
+        assert method == "exact" and given is weights

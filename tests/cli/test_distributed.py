@@ -133,7 +133,9 @@ def test_fit_on_two_processes_writes_the_thresholds_of_one(parts, tmp_path):
     ]
 
 
-@pytest.mark.parametrize("case", ["a missing file", "other classes"])
+@pytest.mark.parametrize(
+    "case", ["a missing file", pytest.param("other classes", marks=pytest.mark.slow)]
+)
 def test_a_bad_input_on_one_process_is_an_error_on_every_process(parts, tmp_path, case):
     output = tmp_path / "out"
     output.mkdir()
