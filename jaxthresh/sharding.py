@@ -3,11 +3,13 @@
 :func:`shard_rows` places a problem on a ``jax.sharding.Mesh`` with its rows split along
 the mesh's ``"rows"`` axis, padded with rows of weight 0 (which count for nothing) to a
 multiple of the number of devices. Every fit then runs on them:
-``jaxthresh.fit_sgl(*jaxthresh.shard_rows(scores, labels), init=0.3)``. Sums over rows
-(SGLThresh's epochs, counts) are partitioned by XLA, each device adding its own rows; the
-exact searches trade rows for classes with one all-to-all, so that each device sorts all
-the rows of its share of the classes (:func:`jaxthresh.core.cuts.map_column_blocks`); no
-host callback runs on sharded rows (:mod:`jaxthresh.core.batching`).
+``jaxthresh.fit_sgl(*jaxthresh.shard_rows(scores, labels), init=0.3)``. Counts are
+partitioned by XLA, each device adding its own rows; SGLThresh runs on every device's own
+rows, each epoch's per-class sums added across devices; the exact searches trade rows
+for classes with all-to-alls, so that each device sorts all the rows of its share of the
+classes (:func:`jaxthresh.core.cuts.map_column_blocks`); no host callback runs on sharded
+rows (:mod:`jaxthresh.core.batching`). BUILD_NOTES ("Rows over many devices and hosts")
+says what runs where.
 
 Many hosts: every process calls :func:`initialize` (``jax.distributed.initialize``) first;
 ``jax.devices()`` then lists the devices of every process, and

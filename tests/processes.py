@@ -65,6 +65,13 @@ def run_processes(
         )
         for i in range(processes)
     ]
+    return wait_all(started, timeout)
+
+
+def wait_all(started: list[subprocess.Popen], timeout: float) -> list[Finished]:
+    """Each started process's exit status and output; all are killed, and a
+    ``TimeoutError`` with their output so far raised, if they do not all finish within
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     finished = []
     try:

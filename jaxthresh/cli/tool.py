@@ -6,7 +6,7 @@ Usage:
   jaxthresh fit ... --objective=fbeta --beta=2 | --objective=utility --utility=1,-0.2,-1,0
   jaxthresh fit --scores=S --labels=L --method=constrained --min_precision=0.8 --output=...
   jaxthresh fit ... --bootstrap=200: also each class's 95 % threshold interval
-  jaxthresh fit --scores=S_i --labels=L_i --bins=1024 --output=thresholds.json
+  jaxthresh fit --scores=S_i --labels=L_i [--bins=1024] --output=thresholds.json
       --coordinator_address=HOST:PORT --num_processes=N --process_id=i: on N hosts
       (or --distributed: the cluster's environment), each with its own files
   jaxthresh apply --scores=S --thresholds=thresholds.json --output=predictions.npy|.csv
@@ -160,8 +160,9 @@ _COORDINATOR_ADDRESS = flags.DEFINE_string(
     None,
     "Fit on several processes (hosts), each reading its own --scores and --labels files: "
     "host:port of the coordinator, which process 0 starts (the same on every process; with "
-    "--num_processes and --process_id). Needs --bins: each process counts its rows into "
-    "histograms, which are merged; process 0 alone writes --output and prints the report.",
+    "--num_processes and --process_id). The rows stay on their processes (with --bins, "
+    "each counts its rows into histograms, which are merged); process 0 alone writes "
+    "--output and prints the report.",
 )
 _NUM_PROCESSES = flags.DEFINE_integer(
     "num_processes",
@@ -477,11 +478,13 @@ _ROWS_FLAGS = ("cv_folds", "bootstrap", "plot_dir")
 
 def _fit_on_processes() -> None:
     """fit on every process of a multi-process run (--coordinator_address ... or
-    --distributed), each with its own --scores and --labels: one histogram pass over all
-    processes' rows (``histogram_pass(..., all_processes=True)``), the fit on it (the same
-    on every process), the objective from every process's exact counts; process 0 writes
-    --output and prints the line of the fit, the others write nothing. A bad input on any
-    process is an error on every process (theirs naming the process at fault)."""
+    --distributed), each with its own --scores and --labels: with --bins, one histogram
+    pass over all processes' rows (``histogram_pass(..., all_processes=True)``) and the fit
+    on it; else the fit of every process's rows (``shard_rows(..., process_local=True)``);
+    the same result on every process, the objective from every process's exact counts;
+    process 0 writes --output and prints the line of the fit, the others write nothing. A
+    bad input on any process is an error on every process (theirs naming the process at
+    fault)."""
     process, processes = jax.process_index(), jax.process_count()
     with fail_together():
         output = _required(_OUTPUT, "fit")
@@ -496,15 +499,22 @@ def _fit_on_processes() -> None:
         values, labels, names = _fitting_rows()
         config = configure(method, values.shape[1], len(values), **hyperparameters)
     names = _agreed_class_names(names, values.shape[1])
-    histogram = jaxthresh.histogram_pass(values, labels, bins=config.bins, all_processes=True)
+    if config.bins is None:
+        rows = jaxthresh.shard_rows(values, labels, process_local=True)
+    else:
+        histogram = jaxthresh.histogram_pass(values, labels, bins=config.bins, all_processes=True)
     with fail_together():
-        cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
         with warnings.catch_warnings():
             if process:  # the same fit, and its warnings, on every process: shown once
                 warnings.simplefilter("ignore", diagnostics.FitWarning)
-            result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
+            if config.bins is None:
+                result = jaxthresh.fit(method, *rows, **hyperparameters)
+                del rows
+            else:
+                cells = {name: value for name, value in hyperparameters.items() if name != "bins"}
+                result = jaxthresh.fit_histogram(method, histogram, progress=True, **cells)
         counted = np.stack(blocks.confusion_counts(labels, values, result.thresholds))
-    # Rows per process < 2**31 (histogram_pass checks it): their counts are int32.
+    # Entries per process < 2**31 (histogram_pass and shard_rows check it): int32 counts.
     sent = {"counts": counted.astype(np.int32), "rows": np.int32(len(values))}
     gathered = multihost_utils.process_allgather(sent)
     true_positives, predicted, positives = np.asarray(gathered["counts"], np.int64).sum(axis=0)
@@ -534,21 +544,14 @@ def _fit_on_processes() -> None:
 
 
 def _check_flags_of_processes() -> None:
-    """A fit on several processes needs --bins and takes no flag that needs every row in
-    one process (:data:`_ROWS_FLAGS`)."""
+    """A fit on several processes takes no flag that needs every row in one process
+    (:data:`_ROWS_FLAGS`)."""
     for name in _ROWS_FLAGS:
         if flags.FLAGS[name].present:
             raise ValueError(
                 f"{name}: --{name} needs every row in one process; a fit on several "
                 "processes does not take it"
             )
-    if "bins" not in method_flags.given():
-        with_bins = [name for name, m in jaxthresh.METHODS.items() if m.has_histogram_path()]
-        raise ValueError(
-            "bins: a fit on several processes needs --bins=N: each process counts its rows "
-            f"into histograms of N cells per class, which are merged (methods "
-            f"{', '.join(with_bins)})"
-        )
 
 
 def _agreed_class_names(names: list[str] | None, n_classes: int) -> list[str]:

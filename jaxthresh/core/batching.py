@@ -13,7 +13,7 @@ device. So kernels come in two variants, chosen per backend:
 (``jax.lax.platform_dependent``: only that branch is lowered), or the one named.
 
 **Sharded rows.** While a computation on rows split over several devices is traced (its
-entry point runs it under :func:`on_mesh_of`, which sets JAX's mesh to the rows' mesh),
+entry point, a :func:`jit`, traces it under ``jax.set_mesh`` of the rows' mesh),
 :func:`sharded_rows` gives the number of devices, and :func:`by_platform` chooses the
 ``generic`` variant whatever the platform: the ``cpu`` variants run NumPy in host
 callbacks, which XLA runs on one device with every row gathered to it, and which block a
@@ -22,7 +22,6 @@ device's threads while the others wait in a collective (a deadlock on CPU).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 
@@ -50,18 +49,10 @@ def rows_mesh_of(*trees) -> jax.sharding.Mesh | None:
     return None
 
 
-def on_mesh_of(*trees):
-    """A context in which a jitted call on ``trees`` is traced for rows split over devices
-    (``jax.set_mesh`` of :func:`rows_mesh_of`; compiled programs are cached apart), or
-    does nothing where the rows are on one device."""
-    mesh = rows_mesh_of(*trees)
-    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
-
-
 def jit(function: Callable | None = None, **options) -> Callable:
     """``jax.jit(function, **options)`` for the entry points of computations that may run
     on sharded rows: on arguments split over devices (:func:`rows_mesh_of`) the function
-    is traced under that mesh (:func:`on_mesh_of`) and every output is replicated on every
+    is traced under that mesh (``jax.set_mesh``) and every output is replicated on every
     device (so that each process can read the results). As a decorator, with or without
     options."""
     if function is None:

@@ -132,3 +132,21 @@ def test_map_batch_loops_on_cpu_and_batches_elsewhere():
     on_gpu = jax.jit(summed).trace(x).lower(lowering_platforms=("cuda",)).as_text()
     assert "stablehlo.while" in on_cpu
     assert "stablehlo.while" not in on_gpu
+
+
+def test_rows_on_one_device_are_not_sharded():
+    """``batching.jit`` traces plain arrays as before: no mesh, no shard count, outputs
+    where jit puts them (the sharded case runs in tests/test_sharding.py)."""
+    rows = np.ones((4, 3), np.float32)
+    assert batching.rows_mesh_of(rows, jnp.asarray(rows), {"a": 1}) is None
+    seen = []
+
+    @batching.jit
+    def traced(x):
+        seen.append((batching.sharded_rows(), batching.rows_are_local()))
+        return x.sum(0)
+
+    np.testing.assert_array_equal(traced(rows), rows.sum(0))
+    traced(rows)  # cached: traced once
+    assert seen == [(None, False)]
+    assert traced._cache_size() == 1
