@@ -169,7 +169,8 @@ def bootstrap(
     Args:
       scores: real ``[n, classes]``, NumPy or JAX.
       labels: 0/1 or bool ``[n, classes]``.
-      method: a registered method name (see :data:`jaxthresh.METHODS`).
+      method: a registered method name (see :data:`jaxthresh.METHODS`); it may also
+        come after the weights: ``f(*jaxthresh.shard_rows(s, y), "sgl")``.
       sample_weight: None, or non-negative weights of rows ``[n]`` or labels
         ``[n, classes]``; rows of weight 0 are never drawn.
       n_resamples: ``R``, the number of resamples, at least 2.

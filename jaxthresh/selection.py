@@ -207,7 +207,8 @@ def cross_validate(
     Args:
       scores: real ``[n, classes]``, NumPy or JAX.
       labels: 0/1 or bool ``[n, classes]``.
-      method: a registered method name (see :data:`jaxthresh.METHODS`).
+      method: a registered method name (see :data:`jaxthresh.METHODS`); it may also
+        come after the weights: ``f(*jaxthresh.shard_rows(s, y), "sgl")``.
       sample_weight: None, or non-negative weights of rows ``[n]`` or labels
         ``[n, classes]`` (see ``fit_sgl``).
       n_folds: number of folds, 2 <= n_folds <= n.
@@ -264,7 +265,8 @@ def sweep(
     Args:
       scores: real ``[n, classes]``.
       labels: 0/1 or bool ``[n, classes]``.
-      method: a registered method name.
+      method: a registered method name; it may also come after the weights:
+        ``f(*jaxthresh.shard_rows(s, y), "sgl")``.
       sample_weight: None, or non-negative weights of rows ``[n]`` or labels ``[n, classes]``.
       n_folds: number of folds.
       fold_key: the ``jax.random`` key of the shuffle; None for ``jax.random.key(0)``.
