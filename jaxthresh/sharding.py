@@ -18,6 +18,7 @@ Many hosts: every process calls :func:`initialize` (``jax.distributed.initialize
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import jax
@@ -56,6 +57,72 @@ def initialize(
     any other JAX call."""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address, num_processes, process_id)
+
+
+# -- Processes that fail together ------------------------------------------------------
+
+#: Bytes of a failing process's message that the others receive (a longer one is cut).
+MESSAGE_BYTES = 2048
+_OK, _BAD_INPUT, _BUG = 0, 1, 2
+
+
+def _status(error: BaseException | None) -> np.ndarray:
+    """uint8[1 + MESSAGE_BYTES]: this process's outcome (:data:`_OK`, :data:`_BAD_INPUT`
+    for a ``ValueError`` or ``OSError``, :data:`_BUG` for anything else), then the error's
+    message in UTF-8."""
+    status = np.zeros(1 + MESSAGE_BYTES, np.uint8)
+    if error is None:
+        return status
+    bad_input = isinstance(error, ValueError | OSError)
+    text = " ".join(str(error).split()) if bad_input else f"{type(error).__name__}: {error}"
+    message = text.encode("utf-8")[:MESSAGE_BYTES]
+    status[0] = _BAD_INPUT if bad_input else _BUG
+    status[1 : 1 + len(message)] = np.frombuffer(message, np.uint8)
+    return status
+
+
+def exchanged(error: BaseException | None, values, failed_values):
+    """Every process's ``values`` (a pytree of NumPy arrays, shaped alike on every
+    process), stacked along a new first axis; ``failed_values`` (the same shapes) stand in
+    for those of a process that failed. Then raises on every process if any failed: its own
+    error where it failed here, else a ``ValueError`` (``RuntimeError`` for a bug) with the
+    first failing process's message, naming it."""
+    sent = {"status": _status(error), "values": failed_values if error is not None else values}
+    if jax.process_count() == 1:
+        received = jax.tree.map(lambda v: np.asarray(v)[None], sent)
+    else:
+        received = multihost_utils.process_allgather(sent)
+    if error is not None:
+        raise error
+    statuses = np.asarray(received["status"])
+    failed = np.flatnonzero(statuses[:, 0])
+    if len(failed):
+        first = int(failed[0])
+        text = bytes(statuses[first, 1:]).rstrip(b"\0").decode("utf-8", "ignore")
+        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+        kind = ValueError if statuses[first, 0] == _BAD_INPUT else RuntimeError
+        raise kind(f"{text} (on process {first}{more})")
+    return received["values"]
+
+
+@contextlib.contextmanager
+def fail_together():
+    """A block that every process of a multi-process JAX run runs: if it raises on any
+    process, it raises on every one (the others a ``ValueError`` with the first failing
+    process's message, naming that process; a ``RuntimeError`` where that error was not a
+    ``ValueError`` or ``OSError``), so that none goes on to wait forever in a collective
+    that the failed one will never join. The block itself must hold no collective. In a
+    one-process run it only runs the block.
+    """
+    if jax.process_count() == 1:
+        yield
+        return
+    try:
+        yield
+    except Exception as error:
+        exchanged(error, {}, {})
+        raise  # _exchanged re-raises this process's own error
+    exchanged(None, {}, {})
 
 
 def row_mesh(devices=None) -> Mesh:
@@ -118,58 +185,51 @@ _WEIGHT_KINDS = (np.bool_, np.int32, np.float32)
 
 def _local_rows(scores, labels, sample_weight):
     """This process's rows checked, as NumPy ``(scores, labels, weights)`` (no device
-    copy), and None; or None and the error's message."""
-    try:
-        if np.shape(scores)[:1] == (0,):  # no rows here: shapes only
-            scores = np.asarray(scores, np.float32).reshape(0, *np.shape(scores)[1:])
-        else:
-            scores = np.asarray(validation.as_scores(scores))
-        labels = np.asarray(validation.checked_labels(labels, shape=scores.shape), bool)
-        if sample_weight is None:
-            weights = np.ones(len(scores), bool)
-        else:
-            weights = validation.as_weights(sample_weight, *scores.shape, empty_ok=True)
-            weights = np.asarray(weights)
-        return (scores, labels, weights), None
-    except ValueError as error:
-        return None, str(error)
+    copy)."""
+    if np.shape(scores)[:1] == (0,):  # no rows here: shapes only
+        scores = np.asarray(scores, np.float32).reshape(0, *np.shape(scores)[1:])
+    else:
+        scores = np.asarray(validation.as_scores(scores))
+    labels = np.asarray(validation.checked_labels(labels, shape=scores.shape), bool)
+    if sample_weight is None:
+        return scores, labels, np.ones(len(scores), bool)
+    weights = validation.as_weights(sample_weight, *scores.shape, empty_ok=True)
+    return scores, labels, np.asarray(weights)
 
 
 def _shard_process_rows(scores, labels, sample_weight, mesh: Mesh) -> ShardedRows:
-    local, error = _local_rows(scores, labels, sample_weight)
-    shape = np.shape(scores)
-    classes = shape[1] if len(shape) == 2 else -1
-    per_label = local is not None and local[2].ndim == 2
-    kind = -1 if local is None else _WEIGHT_KINDS.index(local[2].dtype.type)
-    own_devices = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
-    mine = np.asarray(
-        [error is None, len(local[0]) if local else 0, classes, per_label, kind, len(own_devices)],
-        np.int64,
-    )
-    everyone = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, mine.size)
-    if error is not None:
-        raise ValueError(error)
-    failed = np.flatnonzero(everyone[:, 0] == 0)
-    if failed.size:
-        raise ValueError(f"process_local: the rows of process(es) {failed.tolist()} are invalid")
-    for column, name in ((2, "classes"), (3, "weights per label"), (4, "weight dtype")):
+    own_devices = sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+    local, summary, error = None, None, None
+    try:
+        local = _local_rows(scores, labels, sample_weight)
+        weights = local[2]
+        kind = _WEIGHT_KINDS.index(weights.dtype.type)
+        summary = [len(weights), local[0].shape[1], weights.ndim == 2, kind, own_devices]
+        summary = np.asarray(summary, np.int64)
+    except Exception as caught:  # raised on every process, naming this one
+        error = caught
+    # Rows, classes, weights per label, weight dtype, devices: one row per process.
+    everyone = exchanged(error, summary, np.full(5, -1, np.int64))
+    for column, name in ((1, "classes"), (2, "weights per label"), (3, "weight dtype")):
         if np.any(everyone[:, column] != everyone[0, column]):
             raise ValueError(
                 f"process_local: the processes' rows differ in {name}: "
                 f"{everyone[:, column].tolist()}"
             )
-    if np.any(everyone[:, 5] != everyone[0, 5]) or everyone[0, 5] == 0:
+    if np.any(everyone[:, 4] != everyone[0, 4]) or everyone[0, 4] == 0:
         raise ValueError(
             f"mesh: every process needs the same number (> 0) of devices on it, has "
-            f"{everyone[:, 5].tolist()}"
+            f"{everyone[:, 4].tolist()}"
         )
-    if everyone[:, 1].sum() == 0:
+    if everyone[:, 0].sum() == 0:
         raise ValueError("scores: no process has any row")
-    devices = int(everyone[0, 5])
-    per_process = -(-int(everyone[:, 1].max()) // devices) * devices
+    devices = int(everyone[0, 4])
+    per_process = -(-int(everyone[:, 0].max()) // devices) * devices
     total = per_process * len(everyone)
-    _check_global_totals(local[2], classes)
-    return ShardedRows(*(_process_array(a, total, mesh) for a in local))
+    sharded = ShardedRows(*(_process_array(a, total, mesh) for a in local))
+    # What depends on every process's rows: some weight > 0, totals the counts hold.
+    validation.check_weight_totals(sharded.sample_weight, int(everyone[0, 1]))
+    return sharded
 
 
 def _process_array(rows: np.ndarray, total: int, mesh: Mesh) -> jax.Array:
@@ -190,25 +250,6 @@ def _process_array(rows: np.ndarray, total: int, mesh: Mesh) -> jax.Array:
         block[len(part) :] = 0
         arrays.append(jax.device_put(block, device))
     return jax.make_array_from_single_device_arrays(shape, sharding, arrays)
-
-
-def _check_global_totals(weights: np.ndarray, classes: int) -> None:
-    """The checks of :func:`jaxthresh.core.validation.check_weight_totals` that depend on
-    every process's rows: some weight is not 0, and the counts hold the total."""
-    if weights.ndim == 2:
-        local = np.sum(weights, axis=0, dtype=np.float64)
-    else:
-        local = np.full(classes, np.sum(weights, dtype=np.float64))
-    summed = np.asarray(multihost_utils.process_allgather(local)).reshape(-1, classes).sum(0)
-    if summed.sum() == 0:
-        raise ValueError("sample_weight: every weight of every process is 0: nothing to fit")
-    floats = weights.dtype == np.float32
-    limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT
-    if summed.sum() > limit:
-        raise ValueError(
-            f"sample_weight: the weights of every process total {summed.sum():.4g} over the "
-            f"classes, more than the counts hold ({limit:.4g})"
-        )
 
 
 def like_rows(array, rows) -> jax.Array:

@@ -22,8 +22,8 @@ count tables are gathered and added (:func:`jaxthresh.merge_histograms`), so eve
 returns the histogram of all the rows. Only per-class ranges, small status records and the
 ``[classes, bins]`` tables cross between processes (``process_allgather``), never rows;
 each step that can fail on one process is followed by an exchange of outcomes
-(:func:`fail_together`), so that an error on one process is an error on all of them rather
-than a wait without end.
+(:func:`jaxthresh.sharding.fail_together`, :func:`jaxthresh.sharding.exchanged`), so that
+an error on one process is an error on all of them rather than a wait without end.
 
 Every chunk is checked as the in-memory fits check their inputs (finite scores, 0/1
 labels), with the chunk's rows named in the message.
@@ -31,7 +31,6 @@ labels), with the chunk's rows named in the message.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from collections.abc import Iterable, Iterator
@@ -40,10 +39,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 
 from jaxthresh.core import validation
 from jaxthresh.core.histogram import Histogram, cell_counts, cells_of, merge_histograms
+from jaxthresh.sharding import exchanged, fail_together
 
 DEFAULT_BINS = 1024
 DEFAULT_CHUNK_ROWS = 8192
@@ -416,69 +415,6 @@ def histogram_pass(
 
 # -- Many processes --------------------------------------------------------------------------
 
-#: Bytes of a failing process's message that the others receive (a longer one is cut).
-MESSAGE_BYTES = 2048
-_OK, _BAD_INPUT, _BUG = 0, 1, 2
-
-
-def _status(error: BaseException | None) -> np.ndarray:
-    """uint8[1 + MESSAGE_BYTES]: this process's outcome (:data:`_OK`, :data:`_BAD_INPUT`
-    for a ``ValueError`` or ``OSError``, :data:`_BUG` for anything else), then the error's
-    message in UTF-8."""
-    status = np.zeros(1 + MESSAGE_BYTES, np.uint8)
-    if error is None:
-        return status
-    bad_input = isinstance(error, ValueError | OSError)
-    text = " ".join(str(error).split()) if bad_input else f"{type(error).__name__}: {error}"
-    message = text.encode("utf-8")[:MESSAGE_BYTES]
-    status[0] = _BAD_INPUT if bad_input else _BUG
-    status[1 : 1 + len(message)] = np.frombuffer(message, np.uint8)
-    return status
-
-
-def _exchanged(error: BaseException | None, values, failed_values):
-    """Every process's ``values`` (a pytree of NumPy arrays, shaped alike on every
-    process), stacked along a new first axis; ``failed_values`` (the same shapes) stand in
-    for those of a process that failed. Then raises on every process if any failed: its own
-    error where it failed here, else a ``ValueError`` (``RuntimeError`` for a bug) with the
-    first failing process's message, naming it."""
-    sent = {"status": _status(error), "values": failed_values if error is not None else values}
-    if jax.process_count() == 1:
-        received = jax.tree.map(lambda v: np.asarray(v)[None], sent)
-    else:
-        received = multihost_utils.process_allgather(sent)
-    if error is not None:
-        raise error
-    statuses = np.asarray(received["status"])
-    failed = np.flatnonzero(statuses[:, 0])
-    if len(failed):
-        first = int(failed[0])
-        text = bytes(statuses[first, 1:]).rstrip(b"\0").decode("utf-8", "ignore")
-        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
-        kind = ValueError if statuses[first, 0] == _BAD_INPUT else RuntimeError
-        raise kind(f"{text} (on process {first}{more})")
-    return received["values"]
-
-
-@contextlib.contextmanager
-def fail_together():
-    """A block that every process of a multi-process JAX run runs: if it raises on any
-    process, it raises on every one (the others a ``ValueError`` with the first failing
-    process's message, naming that process; a ``RuntimeError`` where that error was not a
-    ``ValueError`` or ``OSError``), so that none goes on to wait forever in a collective
-    that the failed one will never join. The block itself must hold no collective. In a
-    one-process run it only runs the block.
-    """
-    if jax.process_count() == 1:
-        yield
-        return
-    try:
-        yield
-    except Exception as error:
-        _exchanged(error, {}, {})
-        raise  # _exchanged re-raises this process's own error
-    _exchanged(None, {}, {})
-
 
 def _agreed(values: np.ndarray, name: str, what: str) -> int:
     """The one value of ``values`` (one per process; -1: none known there) or a
@@ -517,7 +453,7 @@ def _histogram_of_all_processes(open_chunks, bins, score_range) -> Histogram:
         summary = np.asarray([classes, local.rows, bins, per_class], np.int32)
     except Exception as caught:  # shared below, so that no process waits for this one
         error = caught
-    summary = _exchanged(error, summary, np.full(4, -1, np.int32))
+    summary = exchanged(error, summary, np.full(4, -1, np.int32))
     if summary[:, 1].astype(np.int64).sum() == 0:
         raise ValueError("scores: no rows on any process")
     classes = _agreed(summary[:, 0], "scores", "classes")
@@ -534,7 +470,7 @@ def _histogram_of_all_processes(open_chunks, bins, score_range) -> Histogram:
         histogram = local.histogram
         if histogram is None:  # no rows here
             histogram = _empty(classes, bins, cells_of(low, high, bins))
-        ranges, tables = _exchanged(None, (np.stack([low, high]), _host(histogram)), None)
+        ranges, tables = exchanged(None, (np.stack([low, high]), _host(histogram)), None)
         for process in range(1, len(ranges)):
             if not np.array_equal(ranges[process], ranges[0]):
                 raise ValueError(
@@ -545,7 +481,7 @@ def _histogram_of_all_processes(open_chunks, bins, score_range) -> Histogram:
     # Each class's range over every process's rows, then the counting pass on its cells.
     low = np.full(classes, np.inf, np.float32) if local.low is None else local.low
     high = np.full(classes, -np.inf, np.float32) if local.high is None else local.high
-    ranges = _exchanged(None, np.stack([low, high]).astype(np.float32), None)
+    ranges = exchanged(None, np.stack([low, high]).astype(np.float32), None)
     low, high = ranges[:, 0].min(axis=0), ranges[:, 1].max(axis=0)
     cells = cells_of(low, high, bins)
     counted, error = None, None
@@ -554,7 +490,7 @@ def _histogram_of_all_processes(open_chunks, bins, score_range) -> Histogram:
     except Exception as caught:
         error = caught
     empty = _host(_empty(classes, bins, cells))
-    tables = _exchanged(error, empty if counted is None else _host(counted), empty)
+    tables = exchanged(error, empty if counted is None else _host(counted), empty)
     return _merged(tables)
 
 

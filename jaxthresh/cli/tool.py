@@ -62,7 +62,7 @@ from jaxthresh.cli.report import (
 from jaxthresh.core import diagnostics, ranking, validation
 from jaxthresh.core.metrics import Counts, objective_of_totals
 from jaxthresh.methods import configure
-from jaxthresh.streaming import fail_together
+from jaxthresh.sharding import fail_together
 
 #: What each command does, for its --help.
 COMMANDS = {
