@@ -153,7 +153,7 @@ def _free_port() -> int:
 def _launch(fit: str, processes: int, rows: int) -> dict:
     """Runs ``processes`` workers; process 0's result and every process's peak RSS."""
     port, cores = _free_port(), os.cpu_count() or 1
-    timed = shutil.which("time") and os.path.exists("/usr/bin/time")
+    timed = os.path.exists("/usr/bin/time")
     started = []
     for process in range(processes):
         command = [sys.executable, __file__, f"--worker={process}", f"--count={processes}"]

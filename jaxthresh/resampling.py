@@ -114,13 +114,13 @@ def _kept_rows(weights: jax.Array) -> jax.Array:
     return kept if kept.ndim == 1 else jnp.any(kept, axis=1)
 
 
-def _check_resampled_totals(counts: np.ndarray, sample_weight, n_classes: int) -> None:
-    """Refuses concrete weights whose resampled totals (multiplicities times weights) the
-    counts cannot hold exactly (see :func:`jaxthresh.core.validation.check_weight_totals`)."""
-    per_row = validation.host_row_totals(sample_weight)
-    pooled = counts.astype(np.float64) @ per_row * (n_classes if np.ndim(sample_weight) == 1 else 1)
-    dtype = getattr(sample_weight, "dtype", None)
-    floats = np.issubdtype(np.asarray(sample_weight).dtype if dtype is None else dtype, np.floating)
+def _check_resampled_totals(counts: np.ndarray, weights: jax.Array, n_classes: int) -> None:
+    """Refuses concrete weights (``Rows.weights``, ``[n]`` or ``[n, classes]``) whose
+    resampled totals (multiplicities times weights) the counts cannot hold exactly (see
+    :func:`jaxthresh.core.validation.check_weight_totals`)."""
+    per_row = validation.host_row_totals(weights)
+    pooled = counts.astype(np.float64) @ per_row * (n_classes if weights.ndim == 1 else 1)
+    floats = jnp.issubdtype(weights.dtype, jnp.floating)
     limit = validation.MAX_FLOAT_TOTAL if floats else validation.MAX_COUNT
     if pooled.max(initial=0) > limit:
         raise ValueError(
@@ -198,7 +198,7 @@ def bootstrap(
     config = configure(method, n_classes, n_rows, **hyperparameters)
     counts = _multiplicities(key, _kept_rows(rows.weights), n_resamples)
     if not traced and rows.weights.dtype != jnp.bool_:  # before any fit
-        _check_resampled_totals(np.asarray(counts), sample_weight, n_classes)
+        _check_resampled_totals(np.asarray(counts), rows.weights, n_classes)
     fits, fit_score, oob_score = _fit_resamples(config, rows, counts, bool(progress))
     return BootstrapResult(fits.thresholds, fit_score, oob_score, counts, fits)
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from jaxthresh import objectives
 from jaxthresh.core import batching
+from jaxthresh.core.cuts import BLOCK_KEYS
 from jaxthresh.core.metrics import (
     Counts,
     element_weights,
@@ -142,7 +143,7 @@ def _positions_by_blocks(mask: jax.Array, slots: int):
     the next block's): temporaries of one block, not the int32 running counts of every
     entry that one ``nonzero`` of the whole mask takes."""
     n, m = mask.shape
-    step = max(1, min(n, (1 << 21) // max(m, 1)))
+    step = max(1, min(n, BLOCK_KEYS // max(m, 1)))
     starts = np.minimum(np.arange(-(-n // step)) * step, n - step)
 
     def add(found, index):
