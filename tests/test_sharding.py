@@ -112,6 +112,40 @@ FOUR_DEVICES = CHECKS + textwrap.dedent(
     print("jaxpr ok")
 
     run_checks(sharded, [np.asarray(a) for a in sharded], sys.argv[1])
+
+    if sys.argv[1] == "every":
+        # The pooled best threshold (candidate cuts gathered, counts scattered) and the
+        # histogram of sharded rows (counted per device a block at a time), against one
+        # device: ties, every kind of weight, objectives of every monotone family.
+        from jaxthresh.core import validation
+        from jaxthresh.core.histogram import score_histogram
+
+        rng = np.random.default_rng(5)
+        for seed in (0, 1):
+            s, y = random_problem(seed, rows=301, classes=7, ties=seed == 0)
+            for w in (None, rng.integers(0, 4, 301), rng.integers(0, 3, (301, 7)),
+                      rng.random(301).astype(np.float32)):
+                split = jaxthresh.shard_rows(s, y, w)
+                for objective in ("f1", "jaccard", "precision"):
+                    spread = jaxthresh.fit_default(*split, objective=objective).threshold
+                    single = jaxthresh.fit_default(s, y, w, objective=objective).threshold
+                    if w is not None and w.dtype == np.float32:
+                        # Float sums in another order: a tie (precision 1 against
+                        # predicting nothing) may go either way; the scores reached agree.
+                        reached = jaxthresh.objectives.get(objective).averaged
+                        spread, single = (
+                            reached(jaxthresh.confusion_counts(y, s > t, w).confusion(), "micro")
+                            for t in (spread, single)
+                        )
+                    same(f"pooled-{seed}-{objective}", spread, single)
+                if w is None or w.dtype != np.float32:  # float sums: another order
+                    with jax.set_mesh(sharding.row_mesh()):
+                        spread = jax.jit(lambda r: score_histogram(r, bins=16))(
+                            validation.as_rows(*split))
+                    single = score_histogram(validation.as_rows(s, y, w), bins=16)
+                    for a, b in zip(spread, single, strict=True):
+                        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        print("pooled-and-histograms", "ok")
     """
 )
 
@@ -146,7 +180,8 @@ def test_four_devices_equal_one():
 def test_four_devices_equal_one_for_every_method():
     result = _run_on_four_devices("every", classes=64)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(_labels_ok(result.stdout)) == 3 + 24
+    labels = _labels_ok(result.stdout)
+    assert len(labels) == 3 + 24 + 2 * 4 * 3 + 1 and labels[-1] == "pooled-and-histograms"
 
 
 TWO_PROCESSES = CHECKS + textwrap.dedent(
